@@ -61,7 +61,10 @@ fn generated(lib: &Libev, dest: &Path) -> Option<String> {
             }
             None
         }
-        Err(e) => Some(format!("bindgen failed on {} ({e})", lib.header().display())),
+        Err(e) => Some(format!(
+            "bindgen failed on {} ({e})",
+            lib.header().display()
+        )),
     }
 }
 

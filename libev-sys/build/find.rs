@@ -69,11 +69,14 @@ fn from_overrides() -> Option<Libev> {
     if include.is_none() && lib.is_none() {
         return None;
     }
-    let include_dir = include
-        .or_else(compiler_include_dir)
-        .unwrap_or_else(|| fail("LIBEV_LIB_DIR is set but ev.h was not found; set LIBEV_INCLUDE_DIR too"));
+    let include_dir = include.or_else(compiler_include_dir).unwrap_or_else(|| {
+        fail("LIBEV_LIB_DIR is set but ev.h was not found; set LIBEV_INCLUDE_DIR too")
+    });
     if !include_dir.join("ev.h").is_file() {
-        fail(&format!("LIBEV_INCLUDE_DIR={} holds no ev.h", include_dir.display()));
+        fail(&format!(
+            "LIBEV_INCLUDE_DIR={} holds no ev.h",
+            include_dir.display()
+        ));
     }
     Some(Libev {
         version: header_version(&include_dir.join("ev.h")),

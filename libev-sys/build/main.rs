@@ -55,10 +55,7 @@ fn main() {
     lib.emit_link(want_static);
     // Dependents read this as DEP_EV_INCLUDE.
     println!("cargo:include={}", lib.include_dir.display());
-    println!(
-        "cargo:version={}.{}",
-        lib.version.0, lib.version.1
-    );
+    println!("cargo:version={}.{}", lib.version.0, lib.version.1);
 
     let source = bindings::write(&lib, &out_dir);
     shim::build(&lib, source);
