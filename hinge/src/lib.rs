@@ -1,1 +1,74 @@
-//! hinge
+//! # hinge
+//!
+//! A small, fast, callback-style event loop for Rust, on the battle-tested
+//! [libev](http://software.schmorp.de/pkg/libev.html), in the spirit of
+//! Node.js, without an async runtime.
+//!
+//! ## Guide
+//!
+//! Create a [`Loop`], attach watchers to it, and [`run`](Loop::run) it.
+//! `run` returns when no active watcher keeps the loop alive.
+//!
+//! ```
+//! use std::time::Duration;
+//! use hinge::{Loop, Timer, Watcher};
+//!
+//! let lp = Loop::new()?;
+//! let mut left = 3;
+//! let _tick = Timer::new(&lp, Duration::ZERO, Duration::from_millis(1), move |lp, t| {
+//!     left -= 1;
+//!     println!("tick at {:.3}, {left} left", lp.now());
+//!     if left == 0 {
+//!         t.stop(); // nothing else is active, so run() returns
+//!     }
+//! });
+//! lp.run();
+//! # Ok::<(), hinge::Error>(())
+//! ```
+//!
+//! Every libev watcher has a type here, all sharing the [`Watcher`] trait
+//! (start, stop, priority, feed_event, unref, ...):
+//!
+//! | watcher | fires when |
+//! |---|---|
+//! | [`Io`] | a file descriptor is readable or writable |
+//! | [`Timer`] | a relative timeout expires (optionally repeating) |
+//! | [`Periodic`] | a wall-clock time is reached |
+//! | [`Signal`] | a Unix signal arrives |
+//! | [`Child`] | a child process changes status (default loop only) |
+//! | [`Stat`] | a path's attributes change |
+//! | [`Idle`] | the loop has nothing else to do |
+//! | [`Prepare`] / [`Check`] | just before / after the loop blocks |
+//! | [`Async`] | another thread calls [`AsyncSender::send`] |
+//! | [`Fork`] | after [`Loop::fork`] |
+//! | [`Cleanup`] | the loop is being dropped |
+//!
+//! ## Ownership
+//!
+//! * Watchers are created started. Dropping a watcher stops it and frees
+//!   its closure, also from inside its own callback.
+//! * Callbacks get `&Loop` and their own watcher, so they rarely need to
+//!   capture handles; capturing a watcher in its own closure would create a
+//!   cycle that keeps it alive.
+//! * Dropping the [`Loop`] stops every watcher still attached and frees
+//!   their closures; handles that outlive it become inert.
+//! * A panic in a callback is caught before it reaches C, breaks the loop,
+//!   and resumes from the `run` call.
+//! * `Loop` and watchers are `!Send`; [`AsyncSender`] is the one handle
+//!   other threads may use.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+mod event_loop;
+mod events;
+mod ffi;
+mod watcher;
+
+pub use error::{Error, Result};
+pub use event_loop::{libev_version, priority_range, time, Backend, Loop, LoopBuilder};
+pub use events::Events;
+pub use watcher::{
+    Async, AsyncSender, Check, Child, Cleanup, FileStat, Fork, Idle, Io, Periodic, Prepare, Signal,
+    Stat, Timer, Watcher,
+};

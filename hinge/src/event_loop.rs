@@ -1,0 +1,622 @@
+//! The event loop.
+
+use std::os::raw::{c_int, c_uint};
+use std::rc::Rc;
+use std::time::Duration;
+
+use libev_sys as sys;
+
+use crate::ffi::{self, LoopCore};
+use crate::{Error, Result};
+
+/// A libev event loop.
+///
+/// A `Loop` owns a libev loop and every watcher made on it. `run` dispatches
+/// events until nothing active keeps the loop alive, or until a callback
+/// breaks it. Dropping the `Loop` runs its [`Cleanup`](crate::Cleanup)
+/// watchers, stops every watcher still registered, frees their closures and
+/// destroys the libev loop; watcher handles that outlive it become inert.
+///
+/// A `Loop` is neither `Send` nor `Sync`: libev loops are single-threaded.
+/// Use one loop per thread, and [`Async`](crate::Async) to wake a loop from
+/// another thread.
+///
+/// A panic inside any callback is caught before it reaches C, breaks the
+/// loop, and resumes unwinding from the `run` call that dispatched it.
+///
+/// ```
+/// use std::time::Duration;
+/// use hinge::{Loop, Timer};
+///
+/// let lp = Loop::new()?;
+/// let _t = Timer::new(&lp, Duration::from_millis(1), Duration::ZERO, |lp, _t| {
+///     println!("tick at {:.3}", lp.now());
+/// });
+/// lp.run(); // returns once the one-shot timer has fired
+/// # Ok::<(), hinge::Error>(())
+/// ```
+pub struct Loop {
+    core: Rc<LoopCore>,
+}
+
+impl Loop {
+    /// Creates a loop with libev's recommended backend.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// assert!(!lp.is_default());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn new() -> Result<Loop> {
+        Loop::builder().build()
+    }
+
+    /// The process-wide default loop, the only one that can watch child
+    /// processes. Only one `Loop` may own it at a time; a second call
+    /// returns [`Error::DefaultLoopBusy`] until the first is dropped.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::default_loop()?;
+    /// assert!(lp.is_default());
+    /// assert!(matches!(hinge::Loop::default_loop(), Err(hinge::Error::DefaultLoopBusy)));
+    /// drop(lp);
+    /// assert!(hinge::Loop::default_loop().is_ok());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn default_loop() -> Result<Loop> {
+        Loop::builder().build_default()
+    }
+
+    /// Chooses the backend and flags of a new loop.
+    ///
+    /// ```
+    /// use hinge::{Backend, Loop};
+    /// let lp = Loop::builder().backend(Backend::POLL).build()?;
+    /// assert_eq!(lp.backend(), Backend::POLL);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn builder() -> LoopBuilder {
+        LoopBuilder::default()
+    }
+
+    pub(crate) fn from_core(core: Rc<LoopCore>) -> Loop {
+        Loop { core }
+    }
+
+    pub(crate) fn core(&self) -> &Rc<LoopCore> {
+        &self.core
+    }
+
+    /// This loop's single value of type `T` (crate-internal per-loop state,
+    /// such as the shared read buffer), created by `init` on first use and
+    /// dropped when the loop is. Values must not hold strong references to
+    /// watchers whose closures hold the value, or neither is ever freed.
+    pub(crate) fn local<T: 'static>(&self, init: impl FnOnce() -> T) -> Rc<T> {
+        self.core.local(init)
+    }
+
+    /// Runs until no active, referenced watcher remains or the loop is
+    /// broken. Returns `true` if it was broken with watchers still active.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// assert!(!lp.run()); // nothing to do
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn run(&self) -> bool {
+        self.core.run(0)
+    }
+
+    /// Waits for events once (blocking if needed), dispatches them, returns.
+    ///
+    /// ```
+    /// use hinge::{Idle, Loop, Watcher};
+    /// let lp = Loop::new()?;
+    /// let idle = Idle::new(&lp, |_, idle| idle.stop());
+    /// idle.start();
+    /// lp.run_once();
+    /// assert!(!idle.is_active());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn run_once(&self) -> bool {
+        self.core.run(sys::EVRUN_ONCE as c_int)
+    }
+
+    /// Dispatches whatever is ready now, without blocking.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// lp.run_nowait();
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn run_nowait(&self) -> bool {
+        self.core.run(sys::EVRUN_NOWAIT as c_int)
+    }
+
+    /// Makes the innermost `run` return after the current iteration.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hinge::{Loop, Timer};
+    /// let lp = Loop::new()?;
+    /// let t = Timer::new(&lp, Duration::ZERO, Duration::from_millis(1), |lp, _| lp.break_one());
+    /// assert!(lp.run()); // broken while the repeating timer is still active
+    /// # drop(t);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn break_one(&self) {
+        self.core.break_loop(sys::EVBREAK_ONE as c_int);
+    }
+
+    /// Makes every nested `run` return.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// lp.break_all(); // harmless outside run
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn break_all(&self) {
+        self.core.break_loop(sys::EVBREAK_ALL as c_int);
+    }
+
+    /// The loop's cached time (seconds since the epoch), updated once per
+    /// iteration.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// assert!(lp.now() > 1.0e9);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn now(&self) -> f64 {
+        self.core.now()
+    }
+
+    /// Refreshes the cached time, e.g. after a long computation in a callback.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// let before = lp.now();
+    /// std::thread::sleep(std::time::Duration::from_millis(2));
+    /// lp.update_now();
+    /// assert!(lp.now() > before);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn update_now(&self) {
+        self.core.update_now();
+    }
+
+    /// How many times the loop has polled for events.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// lp.run_nowait();
+    /// assert_eq!(lp.iteration(), 1);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn iteration(&self) -> u32 {
+        self.core.iteration()
+    }
+
+    /// How many `run` calls are on the stack right now.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// assert_eq!(lp.depth(), 0);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn depth(&self) -> u32 {
+        self.core.depth()
+    }
+
+    /// How many watchers have events waiting to be dispatched.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// assert_eq!(lp.pending_count(), 0);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn pending_count(&self) -> u32 {
+        self.core.pending_count()
+    }
+
+    /// The backend in use.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// assert!(hinge::Backend::supported().contains(lp.backend()));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn backend(&self) -> Backend {
+        Backend(self.core.backend())
+    }
+
+    /// The backend's name, e.g. `"epoll"`.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::builder().backend(hinge::Backend::SELECT).build()?;
+    /// assert_eq!(lp.backend_name(), "select");
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn backend_name(&self) -> &'static str {
+        self.backend().name()
+    }
+
+    /// Whether this is the process-wide default loop.
+    ///
+    /// ```
+    /// assert!(!hinge::Loop::new()?.is_default());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn is_default(&self) -> bool {
+        self.core.is_default()
+    }
+
+    /// Suspends the loop's notion of time, e.g. while the process is
+    /// stopped: timers do not count the suspended span. `resume` (or the
+    /// next `run`) ends it.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// lp.suspend();
+    /// lp.resume();
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn suspend(&self) {
+        self.core.suspend();
+    }
+
+    /// Ends a [`suspend`](Loop::suspend). Does nothing if not suspended.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// lp.resume();
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn resume(&self) {
+        self.core.resume();
+    }
+
+    /// Tells the loop that the process forked: the backend is re-created
+    /// and [`Fork`](crate::Fork) watchers run at the start of the next
+    /// iteration. Call it in the child after `fork()`.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// lp.fork();
+    /// lp.run_nowait();
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn fork(&self) {
+        self.core.fork();
+    }
+
+    /// Trades latency for fewer wakeups: gather io events for up to
+    /// `interval` before dispatching them.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// lp.set_io_collect_interval(std::time::Duration::from_millis(1));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn set_io_collect_interval(&self, interval: Duration) {
+        self.core.set_io_collect_interval(interval.as_secs_f64());
+    }
+
+    /// Gathers timer expirations that fall within `interval` of each other.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// lp.set_timeout_collect_interval(std::time::Duration::from_millis(1));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn set_timeout_collect_interval(&self, interval: Duration) {
+        self.core
+            .set_timeout_collect_interval(interval.as_secs_f64());
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        self.core.teardown();
+    }
+}
+
+impl std::fmt::Debug for Loop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loop")
+            .field("backend", &self.backend_name())
+            .field("default", &self.is_default())
+            .field("iteration", &self.iteration())
+            .finish()
+    }
+}
+
+/// Options for a new [`Loop`].
+///
+/// ```
+/// use hinge::{Backend, Loop};
+/// let lp = Loop::builder()
+///     .backend(Backend::EPOLL | Backend::POLL)
+///     .no_env()
+///     .build()?;
+/// assert!(matches!(lp.backend_name(), "epoll" | "poll"));
+/// # Ok::<(), hinge::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LoopBuilder {
+    backends: u32,
+    flags: u32,
+}
+
+impl LoopBuilder {
+    /// Restricts libev to these backends (default: its recommendation).
+    ///
+    /// ```
+    /// let lp = hinge::Loop::builder().backend(hinge::Backend::POLL).build()?;
+    /// assert_eq!(lp.backend_name(), "poll");
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn backend(mut self, backends: Backend) -> LoopBuilder {
+        self.backends = backends.0;
+        self
+    }
+
+    /// Ignores the `LIBEV_FLAGS` environment variable (`EVFLAG_NOENV`).
+    ///
+    /// ```
+    /// let lp = hinge::Loop::builder().no_env().build()?;
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn no_env(mut self) -> LoopBuilder {
+        self.flags |= sys::EVFLAG_NOENV;
+        self
+    }
+
+    /// Checks for a fork on every iteration (`EVFLAG_FORKCHECK`), so that
+    /// [`Loop::fork`] need not be called.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::builder().fork_check().build()?;
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn fork_check(mut self) -> LoopBuilder {
+        self.flags |= sys::EVFLAG_FORKCHECK;
+        self
+    }
+
+    /// Makes [`Stat`](crate::Stat) watchers poll instead of using inotify.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::builder().no_inotify().build()?;
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn no_inotify(mut self) -> LoopBuilder {
+        self.flags |= sys::EVFLAG_NOINOTIFY;
+        self
+    }
+
+    /// Uses signalfd for signals (`EVFLAG_SIGNALFD`). This blocks the
+    /// watched signals in the calling thread; other threads must block
+    /// them too.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::builder().signalfd().build()?;
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn signalfd(mut self) -> LoopBuilder {
+        self.flags |= sys::EVFLAG_SIGNALFD;
+        self
+    }
+
+    /// Leaves the signal mask alone (`EVFLAG_NOSIGMASK`).
+    ///
+    /// ```
+    /// let lp = hinge::Loop::builder().no_sigmask().build()?;
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn no_sigmask(mut self) -> LoopBuilder {
+        self.flags |= sys::EVFLAG_NOSIGMASK;
+        self
+    }
+
+    fn bits(&self) -> c_uint {
+        self.backends | self.flags
+    }
+
+    /// Creates a new, private loop.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::builder().build()?;
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn build(self) -> Result<Loop> {
+        Ok(Loop::from_core(LoopCore::new(self.bits(), false)?))
+    }
+
+    /// Takes the process-wide default loop (see [`Loop::default_loop`]).
+    /// The options apply only if libev has not created it yet.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::builder().build_default()?;
+    /// assert!(lp.is_default());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn build_default(self) -> Result<Loop> {
+        Ok(Loop::from_core(LoopCore::new(self.bits(), true)?))
+    }
+}
+
+/// A set of libev backends.
+///
+/// ```
+/// use hinge::Backend;
+/// let here = Backend::supported();
+/// assert!(here.contains(Backend::SELECT));
+/// assert!(Backend::supported().contains(Backend::recommended()));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Backend(u32);
+
+impl Backend {
+    /// `select(2)`.
+    pub const SELECT: Backend = Backend(sys::EVBACKEND_SELECT);
+    /// `poll(2)`.
+    pub const POLL: Backend = Backend(sys::EVBACKEND_POLL);
+    /// Linux `epoll(7)`.
+    pub const EPOLL: Backend = Backend(sys::EVBACKEND_EPOLL);
+    /// Linux AIO (experimental in libev).
+    pub const LINUXAIO: Backend = Backend(sys::EVBACKEND_LINUXAIO);
+    /// Linux io_uring (experimental in libev).
+    pub const IOURING: Backend = Backend(sys::EVBACKEND_IOURING);
+    /// BSD `kqueue`.
+    pub const KQUEUE: Backend = Backend(sys::EVBACKEND_KQUEUE);
+    /// Solaris `/dev/poll`.
+    pub const DEVPOLL: Backend = Backend(sys::EVBACKEND_DEVPOLL);
+    /// Solaris event ports.
+    pub const PORT: Backend = Backend(sys::EVBACKEND_PORT);
+
+    /// Backends compiled into this libev and usable on this system.
+    ///
+    /// ```
+    /// assert!(hinge::Backend::supported().contains(hinge::Backend::POLL));
+    /// ```
+    pub fn supported() -> Backend {
+        Backend(ffi::supported_backends())
+    }
+
+    /// The backends libev recommends here (what `Loop::new` picks from).
+    ///
+    /// ```
+    /// assert!(!hinge::Backend::recommended().is_empty());
+    /// ```
+    pub fn recommended() -> Backend {
+        Backend(ffi::recommended_backends())
+    }
+
+    /// Backends that can be embedded in another loop.
+    ///
+    /// ```
+    /// let _ = hinge::Backend::embeddable();
+    /// ```
+    pub fn embeddable() -> Backend {
+        Backend(ffi::embeddable_backends())
+    }
+
+    /// The raw `EVBACKEND_*` bits.
+    ///
+    /// ```
+    /// assert_eq!(hinge::Backend::SELECT.bits(), 1);
+    /// ```
+    pub fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// Whether every backend in `other` is in `self`.
+    ///
+    /// ```
+    /// use hinge::Backend;
+    /// assert!((Backend::POLL | Backend::EPOLL).contains(Backend::EPOLL));
+    /// ```
+    pub fn contains(self, other: Backend) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether the set is empty.
+    ///
+    /// ```
+    /// assert!(!hinge::Backend::POLL.is_empty());
+    /// ```
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The name of a single backend (`"epoll"`), or `"mixed"` for a set.
+    ///
+    /// ```
+    /// assert_eq!(hinge::Backend::EPOLL.name(), "epoll");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::SELECT => "select",
+            Backend::POLL => "poll",
+            Backend::EPOLL => "epoll",
+            Backend::LINUXAIO => "linuxaio",
+            Backend::IOURING => "io_uring",
+            Backend::KQUEUE => "kqueue",
+            Backend::DEVPOLL => "devpoll",
+            Backend::PORT => "port",
+            Backend(0) => "none",
+            _ => "mixed",
+        }
+    }
+}
+
+impl std::ops::BitOr for Backend {
+    type Output = Backend;
+    fn bitor(self, rhs: Backend) -> Backend {
+        Backend(self.0 | rhs.0)
+    }
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let all = [
+            Backend::SELECT,
+            Backend::POLL,
+            Backend::EPOLL,
+            Backend::LINUXAIO,
+            Backend::IOURING,
+            Backend::KQUEUE,
+            Backend::DEVPOLL,
+            Backend::PORT,
+        ];
+        let names: Vec<_> = all
+            .iter()
+            .filter(|b| self.contains(**b))
+            .map(|b| b.name())
+            .collect();
+        write!(f, "Backend({})", names.join(" | "))
+    }
+}
+
+/// libev's clock: seconds since the epoch, as `f64`.
+///
+/// ```
+/// assert!(hinge::time() > 1.0e9);
+/// ```
+pub fn time() -> f64 {
+    ffi::time()
+}
+
+/// The libev library's (major, minor) version, as linked at run time.
+///
+/// ```
+/// let (major, _minor) = hinge::libev_version();
+/// assert!(major >= 4);
+/// ```
+pub fn libev_version() -> (i32, i32) {
+    ffi::version()
+}
+
+/// The range of watcher priorities this libev supports (`EV_MINPRI`,
+/// `EV_MAXPRI`), usually `(-2, 2)`.
+///
+/// ```
+/// let (lo, hi) = hinge::priority_range();
+/// assert!(lo <= 0 && 0 <= hi);
+/// ```
+pub fn priority_range() -> (i32, i32) {
+    ffi::priority_range()
+}
+
+pub(crate) fn seconds(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+pub(crate) fn check_time(t: f64) -> Result<f64> {
+    if t.is_finite() {
+        Ok(t)
+    } else {
+        Err(Error::InvalidTime(t))
+    }
+}

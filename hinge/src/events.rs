@@ -1,0 +1,174 @@
+//! The event bits libev passes to callbacks.
+
+use libev_sys as sys;
+use std::fmt;
+use std::ops::{BitAnd, BitOr, BitOrAssign};
+
+/// A set of libev event bits (`EV_READ`, `EV_TIMER`, `EV_ERROR`, ...).
+///
+/// Io watchers are created with a mask of [`Events::READ`] and/or
+/// [`Events::WRITE`]; every callback receives the events that fired.
+///
+/// ```
+/// use hinge::Events;
+///
+/// let both = Events::READ | Events::WRITE;
+/// assert!(both.contains(Events::READ));
+/// assert!(!Events::READ.contains(both));
+/// assert_eq!(format!("{both:?}"), "Events(READ | WRITE)");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Events(i32);
+
+macro_rules! events {
+    ($($(#[$doc:meta])* $name:ident = $value:expr;)*) => {
+        impl Events {
+            $($(#[$doc])* pub const $name: Events = Events($value as i32);)*
+        }
+        const NAMES: &[(&str, i32)] = &[$((stringify!($name), $value as i32)),*];
+    };
+}
+
+events! {
+    /// No event.
+    NONE = 0;
+    /// The fd is readable.
+    READ = sys::EV_READ;
+    /// The fd is writable.
+    WRITE = sys::EV_WRITE;
+    /// A timer expired.
+    TIMER = sys::EV_TIMER;
+    /// A periodic watcher reached its time.
+    PERIODIC = sys::EV_PERIODIC;
+    /// A signal arrived.
+    SIGNAL = sys::EV_SIGNAL;
+    /// A child process changed status.
+    CHILD = sys::EV_CHILD;
+    /// A watched path's attributes changed.
+    STAT = sys::EV_STAT;
+    /// The loop has nothing else to do.
+    IDLE = sys::EV_IDLE;
+    /// The loop is about to block.
+    PREPARE = sys::EV_PREPARE;
+    /// The loop has just woken up.
+    CHECK = sys::EV_CHECK;
+    /// An embedded loop needs attention.
+    EMBED = sys::EV_EMBED;
+    /// The loop was told a fork happened.
+    FORK = sys::EV_FORK;
+    /// The loop is being destroyed.
+    CLEANUP = sys::EV_CLEANUP;
+    /// Another thread woke the loop.
+    ASYNC = sys::EV_ASYNC;
+    /// A user-fed event.
+    CUSTOM = sys::EV_CUSTOM;
+    /// libev stopped the watcher because of an error (e.g. a closed fd).
+    ERROR = sys::EV_ERROR;
+}
+
+impl Events {
+    /// The raw bits.
+    ///
+    /// ```
+    /// assert_eq!(hinge::Events::NONE.bits(), 0);
+    /// ```
+    pub const fn bits(self) -> i32 {
+        self.0
+    }
+
+    /// Wraps raw libev bits.
+    ///
+    /// ```
+    /// let e = hinge::Events::from_bits(1);
+    /// assert_eq!(e, hinge::Events::READ);
+    /// ```
+    pub const fn from_bits(bits: i32) -> Events {
+        Events(bits)
+    }
+
+    /// Whether every bit of `other` is set in `self`.
+    ///
+    /// ```
+    /// use hinge::Events;
+    /// assert!((Events::READ | Events::ERROR).contains(Events::ERROR));
+    /// ```
+    pub const fn contains(self, other: Events) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether no bit is set.
+    ///
+    /// ```
+    /// assert!(hinge::Events::NONE.is_empty());
+    /// ```
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Whether [`Events::READ`] is set.
+    ///
+    /// ```
+    /// assert!(hinge::Events::READ.is_readable());
+    /// ```
+    pub const fn is_readable(self) -> bool {
+        self.contains(Events::READ)
+    }
+
+    /// Whether [`Events::WRITE`] is set.
+    ///
+    /// ```
+    /// assert!(hinge::Events::WRITE.is_writable());
+    /// ```
+    pub const fn is_writable(self) -> bool {
+        self.contains(Events::WRITE)
+    }
+
+    /// Whether [`Events::ERROR`] is set.
+    ///
+    /// ```
+    /// assert!(!hinge::Events::READ.is_error());
+    /// ```
+    pub const fn is_error(self) -> bool {
+        self.contains(Events::ERROR)
+    }
+}
+
+impl BitOr for Events {
+    type Output = Events;
+    fn bitor(self, rhs: Events) -> Events {
+        Events(self.0 | rhs.0)
+    }
+}
+
+impl BitOrAssign for Events {
+    fn bitor_assign(&mut self, rhs: Events) {
+        self.0 |= rhs.0;
+    }
+}
+
+impl BitAnd for Events {
+    type Output = Events;
+    fn bitand(self, rhs: Events) -> Events {
+        Events(self.0 & rhs.0)
+    }
+}
+
+impl fmt::Debug for Events {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.0;
+        let mut names = Vec::new();
+        for &(name, bit) in NAMES {
+            if bit != 0 && rest & bit == bit {
+                names.push(name.to_string());
+                rest &= !bit;
+            }
+        }
+        if rest != 0 {
+            names.push(format!("{rest:#x}"));
+        }
+        if names.is_empty() {
+            names.push("NONE".into());
+        }
+        write!(f, "Events({})", names.join(" | "))
+    }
+}

@@ -1,0 +1,155 @@
+//! File descriptor readiness.
+
+use std::any::Any;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+
+use crate::ffi::{Handle, IoKind, IoParams};
+use crate::{Backend, Error, Events, Loop, Result};
+
+/// Calls back when a file descriptor becomes readable and/or writable.
+///
+/// The watcher owns the value that holds the fd (a `TcpStream`, a
+/// `UnixStream`, an `OwnedFd`, `std::io::stdin()`...), so the fd cannot be
+/// closed while libev watches it; it is closed when the watcher is dropped,
+/// after it is stopped. Reach the value with [`source`](Io::source).
+///
+/// The callback receives the events that fired.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::os::unix::net::UnixStream;
+/// use hinge::{Events, Io, Loop, Watcher};
+///
+/// let lp = Loop::new()?;
+/// let (a, mut b) = UnixStream::pair().expect("socketpair");
+/// let _io = Io::new(&lp, a, Events::READ, |_, io, ev| {
+///     assert!(ev.is_readable());
+///     let mut buf = [0u8; 16];
+///     let n = io.source::<UnixStream>().unwrap().read(&mut buf).unwrap();
+///     assert_eq!(&buf[..n], b"x");
+///     io.stop();
+/// })?;
+/// b.write_all(b"x").expect("write");
+/// lp.run();
+/// # Ok::<(), hinge::Error>(())
+/// ```
+pub struct Io {
+    h: Handle<IoKind>,
+}
+
+watcher_type!(Io, IoKind);
+
+fn check_events(events: Events) -> Result<()> {
+    if events.bits() & !(Events::READ | Events::WRITE).bits() != 0 {
+        return Err(Error::InvalidEvents(events));
+    }
+    Ok(())
+}
+
+impl Io {
+    /// Creates and starts a watcher for `events` (READ, WRITE or both) on
+    /// the fd of `source`, taking ownership of `source`.
+    ///
+    /// ```
+    /// # use hinge::{Error, Events, Io, Loop};
+    /// # let lp = Loop::new()?;
+    /// let r = Io::new(&lp, std::io::stdin(), Events::TIMER, |_, _, _| {});
+    /// assert!(matches!(r, Err(Error::InvalidEvents(_))));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn new<S, F>(lp: &Loop, source: S, events: Events, callback: F) -> Result<Io>
+    where
+        S: AsFd + 'static,
+        F: FnMut(&Loop, &Io, Events) + 'static,
+    {
+        check_events(events)?;
+        let fd = source.as_fd().as_raw_fd();
+        // libev's select backend asserts on fds it cannot put in an fd_set.
+        if lp.backend() == Backend::SELECT && fd >= libc::FD_SETSIZE as RawFd {
+            return Err(Error::InvalidFd(fd));
+        }
+        let params = IoParams {
+            fd,
+            events: events.bits(),
+            source: Box::new(source),
+        };
+        let io = Io {
+            h: Handle::new(lp, params, Box::new(callback)),
+        };
+        io.h.start();
+        Ok(io)
+    }
+
+    /// The value that owns the fd, if it is of type `S`.
+    ///
+    /// ```
+    /// # use hinge::{Events, Io, Loop};
+    /// # let lp = Loop::new()?;
+    /// let io = Io::new(&lp, std::io::stdin(), Events::READ, |_, _, _| {})?;
+    /// assert!(io.source::<std::io::Stdin>().is_some());
+    /// assert!(io.source::<std::fs::File>().is_none());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn source<S: Any>(&self) -> Option<&S> {
+        self.h.extra().source.downcast_ref::<S>()
+    }
+
+    /// The watched fd.
+    ///
+    /// ```
+    /// # use hinge::{Events, Io, Loop};
+    /// # let lp = Loop::new()?;
+    /// let io = Io::new(&lp, std::io::stdin(), Events::READ, |_, _, _| {})?;
+    /// assert_eq!(io.fd(), 0);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn fd(&self) -> RawFd {
+        self.h.extra().fd
+    }
+
+    /// The watched events.
+    ///
+    /// ```
+    /// # use hinge::{Events, Io, Loop};
+    /// # let lp = Loop::new()?;
+    /// let io = Io::new(&lp, std::io::stdin(), Events::READ, |_, _, _| {})?;
+    /// assert_eq!(io.events(), Events::READ);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn events(&self) -> Events {
+        // libev keeps an internal flag bit in `events`; report only ours.
+        Events::from_bits(self.h.read(|w| w.events)) & (Events::READ | Events::WRITE)
+    }
+
+    /// Watches other events; restarts the watcher if it was active.
+    ///
+    /// ```
+    /// # use hinge::{Events, Io, Loop};
+    /// # let lp = Loop::new()?;
+    /// let io = Io::new(&lp, std::io::stdout(), Events::READ, |_, _, _| {})?;
+    /// io.modify(Events::READ | Events::WRITE)?;
+    /// assert!(io.events().is_writable());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn modify(&self, events: Events) -> Result<()> {
+        check_events(events)?;
+        self.h.modify(events.bits());
+        Ok(())
+    }
+
+    /// Replaces the callback.
+    ///
+    /// ```
+    /// # use hinge::{Events, Io, Loop};
+    /// # let lp = Loop::new()?;
+    /// let io = Io::new(&lp, std::io::stdin(), Events::READ, |_, _, _| {})?;
+    /// io.set_callback(|_, _, ev| println!("{ev:?}"));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn set_callback<F>(&self, callback: F)
+    where
+        F: FnMut(&Loop, &Io, Events) + 'static,
+    {
+        self.h.set_callback(Box::new(callback));
+    }
+}

@@ -1,0 +1,115 @@
+//! A panic in a callback never unwinds into C: it is caught, breaks the
+//! loop, and resumes from `run` on the caller's side.
+
+mod common;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+use common::{DropCounter, Hits};
+use hinge::{Idle, Loop, Timer, Watcher};
+
+fn message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn panic_resumes_from_run_and_the_loop_stays_usable() {
+    let lp = Loop::new().unwrap();
+    let hits = Hits::default();
+    let h = hits.clone();
+    let t = Timer::new(
+        &lp,
+        Duration::ZERO,
+        Duration::from_millis(1),
+        move |_, _| {
+            h.hit();
+            if h.get() == 2 {
+                panic!("boom in callback");
+            }
+            if h.get() == 4 {
+                // later: stop normally
+            }
+        },
+    );
+    let err = catch_unwind(AssertUnwindSafe(|| lp.run())).expect_err("run re-raises the panic");
+    assert_eq!(message(err), "boom in callback");
+    assert_eq!(hits.get(), 2);
+    // The watcher and its closure survived; the loop runs on.
+    assert!(t.is_active());
+    let stopper = Timer::new(&lp, Duration::from_millis(5), Duration::ZERO, |lp, _| {
+        lp.break_all()
+    });
+    lp.run();
+    assert!(hits.get() > 2);
+    drop(stopper);
+}
+
+#[test]
+fn only_the_first_panic_of_an_iteration_is_raised() {
+    // Both idles are pending in one iteration and both panic; the one
+    // libev dispatched first is the one `run` raises.
+    let lp = Loop::new().unwrap();
+    let order = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let (o1, o2) = (order.clone(), order.clone());
+    let _a = Idle::new(&lp, move |_, _| {
+        o1.borrow_mut().push("a");
+        panic!("a")
+    });
+    let _b = Idle::new(&lp, move |_, _| {
+        o2.borrow_mut().push("b");
+        panic!("b")
+    });
+    let err = catch_unwind(AssertUnwindSafe(|| lp.run())).unwrap_err();
+    assert_eq!(
+        order.borrow().len(),
+        2,
+        "the iteration's other callback still ran"
+    );
+    assert_eq!(message(err), order.borrow()[0]);
+}
+
+#[test]
+fn a_panic_in_a_nested_run_reaches_the_outermost_run() {
+    let lp = Loop::new().unwrap();
+    let _outer = Timer::new(&lp, Duration::ZERO, Duration::ZERO, |lp, _| {
+        let _inner = Timer::new(lp, Duration::ZERO, Duration::ZERO, |_, _| panic!("inner"));
+        lp.run();
+        unreachable!("the nested run re-raised");
+    });
+    let err = catch_unwind(AssertUnwindSafe(|| lp.run())).unwrap_err();
+    assert_eq!(message(err), "inner");
+}
+
+#[test]
+fn a_panicking_callback_that_dropped_its_watcher_frees_its_closure() {
+    let lp = Loop::new().unwrap();
+    let drops = DropCounter::default();
+    let tok = drops.token();
+    let slot = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let s = slot.clone();
+    *slot.borrow_mut() = Some(Timer::new(
+        &lp,
+        Duration::ZERO,
+        Duration::ZERO,
+        move |_, _| {
+            let _ = &tok;
+            s.borrow_mut().take();
+            panic!("after dropping myself");
+        },
+    ));
+    assert!(catch_unwind(AssertUnwindSafe(|| lp.run())).is_err());
+    assert_eq!(drops.dropped(), 1);
+}
+
+#[test]
+fn a_panic_in_a_cleanup_callback_surfaces_when_the_loop_drops() {
+    let lp = Loop::new().unwrap();
+    let _c = hinge::Cleanup::new(&lp, |_, _| panic!("cleanup"));
+    let err = catch_unwind(AssertUnwindSafe(move || drop(lp))).unwrap_err();
+    assert_eq!(message(err), "cleanup");
+}
