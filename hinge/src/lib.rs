@@ -63,11 +63,13 @@ mod error;
 mod event_loop;
 mod events;
 mod ffi;
+mod pool;
 mod watcher;
 
 pub use error::{Error, Result};
 pub use event_loop::{libev_version, priority_range, time, Backend, Loop, LoopBuilder};
 pub use events::Events;
+pub use pool::{JobError, Pool, PoolBuilder};
 pub use watcher::{
     Async, AsyncSender, Check, Child, Cleanup, FileStat, Fork, Idle, Io, Periodic, Prepare, Signal,
     Stat, Timer, Watcher,
