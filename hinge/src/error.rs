@@ -1,5 +1,7 @@
 //! The one error type of hinge.
 
+use std::io;
+
 use crate::Events;
 
 /// Everything that can go wrong in hinge, one variant per failure a caller
@@ -54,6 +56,168 @@ pub enum Error {
     /// The priority of an active or pending watcher cannot change.
     #[error("cannot change the priority of an active or pending watcher")]
     WatcherBusy,
+    /// The address is taken (`EADDRINUSE`).
+    #[error("{op} {addr}: address already in use")]
+    AddrInUse {
+        /// What was being done (`"listen"`, `"connect"`, ...).
+        op: &'static str,
+        /// The address involved.
+        addr: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The address is not local to this machine (`EADDRNOTAVAIL`).
+    #[error("{op} {addr}: address not available")]
+    AddrNotAvailable {
+        /// What was being done.
+        op: &'static str,
+        /// The address involved.
+        addr: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// Nothing listens at the address (`ECONNREFUSED`).
+    #[error("{op} {addr}: connection refused")]
+    ConnectionRefused {
+        /// What was being done.
+        op: &'static str,
+        /// The address involved.
+        addr: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The peer reset the connection or the pipe broke (`ECONNRESET`, `EPIPE`).
+    #[error("{op} {addr}: connection reset by peer")]
+    ConnectionReset {
+        /// What was being done.
+        op: &'static str,
+        /// The address involved.
+        addr: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// A connect, read or write did not complete in time.
+    #[error("{op} {addr}: timed out")]
+    TimedOut {
+        /// What was being done.
+        op: &'static str,
+        /// The address involved.
+        addr: String,
+        /// The OS error (`ETIMEDOUT`, or made up for hinge's own timeouts).
+        #[source]
+        source: io::Error,
+    },
+    /// No route to the network or host (`ENETUNREACH`, `EHOSTUNREACH`).
+    #[error("{op} {addr}: unreachable")]
+    Unreachable {
+        /// What was being done.
+        op: &'static str,
+        /// The address involved.
+        addr: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The process or system ran out of file descriptors (`EMFILE`, `ENFILE`).
+    #[error("{op} {addr}: too many open files")]
+    TooManyOpenFiles {
+        /// What was being done.
+        op: &'static str,
+        /// The address involved.
+        addr: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// Name resolution found no address for the host.
+    #[error("resolve {host}: name not found")]
+    NameNotFound {
+        /// The host name.
+        host: String,
+        /// The resolver's error.
+        #[source]
+        source: io::Error,
+    },
+    /// An address string that is not an address, or a port out of range.
+    #[error("invalid address {addr:?}: {reason}")]
+    InvalidAddress {
+        /// The input.
+        addr: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The socket or server is closed (or its writing side was ended).
+    #[error("{op}: the socket is closed")]
+    Closed {
+        /// What was attempted.
+        op: &'static str,
+    },
+    /// Any other OS error, with the operation and address.
+    #[error("{op} {addr}: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The address involved.
+        addr: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// Classifies an OS error from `op` on `addr` into the variant a caller
+    /// handles differently.
+    ///
+    /// ```
+    /// use std::io;
+    /// let e = hinge::Error::from_io("connect", "127.0.0.1:9", io::Error::from_raw_os_error(libc::ECONNREFUSED));
+    /// assert!(matches!(e, hinge::Error::ConnectionRefused { .. }));
+    /// assert_eq!(e.to_string(), "connect 127.0.0.1:9: connection refused");
+    /// ```
+    pub fn from_io(op: &'static str, addr: impl std::fmt::Display, source: io::Error) -> Error {
+        let addr = addr.to_string();
+        match source.raw_os_error() {
+            Some(libc::EADDRINUSE) => Error::AddrInUse { op, addr, source },
+            Some(libc::EADDRNOTAVAIL) => Error::AddrNotAvailable { op, addr, source },
+            Some(libc::ECONNREFUSED) => Error::ConnectionRefused { op, addr, source },
+            Some(libc::ECONNRESET | libc::EPIPE | libc::ECONNABORTED) => {
+                Error::ConnectionReset { op, addr, source }
+            }
+            Some(libc::ETIMEDOUT) => Error::TimedOut { op, addr, source },
+            Some(libc::ENETUNREACH | libc::EHOSTUNREACH | libc::ENETDOWN) => {
+                Error::Unreachable { op, addr, source }
+            }
+            Some(libc::EMFILE | libc::ENFILE) => Error::TooManyOpenFiles { op, addr, source },
+            _ if source.kind() == io::ErrorKind::TimedOut => Error::TimedOut { op, addr, source },
+            _ => Error::Io { op, addr, source },
+        }
+    }
+
+    /// The underlying OS error, if there is one.
+    ///
+    /// ```
+    /// let e = hinge::Error::Closed { op: "send" };
+    /// assert!(e.io_error().is_none());
+    /// ```
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match self {
+            Error::AddrInUse { source, .. }
+            | Error::AddrNotAvailable { source, .. }
+            | Error::ConnectionRefused { source, .. }
+            | Error::ConnectionReset { source, .. }
+            | Error::TimedOut { source, .. }
+            | Error::Unreachable { source, .. }
+            | Error::TooManyOpenFiles { source, .. }
+            | Error::NameNotFound { source, .. }
+            | Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
 }
 
 /// `Result` with hinge's [`Error`].

@@ -37,6 +37,9 @@ use crate::{Error, Result};
 /// ```
 pub struct Loop {
     core: Rc<LoopCore>,
+    /// Only the `Loop` returned by a constructor tears the loop down;
+    /// crate-internal views made from a core (see `Loop::view`) do not.
+    owner: bool,
 }
 
 impl Loop {
@@ -80,7 +83,16 @@ impl Loop {
     }
 
     pub(crate) fn from_core(core: Rc<LoopCore>) -> Loop {
-        Loop { core }
+        Loop { core, owner: true }
+    }
+
+    /// A non-owning `Loop` for code that holds only the core (sockets,
+    /// servers), to call APIs that take `&Loop`.
+    pub(crate) fn view(core: &Rc<LoopCore>) -> Loop {
+        Loop {
+            core: core.clone(),
+            owner: false,
+        }
     }
 
     pub(crate) fn core(&self) -> &Rc<LoopCore> {
@@ -317,7 +329,9 @@ impl Loop {
 
 impl Drop for Loop {
     fn drop(&mut self) {
-        self.core.teardown();
+        if self.owner {
+            self.core.teardown();
+        }
     }
 }
 

@@ -59,17 +59,25 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod defer;
+mod emitter;
 mod error;
 mod event_loop;
 mod events;
 mod ffi;
+mod net;
 mod pool;
+mod timers;
 mod watcher;
 
+pub use defer::Priority;
+pub use emitter::{Event, ListenerId};
 pub use error::{Error, Result};
 pub use event_loop::{libev_version, priority_range, time, Backend, Loop, LoopBuilder};
 pub use events::Events;
+pub use net::{tcp_send, Addr, SendOptions, Server, Socket, DEFAULT_HIGH_WATER};
 pub use pool::{JobError, Pool, PoolBuilder};
+pub use timers::TimerHandle;
 pub use watcher::{
     Async, AsyncSender, Check, Child, Cleanup, FileStat, Fork, Idle, Io, Periodic, Prepare, Signal,
     Stat, Timer, Watcher,

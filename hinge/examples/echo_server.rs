@@ -1,0 +1,97 @@
+//! The quickstart: an echo server.
+//!
+//! ```sh
+//! cargo run --example echo_server            # port 4545
+//! cargo run --example echo_server -- 5000    # another port
+//! cargo run --example echo_server -- --quiet # no per-connection output
+//! nc localhost 4545                          # in another terminal
+//! ```
+
+use std::rc::Rc;
+
+use hinge::{Loop, Server, Signal};
+
+fn main() -> hinge::Result<()> {
+    let mut port = 4545;
+    let mut quiet = false;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--quiet" | "-q" => quiet = true,
+            p => match p.parse() {
+                Ok(p) => port = p,
+                Err(_) => {
+                    eprintln!("usage: echo_server [PORT] [--quiet]");
+                    std::process::exit(2);
+                }
+            },
+        }
+    }
+
+    let lp = Loop::new()?;
+    let server = Server::new(&lp);
+
+    server.on_listening(|_, server, _| {
+        println!("listening on {}", server.local_addr().expect("listening"));
+    });
+
+    server.on_connection(move |_, _, client| {
+        let peer = client
+            .peer_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        if !quiet {
+            println!("new client {peer}");
+        }
+        client.on_data(move |_, client, data| {
+            if !quiet {
+                println!(
+                    "echoing {} bytes: {:?}",
+                    data.len(),
+                    String::from_utf8_lossy(data).trim_end()
+                );
+            }
+            let sent = if quiet {
+                client.send(data)
+            } else {
+                client.send_then(data, |_, _, written| {
+                    if written.is_ok() {
+                        println!("data written");
+                    }
+                })
+            };
+            match sent {
+                Ok(true) => {}
+                // Backpressure: the peer reads slower than it writes.
+                // Stop reading until our queue drains.
+                Ok(false) => client.pause(),
+                Err(e) => eprintln!("send failed: {e}"),
+            }
+        });
+        client.on_drain(|_, client, _| client.resume());
+        client.on_error(|_, _, e| eprintln!("client error: {e}"));
+        client.on_close(move |_, _, _| {
+            if !quiet {
+                println!("client {peer} left");
+            }
+        });
+    });
+
+    server.listen(port)?;
+
+    // Exit cleanly on Ctrl-C or kill: stop listening, close the clients.
+    let server = Rc::new(server);
+    let mut signals = Vec::new();
+    for signum in [libc::SIGINT, libc::SIGTERM] {
+        let server = server.clone();
+        let watcher = Signal::new(&lp, signum, move |lp, _| {
+            println!("shutting down");
+            server.close();
+            lp.break_all();
+        })?;
+        hinge::Watcher::unref(&watcher);
+        signals.push(watcher);
+    }
+
+    lp.run();
+    Ok(())
+}

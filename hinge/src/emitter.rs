@@ -1,0 +1,289 @@
+//! Typed events: ordered listeners, `on`/`once`/`off`, safe re-entrancy.
+
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::Loop;
+
+/// Identifies one registered listener, for [`Event::off`].
+///
+/// ```
+/// use hinge::{Event, Loop};
+/// let ev: Event<(), u32> = Event::new();
+/// let id = ev.on(|_, _, n| println!("{n}"));
+/// assert!(ev.off(id));
+/// assert!(!ev.off(id));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ListenerId(u64);
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+type Listener<S, T> = Box<dyn FnMut(&Loop, &S, &T)>;
+
+struct Slot<S, T: ?Sized> {
+    id: ListenerId,
+    once: bool,
+    removed: bool,
+    /// `None` while the listener runs.
+    f: Option<Listener<S, T>>,
+}
+
+/// One event of an object of type `S`, carrying a payload of type `T`.
+///
+/// Built-in events of hinge's types are `Event` fields reached through a
+/// method (`socket.data()`, `server.connection()`), so a misspelled event
+/// is a compile error. Custom events are `Event`s of your own.
+///
+/// Listeners run in registration order and receive the loop, the emitting
+/// object and the payload. During an emission a listener may add or remove
+/// listeners (added ones first run on the next emission; removed ones that
+/// have not run yet are skipped), remove itself, or close the emitter.
+///
+/// ```
+/// use hinge::{Event, Loop};
+///
+/// struct Thermometer;
+/// let hot: Event<Thermometer, f64> = Event::new();
+/// hot.on(|_, _, t| println!("it is {t} degrees"));
+/// hot.once(|_, _, _| println!("first warning only"));
+/// let lp = Loop::new()?;
+/// hot.emit(&lp, &Thermometer, &41.5);
+/// hot.emit(&lp, &Thermometer, &42.0);
+/// assert_eq!(hot.listener_count(), 1);
+/// # Ok::<(), hinge::Error>(())
+/// ```
+pub struct Event<S, T: ?Sized> {
+    slots: RefCell<Vec<Slot<S, T>>>,
+    emitting: Cell<u32>,
+}
+
+impl<S, T: ?Sized> Default for Event<S, T> {
+    fn default() -> Self {
+        Event::new()
+    }
+}
+
+impl<S, T: ?Sized> Event<S, T> {
+    /// An event with no listeners.
+    ///
+    /// ```
+    /// let ev: hinge::Event<(), str> = hinge::Event::new();
+    /// assert_eq!(ev.listener_count(), 0);
+    /// ```
+    pub fn new() -> Event<S, T> {
+        Event {
+            slots: RefCell::new(Vec::new()),
+            emitting: Cell::new(0),
+        }
+    }
+
+    fn add(&self, once: bool, f: Listener<S, T>) -> ListenerId {
+        let id = ListenerId(NEXT_ID.fetch_add(1, Ordering::Relaxed));
+        self.slots.borrow_mut().push(Slot {
+            id,
+            once,
+            removed: false,
+            f: Some(f),
+        });
+        id
+    }
+
+    /// Adds a listener that runs on every emission.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// let ev: hinge::Event<(), str> = hinge::Event::new();
+    /// ev.on(|_, _, s| println!("{s}"));
+    /// ev.emit(&lp, &(), "hello");
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn on<F>(&self, f: F) -> ListenerId
+    where
+        F: FnMut(&Loop, &S, &T) + 'static,
+    {
+        self.add(false, Box::new(f))
+    }
+
+    /// Adds a listener that removes itself after its first run.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// let ev: hinge::Event<(), ()> = hinge::Event::new();
+    /// ev.once(|_, _, _| println!("only once"));
+    /// ev.emit(&lp, &(), &());
+    /// assert_eq!(ev.listener_count(), 0);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn once<F>(&self, f: F) -> ListenerId
+    where
+        F: FnOnce(&Loop, &S, &T) + 'static,
+    {
+        let mut f = Some(f);
+        self.add(
+            true,
+            Box::new(move |lp, s, t| {
+                if let Some(f) = f.take() {
+                    f(lp, s, t)
+                }
+            }),
+        )
+    }
+
+    /// Removes a listener; returns whether it was registered.
+    ///
+    /// ```
+    /// let ev: hinge::Event<(), ()> = hinge::Event::new();
+    /// let id = ev.on(|_, _, _| {});
+    /// assert!(ev.off(id));
+    /// ```
+    pub fn off(&self, id: ListenerId) -> bool {
+        let removed = {
+            let mut slots = self.slots.borrow_mut();
+            match slots.iter_mut().find(|s| s.id == id && !s.removed) {
+                Some(slot) => {
+                    slot.removed = true;
+                    slot.f.take()
+                }
+                None => return false,
+            }
+        };
+        drop(removed); // outside the borrow: dropping may run user code
+        self.compact();
+        true
+    }
+
+    /// Removes every listener.
+    ///
+    /// ```
+    /// let ev: hinge::Event<(), ()> = hinge::Event::new();
+    /// ev.on(|_, _, _| {});
+    /// ev.on(|_, _, _| {});
+    /// ev.clear();
+    /// assert_eq!(ev.listener_count(), 0);
+    /// ```
+    pub fn clear(&self) {
+        let dropped: Vec<_> = {
+            let mut slots = self.slots.borrow_mut();
+            slots
+                .iter_mut()
+                .filter(|s| !s.removed)
+                .map(|s| {
+                    s.removed = true;
+                    s.f.take()
+                })
+                .collect()
+        };
+        drop(dropped);
+        self.compact();
+    }
+
+    /// How many listeners are registered.
+    ///
+    /// ```
+    /// let ev: hinge::Event<(), ()> = hinge::Event::new();
+    /// ev.on(|_, _, _| {});
+    /// assert_eq!(ev.listener_count(), 1);
+    /// ```
+    pub fn listener_count(&self) -> usize {
+        self.slots.borrow().iter().filter(|s| !s.removed).count()
+    }
+
+    /// Calls the listeners in registration order; returns whether any ran.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// let ev: hinge::Event<(), i32> = hinge::Event::new();
+    /// assert!(!ev.emit(&lp, &(), &1));
+    /// ev.on(|_, _, _| {});
+    /// assert!(ev.emit(&lp, &(), &1));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn emit(&self, lp: &Loop, source: &S, payload: &T) -> bool {
+        let n = self.slots.borrow().len();
+        if n == 0 {
+            return false;
+        }
+        self.emitting.set(self.emitting.get() + 1);
+        let mut ran = false;
+        for i in 0..n {
+            let taken = {
+                let mut slots = self.slots.borrow_mut();
+                match slots.get_mut(i) {
+                    Some(slot) if !slot.removed => {
+                        if slot.once {
+                            slot.removed = true;
+                        }
+                        slot.f.take().map(|f| (f, slot.id))
+                    }
+                    _ => None,
+                }
+            };
+            let Some((mut f, id)) = taken else { continue };
+            ran = true;
+            // Restores the emitter even if the listener panics.
+            let guard = PutBack {
+                event: self,
+                index: i,
+                id,
+                f: None,
+            };
+            f(lp, source, payload);
+            let mut guard = guard;
+            guard.f = Some(f);
+        }
+        self.emitting.set(self.emitting.get() - 1);
+        self.compact();
+        ran
+    }
+
+    /// Drops removed slots, but never while an emission walks the list.
+    fn compact(&self) {
+        if self.emitting.get() == 0 {
+            let mut slots = self.slots.borrow_mut();
+            if slots.iter().any(|s| s.removed) {
+                slots.retain(|s| !s.removed);
+            }
+        }
+    }
+}
+
+/// Puts a listener back after it ran, unless it was removed meanwhile.
+struct PutBack<'a, S, T: ?Sized> {
+    event: &'a Event<S, T>,
+    index: usize,
+    id: ListenerId,
+    f: Option<Listener<S, T>>,
+}
+
+impl<S, T: ?Sized> Drop for PutBack<'_, S, T> {
+    fn drop(&mut self) {
+        let f = self.f.take();
+        let leftover = {
+            let mut slots = self.event.slots.borrow_mut();
+            match slots.get_mut(self.index) {
+                Some(slot) if slot.id == self.id && !slot.removed => {
+                    // A listener that panicked is gone: forget its slot.
+                    slot.removed = f.is_none();
+                    slot.f = f;
+                    None
+                }
+                _ => f,
+            }
+        };
+        drop(leftover);
+        if std::thread::panicking() {
+            self.event
+                .emitting
+                .set(self.event.emitting.get().saturating_sub(1));
+        }
+    }
+}
+
+impl<S, T: ?Sized> std::fmt::Debug for Event<S, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Event")
+            .field("listeners", &self.listener_count())
+            .finish()
+    }
+}

@@ -1,0 +1,11 @@
+//! Evented networking: TCP and Unix-domain servers and sockets.
+
+mod addr;
+mod client;
+mod server;
+mod socket;
+
+pub use addr::Addr;
+pub use client::{tcp_send, SendOptions};
+pub use server::Server;
+pub use socket::{Socket, DEFAULT_HIGH_WATER};

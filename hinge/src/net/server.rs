@@ -1,0 +1,581 @@
+//! Listening servers, TCP or Unix-domain.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
+
+use slab::Slab;
+use socket2::{Domain, SockAddr, Type};
+
+use crate::event_loop::Loop;
+use crate::ffi::LoopCore;
+use crate::net::addr::{parse_host, resolve, Addr, Host};
+use crate::{Error, Event, Events, Io, ListenerId, Result, Socket, Timer, Watcher};
+
+/// Connections accepted per readiness event, so one busy listener cannot
+/// starve the loop's other work.
+const ACCEPTS_PER_WAKEUP: usize = 64;
+/// How long to stop accepting after running out of file descriptors.
+const EMFILE_BACKOFF: Duration = Duration::from_millis(100);
+
+#[derive(Default)]
+struct ServerEvents {
+    listening: Event<Server, ()>,
+    connection: Event<Server, Socket>,
+    close: Event<Server, ()>,
+    error: Event<Server, Error>,
+}
+
+pub(crate) struct ServerInner {
+    core: Rc<LoopCore>,
+    io: RefCell<Option<Io>>,
+    slot: Cell<Option<usize>>,
+    local: RefCell<Option<Addr>>,
+    unix_path: RefCell<Option<PathBuf>>,
+    backlog: Cell<i32>,
+    reuse_port: Cell<bool>,
+    max_connections: Cell<Option<usize>>,
+    connections: Cell<usize>,
+    closed: Cell<bool>,
+    close_emitted: Cell<bool>,
+    backoff: RefCell<Option<Timer>>,
+    events: ServerEvents,
+}
+
+/// A listening server. Each accepted connection is handed to the
+/// `connection` listeners as a [`Socket`].
+///
+/// Events: [`listening`](Server::on_listening), [`connection`](Server::on_connection),
+/// [`error`](Server::on_error) (accept failures, such as running out of
+/// file descriptors, after which accepting pauses briefly and resumes),
+/// and [`close`](Server::on_close), emitted once the server stopped
+/// listening and its last connection closed.
+///
+/// ```no_run
+/// use hinge::{Loop, Server};
+///
+/// let lp = Loop::new()?;
+/// let server = Server::new(&lp);
+/// server.on_connection(|_, _, sock| {
+///     sock.on_data(|_, s, bytes| {
+///         s.send(bytes).ok();
+///     });
+/// });
+/// server.listen(4545)?;
+/// lp.run();
+/// # Ok::<(), hinge::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Server {
+    inner: Rc<ServerInner>,
+}
+
+/// The loop's listening servers: the loop owns a server until it closes.
+#[derive(Default)]
+struct ServerTable(RefCell<Slab<Rc<ServerInner>>>);
+
+impl Drop for ServerTable {
+    fn drop(&mut self) {
+        for (_, s) in std::mem::take(&mut *self.0.borrow_mut()) {
+            s.clear_listeners();
+        }
+    }
+}
+
+impl ServerInner {
+    fn clear_listeners(&self) {
+        self.events.listening.clear();
+        self.events.connection.clear();
+        self.events.close.clear();
+        self.events.error.clear();
+    }
+
+    /// A connection of this server closed.
+    pub(crate) fn connection_closed(this: &Rc<ServerInner>) {
+        this.connections
+            .set(this.connections.get().saturating_sub(1));
+        Server {
+            inner: this.clone(),
+        }
+        .maybe_emit_close();
+    }
+}
+
+impl Server {
+    /// A server on `lp`, not yet listening. Configure it, add listeners,
+    /// then call one of the `listen` methods.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// let server = hinge::Server::new(&lp);
+    /// assert!(server.local_addr().is_none());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn new(lp: &Loop) -> Server {
+        Server {
+            inner: Rc::new(ServerInner {
+                core: lp.core().clone(),
+                io: RefCell::new(None),
+                slot: Cell::new(None),
+                local: RefCell::new(None),
+                unix_path: RefCell::new(None),
+                backlog: Cell::new(1024),
+                reuse_port: Cell::new(false),
+                max_connections: Cell::new(None),
+                connections: Cell::new(0),
+                closed: Cell::new(false),
+                close_emitted: Cell::new(false),
+                backoff: RefCell::new(None),
+                events: ServerEvents::default(),
+            }),
+        }
+    }
+
+    fn lp(&self) -> Loop {
+        Loop::view(&self.inner.core)
+    }
+
+    /// Sets the listen backlog (default 1024).
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// let server = hinge::Server::new(&lp);
+    /// server.set_backlog(128);
+    /// assert_eq!(server.backlog(), 128);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn set_backlog(&self, backlog: i32) {
+        self.inner.backlog.set(backlog.max(1));
+    }
+
+    /// The listen backlog.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// assert_eq!(hinge::Server::new(&lp).backlog(), 1024);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn backlog(&self) -> i32 {
+        self.inner.backlog.get()
+    }
+
+    /// Opts in to `SO_REUSEPORT` (several servers sharing a port).
+    /// `SO_REUSEADDR` is always on for TCP.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// let server = hinge::Server::new(&lp);
+    /// server.set_reuse_port(true);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn set_reuse_port(&self, on: bool) {
+        self.inner.reuse_port.set(on);
+    }
+
+    /// Closes new connections at once while `max` are open (`None`: no limit).
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// let server = hinge::Server::new(&lp);
+    /// server.set_max_connections(Some(10_000));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn set_max_connections(&self, max: Option<usize>) {
+        self.inner.max_connections.set(max);
+    }
+
+    /// How many accepted connections are open.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// assert_eq!(hinge::Server::new(&lp).connections(), 0);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn connections(&self) -> usize {
+        self.inner.connections.get()
+    }
+
+    /// Listens on `port` on every interface, IPv6 and IPv4 alike where the
+    /// system allows dual-stack sockets (otherwise IPv4 only). Port 0
+    /// picks a free port; see [`local_addr`](Server::local_addr).
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// let server = hinge::Server::new(&lp);
+    /// server.listen(0)?;
+    /// assert_ne!(server.local_addr().unwrap().port(), 0);
+    /// server.close();
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn listen(&self, port: u16) -> Result<()> {
+        let any6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port);
+        match self.bind_inet(any6, true) {
+            Err(Error::Io { source, .. }) | Err(Error::AddrNotAvailable { source, .. })
+                if source.raw_os_error() == Some(libc::EAFNOSUPPORT)
+                    || source.raw_os_error() == Some(libc::EADDRNOTAVAIL) =>
+            {
+                self.bind_inet(
+                    SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
+                    false,
+                )
+            }
+            other => other,
+        }
+    }
+
+    /// Listens on `host:port`, where `host` is an IPv4 or IPv6 literal or
+    /// a name (resolved here, blocking, as servers start before serving).
+    ///
+    /// ```
+    /// # use hinge::{Error, Server};
+    /// let lp = hinge::Loop::new()?;
+    /// let a = Server::new(&lp);
+    /// a.listen_on("127.0.0.1", 0)?;
+    /// let port = a.local_addr().unwrap().port();
+    /// let b = Server::new(&lp);
+    /// let err = b.listen_on("127.0.0.1", port).unwrap_err();
+    /// assert!(matches!(err, Error::AddrInUse { .. }));
+    /// assert!(err.to_string().contains(&format!("127.0.0.1:{port}")));
+    /// # a.close();
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn listen_on(&self, host: &str, port: u16) -> Result<()> {
+        let addr = match parse_host(host)? {
+            Host::Ip(ip) => SocketAddr::new(ip, port),
+            Host::Name(name) => resolve(&name, port)?[0],
+        };
+        self.bind_inet(addr, false)
+    }
+
+    /// Listens on a Unix-domain socket at `path` (removed again on close).
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// let path = std::env::temp_dir().join(format!("hinge-doc-{}.sock", std::process::id()));
+    /// let server = hinge::Server::new(&lp);
+    /// server.listen_unix(&path)?;
+    /// assert!(path.exists());
+    /// server.close();
+    /// lp.run();
+    /// assert!(!path.exists());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn listen_unix(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let label = Addr::Unix(path.to_path_buf());
+        let addr = SockAddr::unix(path).map_err(|_| Error::InvalidAddress {
+            addr: label.to_string(),
+            reason: "not a valid Unix socket path",
+        })?;
+        let sock = socket2::Socket::new(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None)
+            .map_err(|e| Error::from_io("socket", &label, e))?;
+        sock.bind(&addr)
+            .map_err(|e| Error::from_io("listen", &label, e))?;
+        *self.inner.unix_path.borrow_mut() = Some(path.to_path_buf());
+        self.start(sock, label)
+    }
+
+    fn bind_inet(&self, addr: SocketAddr, dual_stack: bool) -> Result<()> {
+        let domain = if addr.is_ipv4() {
+            Domain::IPV4
+        } else {
+            Domain::IPV6
+        };
+        let sock = socket2::Socket::new(domain, Type::STREAM.nonblocking().cloexec(), None)
+            .map_err(|e| Error::from_io("listen", addr, e))?;
+        let setup = || -> io::Result<()> {
+            if dual_stack {
+                sock.set_only_v6(false)?;
+            }
+            sock.set_reuse_address(true)?;
+            if self.inner.reuse_port.get() {
+                sock.set_reuse_port(true)?;
+            }
+            sock.bind(&addr.into())
+        };
+        setup().map_err(|e| Error::from_io("listen", addr, e))?;
+        self.start(sock, Addr::Inet(addr))
+    }
+
+    fn start(&self, sock: socket2::Socket, label: Addr) -> Result<()> {
+        if self.inner.closed.get() || self.inner.io.borrow().is_some() {
+            return Err(Error::Closed { op: "listen" });
+        }
+        sock.listen(self.inner.backlog.get())
+            .map_err(|e| Error::from_io("listen", &label, e))?;
+        let local = sock
+            .local_addr()
+            .ok()
+            .map(|a| Addr::from_sock(&a))
+            .unwrap_or(label);
+        *self.inner.local.borrow_mut() = Some(local);
+        let lp = self.lp();
+        let weak = Rc::downgrade(&self.inner);
+        let io = Io::new(&lp, sock, Events::READ, move |lp, io, _| {
+            if let Some(inner) = weak.upgrade() {
+                Server { inner }.accept(lp, io);
+            }
+        })?;
+        *self.inner.io.borrow_mut() = Some(io);
+        let table = self.inner.core.local(ServerTable::default);
+        self.inner
+            .slot
+            .set(Some(table.0.borrow_mut().insert(self.inner.clone())));
+        let me = self.clone();
+        lp.defer(move |lp| {
+            if !me.inner.closed.get() {
+                me.inner.events.listening.emit(lp, &me, &());
+            }
+        });
+        Ok(())
+    }
+
+    fn accept(&self, lp: &Loop, io: &Io) {
+        let Some(listener) = io.source::<socket2::Socket>() else {
+            return;
+        };
+        for _ in 0..ACCEPTS_PER_WAKEUP {
+            if self.inner.closed.get() {
+                return;
+            }
+            match listener.accept() {
+                Ok((sock, peer)) => self.admit(lp, sock, Addr::from_sock(&peer)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // The peer gave up while queued: nothing to do.
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNABORTED | libc::EPROTO)) => {
+                    continue
+                }
+                Err(e) => {
+                    let out_of_fds = matches!(
+                        e.raw_os_error(),
+                        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+                    );
+                    let err = Error::from_io("accept", self.label(), e);
+                    if out_of_fds {
+                        // Pending connections would wake us at once, forever:
+                        // stop accepting for a moment instead of spinning.
+                        self.back_off(lp);
+                    }
+                    if !self.inner.events.error.emit(lp, self, &err) {
+                        log::warn!("hinge: server {}: {err}", self.label());
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn admit(&self, lp: &Loop, sock: socket2::Socket, peer: Addr) {
+        if let Some(max) = self.inner.max_connections.get() {
+            if self.inner.connections.get() >= max {
+                log::debug!(
+                    "hinge: server {}: at max connections, closing {peer}",
+                    self.label()
+                );
+                return; // dropping closes it
+            }
+        }
+        if let Err(e) = sock.set_nonblocking(true) {
+            log::warn!("hinge: accept {peer}: {e}");
+            return;
+        }
+        match Socket::adopt(lp, sock, Some(peer)) {
+            Ok(socket) => {
+                socket.set_server(&self.inner);
+                self.inner.connections.set(self.inner.connections.get() + 1);
+                self.inner.events.connection.emit(lp, self, &socket);
+            }
+            Err(e) => log::warn!("hinge: accept: {e}"),
+        }
+    }
+
+    fn back_off(&self, lp: &Loop) {
+        if let Some(io) = &*self.inner.io.borrow() {
+            io.stop();
+        }
+        let weak = Rc::downgrade(&self.inner);
+        let timer = Timer::new(lp, EMFILE_BACKOFF, Duration::ZERO, move |_, _| {
+            if let Some(inner) = weak.upgrade() {
+                if !inner.closed.get() {
+                    if let Some(io) = &*inner.io.borrow() {
+                        io.start();
+                    }
+                }
+            }
+        });
+        *self.inner.backoff.borrow_mut() = Some(timer);
+    }
+
+    fn label(&self) -> String {
+        self.inner
+            .local
+            .borrow()
+            .as_ref()
+            .map_or_else(|| "server".to_string(), |a| a.to_string())
+    }
+
+    /// Stops accepting. Open connections carry on; `close` is emitted once
+    /// the last of them has closed.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// let server = hinge::Server::new(&lp);
+    /// server.listen(0)?;
+    /// server.on_close(|_, _, _| println!("closed"));
+    /// server.close();
+    /// lp.run(); // returns: nothing left
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn close(&self) {
+        if self.inner.closed.replace(true) {
+            return;
+        }
+        let io = self.inner.io.borrow_mut().take();
+        drop(io);
+        drop(self.inner.backoff.borrow_mut().take());
+        if let Some(path) = self.inner.unix_path.borrow_mut().take() {
+            let _ = std::fs::remove_file(path);
+        }
+        if let Some(slot) = self.inner.slot.take() {
+            let table = self.inner.core.local(ServerTable::default);
+            let own = table.0.borrow_mut().try_remove(slot);
+            // Keep it alive until `close` is emitted.
+            let lp = self.lp();
+            lp.defer(move |_| drop(own));
+        }
+        self.maybe_emit_close();
+    }
+
+    fn maybe_emit_close(&self) {
+        let inner = &self.inner;
+        if !inner.closed.get() || inner.connections.get() > 0 || inner.close_emitted.replace(true) {
+            return;
+        }
+        let me = self.clone();
+        self.lp().defer(move |lp| {
+            me.inner.events.close.emit(lp, &me, &());
+            me.inner.clear_listeners();
+        });
+    }
+
+    /// Whether [`close`](Server::close) was called.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// let s = hinge::Server::new(&lp);
+    /// s.close();
+    /// assert!(s.is_closed());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.get()
+    }
+
+    /// The address the server listens on.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// let s = hinge::Server::new(&lp);
+    /// s.listen_on("::1", 0).or_else(|_| s.listen_on("127.0.0.1", 0))?;
+    /// assert!(s.local_addr().unwrap().port() > 0);
+    /// # s.close();
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn local_addr(&self) -> Option<Addr> {
+        self.inner.local.borrow().clone()
+    }
+
+    /// Runs `f` once the server listens (from the loop, after `listen`).
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// let s = hinge::Server::new(&lp);
+    /// s.on_listening(|_, s, _| {
+    ///     println!("listening on {}", s.local_addr().unwrap());
+    ///     s.close();
+    /// });
+    /// s.listen(0)?;
+    /// lp.run();
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn on_listening<F: FnMut(&Loop, &Server, &()) + 'static>(&self, f: F) -> ListenerId {
+        self.inner.events.listening.on(f)
+    }
+
+    /// Runs `f` with every accepted connection.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// let s = hinge::Server::new(&lp);
+    /// s.on_connection(|_, _, sock| println!("new client {:?}", sock.peer_addr()));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn on_connection<F: FnMut(&Loop, &Server, &Socket) + 'static>(&self, f: F) -> ListenerId {
+        self.inner.events.connection.on(f)
+    }
+
+    /// Runs `f` on an accept error (the server keeps listening).
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// let s = hinge::Server::new(&lp);
+    /// s.on_error(|_, _, e| eprintln!("accept failed: {e}"));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn on_error<F: FnMut(&Loop, &Server, &Error) + 'static>(&self, f: F) -> ListenerId {
+        self.inner.events.error.on(f)
+    }
+
+    /// Runs `f` once the server has closed and its connections are gone.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// let s = hinge::Server::new(&lp);
+    /// s.on_close(|_, _, _| println!("server closed"));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn on_close<F: FnMut(&Loop, &Server, &()) + 'static>(&self, f: F) -> ListenerId {
+        self.inner.events.close.on(f)
+    }
+
+    /// Removes a listener from whichever event it was added to.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// let s = hinge::Server::new(&lp);
+    /// let id = s.on_close(|_, _, _| {});
+    /// assert!(s.off(id));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn off(&self, id: ListenerId) -> bool {
+        let e = &self.inner.events;
+        e.listening.off(id) || e.connection.off(id) || e.close.off(id) || e.error.off(id)
+    }
+
+    /// Removes every listener of every event.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// let s = hinge::Server::new(&lp);
+    /// s.on_close(|_, _, _| {});
+    /// s.remove_all_listeners();
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn remove_all_listeners(&self) {
+        self.inner.clear_listeners();
+    }
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local", &self.local_addr())
+            .field("connections", &self.connections())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}

@@ -1,0 +1,1288 @@
+//! A stream socket (TCP or Unix), accepted by a [`Server`] or connected.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use slab::Slab;
+use socket2::{Domain, SockAddr, Type};
+
+use crate::event_loop::Loop;
+use crate::ffi::LoopCore;
+use crate::net::addr::{parse_host, resolve, Addr, Host};
+use crate::net::server::ServerInner;
+use crate::{Error, Event, Events, Io, Pool, Result, Timer, Watcher};
+
+/// Above this many queued bytes, [`Socket::send`] returns `false`.
+pub const DEFAULT_HIGH_WATER: usize = 64 * 1024;
+/// The one read buffer every socket of a loop shares.
+const READ_BUF: usize = 64 * 1024;
+/// Reads per readiness event before giving other sockets a turn.
+const READS_PER_WAKEUP: usize = 4;
+
+/// A callback told whether queued bytes reached the kernel.
+type Written = Box<dyn FnOnce(&Loop, &Socket, Result<()>)>;
+
+struct Chunk {
+    data: Vec<u8>,
+    sent: usize,
+    on_written: Option<Written>,
+}
+
+/// The events a socket emits. Reach them through the methods of
+/// [`Socket`] (`data()`, `end()`...).
+#[derive(Default)]
+struct SocketEvents {
+    connect: Event<Socket, ()>,
+    data: Event<Socket, [u8]>,
+    end: Event<Socket, ()>,
+    drain: Event<Socket, ()>,
+    timeout: Event<Socket, ()>,
+    error: Event<Socket, Error>,
+    close: Event<Socket, bool>,
+}
+
+impl SocketEvents {
+    fn clear(&self) {
+        self.connect.clear();
+        self.data.clear();
+        self.end.clear();
+        self.drain.clear();
+        self.timeout.clear();
+        self.error.clear();
+        self.close.clear();
+    }
+}
+
+pub(crate) struct SocketInner {
+    core: Rc<LoopCore>,
+    /// Owns the OS socket; `None` before connecting and after closing.
+    io: RefCell<Option<Io>>,
+    /// Events the io watcher currently asks for.
+    interest: Cell<Events>,
+    slot: Cell<Option<usize>>,
+    peer: RefCell<Option<Addr>>,
+    /// Resolved addresses still to try if the current connect fails.
+    fallback: RefCell<Vec<SocketAddr>>,
+    connecting: Cell<bool>,
+    paused: Cell<bool>,
+    read_eof: Cell<bool>,
+    /// `end()` was called: shut down writing once the queue is flushed.
+    ending: Cell<bool>,
+    /// `close()` was called: close once the queue is flushed.
+    closing: Cell<bool>,
+    write_shut: Cell<bool>,
+    closed: Cell<bool>,
+    allow_half_open: Cell<bool>,
+    queue: RefCell<VecDeque<Chunk>>,
+    queued: Cell<usize>,
+    high_water: Cell<usize>,
+    need_drain: Cell<bool>,
+    idle_timer: RefCell<Option<Timer>>,
+    connect_timer: RefCell<Option<Timer>>,
+    bytes_read: Cell<u64>,
+    bytes_written: Cell<u64>,
+    server: RefCell<Weak<ServerInner>>,
+    events: SocketEvents,
+}
+
+/// A connected stream socket, TCP or Unix-domain.
+///
+/// A `Socket` is a cheap handle (clone it freely); the loop keeps an open
+/// socket alive, so you need not store it. Events, in the vocabulary of
+/// Node's `net`:
+///
+/// | event | when | payload |
+/// |---|---|---|
+/// | [`connect`](Socket::on_connect) | an outgoing connection is established | `()` |
+/// | [`data`](Socket::on_data) | bytes arrived | `&[u8]`, borrowed from the loop's shared read buffer |
+/// | [`end`](Socket::on_end) | the peer half-closed | `()` |
+/// | [`drain`](Socket::on_drain) | the send queue emptied after `send` returned `false` | `()` |
+/// | [`timeout`](Socket::on_timeout) | no activity for [`set_timeout`](Socket::set_timeout) | `()` |
+/// | [`error`](Socket::on_error) | a typed [`Error`]; `close` follows | `Error` |
+/// | [`close`](Socket::on_close) | the socket is closed, once | `had_error: bool` |
+///
+/// Closing a socket drops all its listeners, so listeners that capture
+/// socket handles cannot keep each other alive.
+///
+/// An `error` that no listener handles is logged (via the `log` crate) and
+/// the socket is closed; it never vanishes silently and never panics.
+///
+/// ```no_run
+/// use hinge::{Loop, Socket};
+///
+/// let lp = Loop::new()?;
+/// let sock = Socket::connect(&lp, "localhost", 4545)?;
+/// sock.on_connect(|_, s, _| {
+///     s.send(b"hello\n").ok();
+/// });
+/// sock.on_data(|_, s, bytes| {
+///     println!("got {:?}", String::from_utf8_lossy(bytes));
+///     s.end();
+/// });
+/// sock.on_error(|_, _, e| eprintln!("{e}"));
+/// lp.run();
+/// # Ok::<(), hinge::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Socket {
+    inner: Rc<SocketInner>,
+}
+
+/// The loop's open sockets: the loop owns a socket until it closes.
+#[derive(Default)]
+struct SocketTable(RefCell<Slab<Rc<SocketInner>>>);
+
+impl Drop for SocketTable {
+    fn drop(&mut self) {
+        // The loop is going away with sockets still open: break any
+        // listener -> socket cycles so everything is freed.
+        for (_, s) in std::mem::take(&mut *self.0.borrow_mut()) {
+            s.events.clear();
+            drop(s.queue.borrow_mut().drain(..).collect::<Vec<_>>());
+        }
+    }
+}
+
+/// The loop's shared read buffer; taken while a read runs.
+#[derive(Default)]
+struct ReadBuf(Cell<Option<Box<[u8]>>>);
+
+/// Threads that resolve host names for `connect`, off every loop thread.
+fn resolver() -> &'static Pool {
+    static POOL: std::sync::OnceLock<Pool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| Pool::with_threads(2))
+}
+
+macro_rules! event_methods {
+    ($($(#[$doc:meta])* $on:ident, $once:ident, $field:ident, $payload:ty;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $on<F>(&self, f: F) -> crate::ListenerId
+            where
+                F: FnMut(&Loop, &Socket, &$payload) + 'static,
+            {
+                self.inner.events.$field.on(f)
+            }
+
+            #[doc = concat!("Like [`", stringify!($on), "`](Socket::", stringify!($on), "), but runs once.")]
+            ///
+            /// ```
+            /// # let lp = hinge::Loop::new()?;
+            /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+            /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
+            #[doc = concat!("s.", stringify!($once), "(|_, _, _| {});")]
+            /// # Ok::<(), hinge::Error>(())
+            /// ```
+            pub fn $once<F>(&self, f: F) -> crate::ListenerId
+            where
+                F: FnOnce(&Loop, &Socket, &$payload) + 'static,
+            {
+                self.inner.events.$field.once(f)
+            }
+        )*
+    };
+}
+
+impl Socket {
+    fn new(core: &Rc<LoopCore>) -> Socket {
+        let inner = Rc::new(SocketInner {
+            core: core.clone(),
+            io: RefCell::new(None),
+            interest: Cell::new(Events::NONE),
+            slot: Cell::new(None),
+            peer: RefCell::new(None),
+            fallback: RefCell::new(Vec::new()),
+            connecting: Cell::new(false),
+            paused: Cell::new(false),
+            read_eof: Cell::new(false),
+            ending: Cell::new(false),
+            closing: Cell::new(false),
+            write_shut: Cell::new(false),
+            closed: Cell::new(false),
+            allow_half_open: Cell::new(false),
+            queue: RefCell::new(VecDeque::new()),
+            queued: Cell::new(0),
+            high_water: Cell::new(DEFAULT_HIGH_WATER),
+            need_drain: Cell::new(false),
+            idle_timer: RefCell::new(None),
+            connect_timer: RefCell::new(None),
+            bytes_read: Cell::new(0),
+            bytes_written: Cell::new(0),
+            server: RefCell::new(Weak::new()),
+            events: SocketEvents::default(),
+        });
+        let table = core.local(SocketTable::default);
+        let slot = table.0.borrow_mut().insert(inner.clone());
+        inner.slot.set(Some(slot));
+        Socket { inner }
+    }
+
+    fn lp(&self) -> Loop {
+        Loop::view(&self.inner.core)
+    }
+
+    /// Wraps an open, connected OS socket and starts reading.
+    pub(crate) fn adopt(lp: &Loop, sock: socket2::Socket, peer: Option<Addr>) -> Result<Socket> {
+        let s = Socket::new(lp.core());
+        *s.inner.peer.borrow_mut() = peer;
+        s.attach(lp, sock, Events::READ)?;
+        Ok(s)
+    }
+
+    /// Gives the OS socket to a new io watcher.
+    fn attach(&self, lp: &Loop, sock: socket2::Socket, events: Events) -> Result<()> {
+        let weak = Rc::downgrade(&self.inner);
+        let io = Io::new(lp, sock, events, move |lp, _, ev| {
+            if let Some(inner) = weak.upgrade() {
+                Socket { inner }.on_io(lp, ev);
+            }
+        });
+        match io {
+            Ok(io) => {
+                self.inner.interest.set(events);
+                *self.inner.io.borrow_mut() = Some(io);
+                Ok(())
+            }
+            Err(e) => {
+                self.finish_close(false);
+                Err(e)
+            }
+        }
+    }
+
+    /// Wraps a connected `std` Unix stream (for example one half of
+    /// `UnixStream::pair()`), which is handy in tests and for IPC.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// assert!(!s.is_closed());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn from_unix_stream(lp: &Loop, stream: std::os::unix::net::UnixStream) -> Result<Socket> {
+        stream
+            .set_nonblocking(true)
+            .map_err(|e| Error::from_io("adopt", "unix", e))?;
+        Socket::adopt(
+            lp,
+            socket2::Socket::from(std::os::fd::OwnedFd::from(stream)),
+            Some(Addr::Unix(Default::default())),
+        )
+    }
+
+    /// Wraps a connected `std` TCP stream.
+    ///
+    /// ```
+    /// # let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let stream = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// let lp = hinge::Loop::new()?;
+    /// let s = hinge::Socket::from_tcp_stream(&lp, stream)?;
+    /// assert_eq!(s.peer_addr().unwrap().port(), l.local_addr().unwrap().port());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn from_tcp_stream(lp: &Loop, stream: std::net::TcpStream) -> Result<Socket> {
+        let peer = stream.peer_addr().ok().map(Addr::Inet);
+        stream
+            .set_nonblocking(true)
+            .map_err(|e| Error::from_io("adopt", "tcp", e))?;
+        Socket::adopt(
+            lp,
+            socket2::Socket::from(std::os::fd::OwnedFd::from(stream)),
+            peer,
+        )
+    }
+
+    /// Connects to `host:port` without blocking the loop: `host` is an IP
+    /// literal or a name, resolved on a background thread. The socket
+    /// emits `connect`, or `error` then `close`. An invalid host string is
+    /// an error here, at the call.
+    ///
+    /// Data sent before the connection is established is queued.
+    ///
+    /// ```
+    /// # use hinge::{Error, Loop, Socket};
+    /// let lp = Loop::new()?;
+    /// assert!(matches!(Socket::connect(&lp, "not a host!", 80), Err(Error::InvalidAddress { .. })));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn connect(lp: &Loop, host: &str, port: u16) -> Result<Socket> {
+        let host = parse_host(host)?;
+        let s = Socket::new(lp.core());
+        s.inner.connecting.set(true);
+        match host {
+            Host::Ip(ip) => s.connect_next(lp, vec![SocketAddr::new(ip, port)], "connect"),
+            Host::Name(name) => {
+                let me = s.clone();
+                resolver().submit(
+                    lp,
+                    move || resolve(&name, port),
+                    move |lp, result| {
+                        if me.is_closed() {
+                            return;
+                        }
+                        match result {
+                            Ok(Ok(addrs)) => me.connect_next(lp, addrs, "connect"),
+                            Ok(Err(e)) => me.fail(lp, e),
+                            Err(job) => me.fail(
+                                lp,
+                                Error::Io {
+                                    op: "resolve",
+                                    addr: format!("port {port}"),
+                                    source: io::Error::other(job.to_string()),
+                                },
+                            ),
+                        }
+                    },
+                );
+            }
+        }
+        Ok(s)
+    }
+
+    /// Connects to a socket address (no resolution needed).
+    ///
+    /// ```no_run
+    /// let lp = hinge::Loop::new()?;
+    /// let s = hinge::Socket::connect_addr(&lp, "127.0.0.1:4545".parse().unwrap());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn connect_addr(lp: &Loop, addr: SocketAddr) -> Socket {
+        let s = Socket::new(lp.core());
+        s.inner.connecting.set(true);
+        s.connect_next(lp, vec![addr], "connect");
+        s
+    }
+
+    /// Connects to a Unix-domain socket at `path`.
+    ///
+    /// ```
+    /// # use hinge::{Loop, Socket};
+    /// let lp = Loop::new()?;
+    /// let s = Socket::connect_unix(&lp, "/nonexistent/socket")?;
+    /// s.on_error(|_, _, e| println!("as expected: {e}"));
+    /// lp.run();
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn connect_unix(lp: &Loop, path: impl AsRef<Path>) -> Result<Socket> {
+        let path = path.as_ref();
+        let addr = SockAddr::unix(path).map_err(|_| Error::InvalidAddress {
+            addr: path.display().to_string(),
+            reason: "not a valid Unix socket path",
+        })?;
+        let s = Socket::new(lp.core());
+        s.inner.connecting.set(true);
+        *s.inner.peer.borrow_mut() = Some(Addr::Unix(path.to_path_buf()));
+        let label = Addr::Unix(path.to_path_buf());
+        match socket2::Socket::new(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None) {
+            Ok(sock) => s.start_connect(lp, sock, &addr, label, Vec::new()),
+            Err(e) => {
+                let e = Error::from_io("socket", &label, e);
+                s.fail_soon(e);
+            }
+        }
+        Ok(s)
+    }
+
+    /// Tries the next resolved address.
+    fn connect_next(&self, lp: &Loop, mut addrs: Vec<SocketAddr>, op: &'static str) {
+        if addrs.is_empty() {
+            return;
+        }
+        let addr = addrs.remove(0);
+        *self.inner.peer.borrow_mut() = Some(Addr::Inet(addr));
+        let domain = if addr.is_ipv4() {
+            Domain::IPV4
+        } else {
+            Domain::IPV6
+        };
+        match socket2::Socket::new(domain, Type::STREAM.nonblocking().cloexec(), None) {
+            Ok(sock) => self.start_connect(lp, sock, &addr.into(), Addr::Inet(addr), addrs),
+            Err(e) => self.fail_soon(Error::from_io(op, addr, e)),
+        }
+    }
+
+    fn start_connect(
+        &self,
+        lp: &Loop,
+        sock: socket2::Socket,
+        to: &SockAddr,
+        label: Addr,
+        rest: Vec<SocketAddr>,
+    ) {
+        match sock.connect(to) {
+            // Connected at once (Unix sockets) or in progress: either way
+            // writability reports the outcome, like every other connect.
+            Ok(()) => {
+                *self.inner.fallback.borrow_mut() = rest;
+                let _ = self.attach(lp, sock, Events::WRITE);
+            }
+            Err(e)
+                if e.raw_os_error() == Some(libc::EINPROGRESS)
+                    || e.kind() == io::ErrorKind::WouldBlock =>
+            {
+                *self.inner.fallback.borrow_mut() = rest;
+                let _ = self.attach(lp, sock, Events::WRITE);
+            }
+            Err(e) if !rest.is_empty() => {
+                log::debug!("connect {label}: {e}; trying the next address");
+                self.connect_next(lp, rest, "connect");
+            }
+            Err(e) => self.fail_soon(Error::from_io("connect", &label, e)),
+        }
+    }
+
+    /// Fails the connect after `timeout` unless it completed by then.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// let lp = hinge::Loop::new()?;
+    /// let s = hinge::Socket::connect(&lp, "192.0.2.1", 80)?; // TEST-NET: never answers
+    /// s.set_connect_timeout(Duration::from_millis(100));
+    /// s.on_error(|_, _, e| assert!(matches!(e, hinge::Error::TimedOut { .. })));
+    /// lp.run();
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn set_connect_timeout(&self, timeout: Duration) {
+        if !self.inner.connecting.get() || self.is_closed() {
+            return;
+        }
+        let weak = Rc::downgrade(&self.inner);
+        let timer = Timer::new(&self.lp(), timeout, Duration::ZERO, move |lp, _| {
+            if let Some(inner) = weak.upgrade() {
+                let s = Socket { inner };
+                if s.inner.connecting.get() {
+                    let addr = s.label();
+                    let source = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
+                    s.fail(
+                        lp,
+                        Error::TimedOut {
+                            op: "connect",
+                            addr,
+                            source,
+                        },
+                    );
+                }
+            }
+        });
+        *self.inner.connect_timer.borrow_mut() = Some(timer);
+    }
+
+    fn finish_connect(&self, lp: &Loop) {
+        let status = self.with_sock(|s| s.take_error());
+        match status {
+            Some(Ok(None)) => {
+                self.inner.connecting.set(false);
+                drop(self.inner.connect_timer.borrow_mut().take());
+                self.update_interest();
+                self.touch();
+                self.inner.events.connect.emit(lp, self, &());
+                if !self.inner.queue.borrow().is_empty() {
+                    self.flush(lp);
+                }
+            }
+            Some(Ok(Some(e))) | Some(Err(e)) => {
+                let rest = std::mem::take(&mut *self.inner.fallback.borrow_mut());
+                if rest.is_empty() {
+                    self.fail(lp, Error::from_io("connect", self.label(), e));
+                } else {
+                    drop(self.inner.io.borrow_mut().take());
+                    self.connect_next(lp, rest, "connect");
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn with_sock<R>(&self, f: impl FnOnce(&socket2::Socket) -> R) -> Option<R> {
+        let io = self.inner.io.borrow();
+        io.as_ref()
+            .and_then(|io| io.source::<socket2::Socket>())
+            .map(f)
+    }
+
+    fn label(&self) -> String {
+        match &*self.inner.peer.borrow() {
+            Some(a) => a.to_string(),
+            None => "socket".to_string(),
+        }
+    }
+
+    fn on_io(&self, lp: &Loop, ev: Events) {
+        if self.inner.connecting.get() {
+            if ev.is_writable() || ev.is_error() {
+                self.finish_connect(lp);
+            }
+            return;
+        }
+        if ev.is_error() {
+            let source = io::Error::other("libev reported an error on the socket");
+            self.fail(
+                lp,
+                Error::Io {
+                    op: "poll",
+                    addr: self.label(),
+                    source,
+                },
+            );
+            return;
+        }
+        if ev.is_writable() {
+            self.flush(lp);
+        }
+        if ev.is_readable() && !self.inner.closed.get() {
+            self.read(lp);
+        }
+    }
+
+    fn read(&self, lp: &Loop) {
+        let shared = self.inner.core.local(ReadBuf::default);
+        // A nested run inside a data listener finds the buffer taken and
+        // reads into a temporary one instead.
+        let mut buf = shared
+            .0
+            .take()
+            .unwrap_or_else(|| vec![0u8; READ_BUF].into_boxed_slice());
+        for _ in 0..READS_PER_WAKEUP {
+            if self.inner.closed.get() || self.inner.paused.get() || self.inner.read_eof.get() {
+                break;
+            }
+            let r = self.with_sock(|mut s| s.read(&mut buf));
+            match r {
+                None => break,
+                Some(Ok(0)) => {
+                    self.on_eof(lp);
+                    break;
+                }
+                Some(Ok(n)) => {
+                    self.inner
+                        .bytes_read
+                        .set(self.inner.bytes_read.get() + n as u64);
+                    self.touch();
+                    self.inner.events.data.emit(lp, self, &buf[..n]);
+                    if n < buf.len() {
+                        break;
+                    }
+                }
+                Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Some(Err(e)) => {
+                    self.fail(lp, Error::from_io("read", self.label(), e));
+                    break;
+                }
+            }
+        }
+        shared.0.set(Some(buf));
+    }
+
+    fn on_eof(&self, lp: &Loop) {
+        self.inner.read_eof.set(true);
+        self.update_interest();
+        self.inner.events.end.emit(lp, self, &());
+        if self.inner.closed.get() {
+            return;
+        }
+        if self.inner.write_shut.get() {
+            self.finish_close(false);
+        } else if !self.inner.allow_half_open.get() {
+            self.end();
+        }
+    }
+
+    /// Sends `data`: written to the kernel at once when nothing is queued,
+    /// and only the remainder is queued. Returns `Ok(false)` once the queue
+    /// exceeds the high-water mark: stop sending (or [`pause`](Socket::pause)
+    /// the source) until `drain`. Sending on a closed or ended socket is an
+    /// [`Error::Closed`]; an immediate OS failure (the peer reset) is
+    /// returned and closes the socket. Never raises SIGPIPE.
+    ///
+    /// ```
+    /// # use std::io::Read;
+    /// let lp = hinge::Loop::new()?;
+    /// let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// assert!(s.send(b"ping")?);
+    /// let mut buf = [0u8; 4];
+    /// b.read_exact(&mut buf).unwrap();
+    /// assert_eq!(&buf, b"ping");
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn send(&self, data: &[u8]) -> Result<bool> {
+        self.send_inner(data, None)
+    }
+
+    /// [`send`](Socket::send), then calls `on_written` once all of `data`
+    /// reached the kernel (`Ok`), or the socket closed first (`Err`). The
+    /// callback runs from the loop, never inside this call, and only if
+    /// this call returned `Ok`.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.send_then(b"hi", |_, _, r| println!("written: {r:?}"))?;
+    /// # s.destroy();
+    /// lp.run();
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn send_then<F>(&self, data: &[u8], on_written: F) -> Result<bool>
+    where
+        F: FnOnce(&Loop, &Socket, Result<()>) + 'static,
+    {
+        self.send_inner(data, Some(Box::new(on_written)))
+    }
+
+    fn send_inner(&self, data: &[u8], on_written: Option<Written>) -> Result<bool> {
+        let inner = &self.inner;
+        if inner.closed.get() || inner.ending.get() || inner.closing.get() {
+            return Err(Error::Closed { op: "send" });
+        }
+        let mut sent = 0;
+        if !inner.connecting.get() && inner.queue.borrow().is_empty() {
+            loop {
+                let r = self.with_sock(|s| s.send_with_flags(&data[sent..], libc::MSG_NOSIGNAL));
+                match r {
+                    Some(Ok(n)) => {
+                        sent += n;
+                        if sent == data.len() {
+                            break;
+                        }
+                    }
+                    Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Some(Err(e)) => {
+                        let err = Error::from_io("send", self.label(), e);
+                        self.finish_close(true);
+                        return Err(err);
+                    }
+                    None => return Err(Error::Closed { op: "send" }),
+                }
+            }
+            if sent > 0 {
+                inner
+                    .bytes_written
+                    .set(inner.bytes_written.get() + sent as u64);
+                self.touch();
+            }
+            if sent == data.len() {
+                if let Some(cb) = on_written {
+                    let me = self.clone();
+                    self.lp().defer(move |lp| cb(lp, &me, Ok(())));
+                }
+                return Ok(true);
+            }
+        }
+        let rest = &data[sent..];
+        inner.queue.borrow_mut().push_back(Chunk {
+            data: rest.to_vec(),
+            sent: 0,
+            on_written,
+        });
+        inner.queued.set(inner.queued.get() + rest.len());
+        self.update_interest();
+        let below = inner.queued.get() < inner.high_water.get();
+        if !below {
+            inner.need_drain.set(true);
+        }
+        Ok(below)
+    }
+
+    fn flush(&self, lp: &Loop) {
+        loop {
+            let front = {
+                let queue = self.inner.queue.borrow();
+                match queue.front() {
+                    Some(c) => {
+                        self.with_sock(|s| s.send_with_flags(&c.data[c.sent..], libc::MSG_NOSIGNAL))
+                    }
+                    None => break,
+                }
+            };
+            match front {
+                Some(Ok(n)) => {
+                    self.inner
+                        .bytes_written
+                        .set(self.inner.bytes_written.get() + n as u64);
+                    self.inner.queued.set(self.inner.queued.get() - n);
+                    self.touch();
+                    let done = {
+                        let mut queue = self.inner.queue.borrow_mut();
+                        let c = queue.front_mut().expect("front exists");
+                        c.sent += n;
+                        if c.sent == c.data.len() {
+                            queue.pop_front()
+                        } else {
+                            None
+                        }
+                    };
+                    if let Some(Chunk {
+                        on_written: Some(cb),
+                        ..
+                    }) = done
+                    {
+                        cb(lp, self, Ok(()));
+                    }
+                    if self.inner.closed.get() {
+                        return;
+                    }
+                }
+                Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Some(Err(e)) => return self.fail(lp, Error::from_io("write", self.label(), e)),
+                None => return,
+            }
+        }
+        self.update_interest();
+        if self.inner.need_drain.replace(false) {
+            self.inner.events.drain.emit(lp, self, &());
+        }
+        self.after_flush();
+    }
+
+    /// Finishes `end()`/`close()` once the queue is empty.
+    fn after_flush(&self) {
+        let inner = &self.inner;
+        if inner.closed.get() || !inner.queue.borrow().is_empty() || inner.connecting.get() {
+            return;
+        }
+        if (inner.ending.get() || inner.closing.get()) && !inner.write_shut.get() {
+            inner.write_shut.set(true);
+            let _ = self.with_sock(|s| s.shutdown(std::net::Shutdown::Write));
+        }
+        if inner.closing.get() || (inner.write_shut.get() && inner.read_eof.get()) {
+            self.finish_close(false);
+        }
+    }
+
+    fn update_interest(&self) {
+        let inner = &self.inner;
+        if inner.closed.get() {
+            return;
+        }
+        let mut want = Events::NONE;
+        if inner.connecting.get() || !inner.queue.borrow().is_empty() {
+            want |= Events::WRITE;
+        }
+        if !inner.connecting.get() && !inner.paused.get() && !inner.read_eof.get() {
+            want |= Events::READ;
+        }
+        if want != inner.interest.get() {
+            inner.interest.set(want);
+            if let Some(io) = &*inner.io.borrow() {
+                // Only READ/WRITE are ever set, which modify accepts.
+                let _ = io.modify(want);
+            }
+        }
+    }
+
+    fn touch(&self) {
+        if let Some(t) = &*self.inner.idle_timer.borrow() {
+            t.again();
+        }
+    }
+
+    /// Reports `error` (or logs it if nobody listens), then closes.
+    pub(crate) fn fail(&self, lp: &Loop, error: Error) {
+        if self.inner.closed.get() {
+            return;
+        }
+        if !self.inner.events.error.emit(lp, self, &error) {
+            log::warn!("hinge: unhandled socket error, closing: {error}");
+        }
+        self.finish_close(true);
+    }
+
+    /// `fail` from outside a loop callback.
+    fn fail_soon(&self, error: Error) {
+        let me = self.clone();
+        self.lp().defer(move |lp| me.fail(lp, error));
+    }
+
+    /// Closes now; `close` is emitted from the loop, then every listener
+    /// is dropped.
+    fn finish_close(&self, had_error: bool) {
+        let inner = &self.inner;
+        if inner.closed.replace(true) {
+            return;
+        }
+        let io = inner.io.borrow_mut().take();
+        drop(io); // stops the watcher and closes the fd
+        drop(inner.idle_timer.borrow_mut().take());
+        drop(inner.connect_timer.borrow_mut().take());
+        let unsent: Vec<Chunk> = inner.queue.borrow_mut().drain(..).collect();
+        inner.queued.set(0);
+        if let Some(server) = inner.server.borrow().upgrade() {
+            ServerInner::connection_closed(&server);
+        }
+        let me = self.clone();
+        let lp = self.lp();
+        lp.defer(move |lp| {
+            for chunk in unsent {
+                if let Some(cb) = chunk.on_written {
+                    cb(lp, &me, Err(Error::Closed { op: "send" }));
+                }
+            }
+            me.inner.events.close.emit(lp, &me, &had_error);
+            me.inner.events.clear();
+            if let Some(slot) = me.inner.slot.take() {
+                let table = me.inner.core.local(SocketTable::default);
+                let own = table.0.borrow_mut().try_remove(slot);
+                drop(own);
+            }
+        });
+    }
+
+    pub(crate) fn set_server(&self, server: &Rc<ServerInner>) {
+        *self.inner.server.borrow_mut() = Rc::downgrade(server);
+    }
+
+    /// Stops reading (no more `data` events) until [`resume`](Socket::resume).
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.pause();
+    /// assert!(s.is_paused());
+    /// s.resume();
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn pause(&self) {
+        self.inner.paused.set(true);
+        self.update_interest();
+    }
+
+    /// Resumes reading after [`pause`](Socket::pause).
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.resume();
+    /// assert!(!s.is_paused());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn resume(&self) {
+        self.inner.paused.set(false);
+        self.update_interest();
+    }
+
+    /// Whether reading is paused.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// assert!(!s.is_paused());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn is_paused(&self) -> bool {
+        self.inner.paused.get()
+    }
+
+    /// Half-closes: once everything queued is written, shuts down the
+    /// writing side. The socket closes when the peer has ended too.
+    ///
+    /// ```
+    /// # use std::io::Read;
+    /// let lp = hinge::Loop::new()?;
+    /// let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.send(b"bye")?;
+    /// s.end();
+    /// let mut got = String::new();
+    /// b.read_to_string(&mut got).unwrap(); // sees EOF after "bye"
+    /// assert_eq!(got, "bye");
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn end(&self) {
+        if self.inner.closed.get() {
+            return;
+        }
+        self.inner.ending.set(true);
+        self.after_flush();
+    }
+
+    /// Flushes what is queued, then closes (without waiting for the peer).
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.on_close(|_, _, had_error| assert!(!had_error));
+    /// s.close();
+    /// lp.run();
+    /// assert!(s.is_closed());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn close(&self) {
+        if self.inner.closed.get() {
+            return;
+        }
+        self.inner.closing.set(true);
+        self.after_flush();
+    }
+
+    /// Closes at once, discarding anything queued.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.destroy();
+    /// assert!(s.is_closed());
+    /// assert!(matches!(s.send(b"x"), Err(hinge::Error::Closed { .. })));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn destroy(&self) {
+        self.finish_close(false);
+    }
+
+    /// Whether the socket is closed.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// assert!(!s.is_closed());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.get()
+    }
+
+    /// Emits `timeout` after `idle` without reads or writes; `None` turns
+    /// it off. The socket stays open: close it in the listener if wanted.
+    /// Uses one libev timer per socket, re-armed with `ev_timer_again`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let lp = hinge::Loop::new()?;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.set_timeout(Some(Duration::from_millis(10)));
+    /// s.on_timeout(|_, s, _| s.destroy());
+    /// lp.run();
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn set_timeout(&self, idle: Option<Duration>) {
+        let old = self.inner.idle_timer.borrow_mut().take();
+        drop(old);
+        let Some(idle) = idle.filter(|d| !d.is_zero()) else {
+            return;
+        };
+        if self.is_closed() {
+            return;
+        }
+        let weak = Rc::downgrade(&self.inner);
+        let timer = Timer::new(&self.lp(), idle, idle, move |lp, _| {
+            if let Some(inner) = weak.upgrade() {
+                let s = Socket { inner };
+                s.inner.events.timeout.emit(lp, &s, &());
+            }
+        });
+        // The timer does not keep the loop alive; the socket does.
+        timer.unref();
+        *self.inner.idle_timer.borrow_mut() = Some(timer);
+    }
+
+    /// Sets `TCP_NODELAY` (disable Nagle's algorithm).
+    ///
+    /// ```
+    /// # let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// # let lp = hinge::Loop::new()?;
+    /// # let s = hinge::Socket::from_tcp_stream(&lp, std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap())?;
+    /// s.set_nodelay(true)?;
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn set_nodelay(&self, on: bool) -> Result<()> {
+        self.with_sock(|s| s.set_tcp_nodelay(on))
+            .unwrap_or(Ok(()))
+            .map_err(|e| Error::from_io("set_nodelay", self.label(), e))
+    }
+
+    /// Turns TCP keep-alive probes on (after `idle`) or off (`None`).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// # let lp = hinge::Loop::new()?;
+    /// # let s = hinge::Socket::from_tcp_stream(&lp, std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap())?;
+    /// s.set_keepalive(Some(Duration::from_secs(60)))?;
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn set_keepalive(&self, idle: Option<Duration>) -> Result<()> {
+        let r = self.with_sock(|s| match idle {
+            Some(d) => s.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(d)),
+            None => s.set_keepalive(false),
+        });
+        r.unwrap_or(Ok(()))
+            .map_err(|e| Error::from_io("set_keepalive", self.label(), e))
+    }
+
+    /// Lets the socket stay open for writing after the peer's `end`
+    /// (default `false`: hinge ends its side too, like Node).
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.set_allow_half_open(true);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn set_allow_half_open(&self, allow: bool) {
+        self.inner.allow_half_open.set(allow);
+    }
+
+    /// Sets the queue size above which `send` returns `false`.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.set_high_water_mark(1 << 20);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn set_high_water_mark(&self, bytes: usize) {
+        self.inner.high_water.set(bytes.max(1));
+    }
+
+    /// Bytes queued in user space, waiting for the kernel.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// assert_eq!(s.pending_bytes(), 0);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn pending_bytes(&self) -> usize {
+        self.inner.queued.get()
+    }
+
+    /// Bytes received so far.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// assert_eq!(s.bytes_read(), 0);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn bytes_read(&self) -> u64 {
+        self.inner.bytes_read.get()
+    }
+
+    /// Bytes handed to the kernel so far.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.send(b"abc")?;
+    /// assert_eq!(s.bytes_written(), 3);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn bytes_written(&self) -> u64 {
+        self.inner.bytes_written.get()
+    }
+
+    /// The peer's address (`None` if unknown or closed before connecting).
+    ///
+    /// ```
+    /// # let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// # let lp = hinge::Loop::new()?;
+    /// # let s = hinge::Socket::from_tcp_stream(&lp, std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap())?;
+    /// assert_eq!(s.peer_addr().unwrap().inet(), Some(l.local_addr().unwrap()));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn peer_addr(&self) -> Option<Addr> {
+        self.inner.peer.borrow().clone()
+    }
+
+    /// The local address (`None` once closed).
+    ///
+    /// ```
+    /// # let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// # let lp = hinge::Loop::new()?;
+    /// # let s = hinge::Socket::from_tcp_stream(&lp, std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap())?;
+    /// let local = s.local_addr().unwrap();
+    /// assert_eq!(local.inet().unwrap().ip(), std::net::IpAddr::from([127, 0, 0, 1]));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn local_addr(&self) -> Option<Addr> {
+        self.with_sock(|s| s.local_addr().ok().map(|a| Addr::from_sock(&a)))
+            .flatten()
+    }
+
+    /// Removes every listener of every event of this socket.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.on_data(|_, _, _| {});
+    /// s.remove_all_listeners();
+    /// assert_eq!(s.data_listeners().listener_count(), 0);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn remove_all_listeners(&self) {
+        self.inner.events.clear();
+    }
+
+    /// The `data` event itself, for `off`, `listener_count` and `clear`.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// let id = s.on_data(|_, _, _| {});
+    /// assert!(s.data_listeners().off(id));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn data_listeners(&self) -> &Event<Socket, [u8]> {
+        &self.inner.events.data
+    }
+
+    /// Removes a listener from whichever event it was added to.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// let id = s.on_end(|_, _, _| {});
+    /// assert!(s.off(id));
+    /// assert!(!s.off(id));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn off(&self, id: crate::ListenerId) -> bool {
+        let e = &self.inner.events;
+        e.connect.off(id)
+            || e.data.off(id)
+            || e.end.off(id)
+            || e.drain.off(id)
+            || e.timeout.off(id)
+            || e.error.off(id)
+            || e.close.off(id)
+    }
+
+    /// How many listeners the socket has, over all events.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.on_data(|_, _, _| {});
+    /// s.on_close(|_, _, _| {});
+    /// assert_eq!(s.listener_count(), 2);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn listener_count(&self) -> usize {
+        let e = &self.inner.events;
+        e.connect.listener_count()
+            + e.data.listener_count()
+            + e.end.listener_count()
+            + e.drain.listener_count()
+            + e.timeout.listener_count()
+            + e.error.listener_count()
+            + e.close.listener_count()
+    }
+
+    event_methods! {
+        /// Runs `f` when an outgoing connection is established.
+        ///
+        /// ```
+        /// # let lp = hinge::Loop::new()?;
+        /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
+        /// s.on_connect(|_, s, _| println!("connected to {:?}", s.peer_addr()));
+        /// # Ok::<(), hinge::Error>(())
+        /// ```
+        on_connect, once_connect, connect, ();
+        /// Runs `f` with each chunk of received bytes. The slice borrows the
+        /// loop's shared read buffer: copy what you keep.
+        ///
+        /// ```
+        /// # let lp = hinge::Loop::new()?;
+        /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
+        /// s.on_data(|_, s, bytes| {
+        ///     s.send(bytes).ok(); // echo
+        /// });
+        /// # Ok::<(), hinge::Error>(())
+        /// ```
+        on_data, once_data, data, [u8];
+        /// Runs `f` when the peer half-closes (no more data will come).
+        ///
+        /// ```
+        /// # let lp = hinge::Loop::new()?;
+        /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
+        /// s.on_end(|_, _, _| println!("peer finished sending"));
+        /// # Ok::<(), hinge::Error>(())
+        /// ```
+        on_end, once_end, end, ();
+        /// Runs `f` when the send queue empties after `send` returned `false`.
+        ///
+        /// ```
+        /// # let lp = hinge::Loop::new()?;
+        /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
+        /// s.on_drain(|_, s, _| s.resume());
+        /// # Ok::<(), hinge::Error>(())
+        /// ```
+        on_drain, once_drain, drain, ();
+        /// Runs `f` after the inactivity period of [`set_timeout`](Socket::set_timeout).
+        ///
+        /// ```
+        /// # let lp = hinge::Loop::new()?;
+        /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
+        /// s.on_timeout(|_, s, _| s.destroy());
+        /// # Ok::<(), hinge::Error>(())
+        /// ```
+        on_timeout, once_timeout, timeout, ();
+        /// Runs `f` with a typed error; `close` follows.
+        ///
+        /// ```
+        /// # let lp = hinge::Loop::new()?;
+        /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
+        /// s.on_error(|_, _, e| eprintln!("socket error: {e}"));
+        /// # Ok::<(), hinge::Error>(())
+        /// ```
+        on_error, once_error, error, Error;
+        /// Runs `f` once when the socket has closed, with whether an error
+        /// caused it. All listeners are dropped afterwards.
+        ///
+        /// ```
+        /// # let lp = hinge::Loop::new()?;
+        /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
+        /// s.on_close(|_, _, had_error| println!("closed (error: {had_error})"));
+        /// # Ok::<(), hinge::Error>(())
+        /// ```
+        on_close, once_close, close, bool;
+    }
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("peer", &self.peer_addr())
+            .field("closed", &self.is_closed())
+            .field("pending", &self.pending_bytes())
+            .finish()
+    }
+}
+
+impl PartialEq for Socket {
+    fn eq(&self, other: &Socket) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+}
