@@ -200,6 +200,18 @@ impl<S, T: ?Sized> Event<S, T> {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn emit(&self, lp: &Loop, source: &S, payload: &T) -> bool {
+        self.emit_while(lp, source, payload, || true)
+    }
+
+    /// `emit`, stopping before the next listener once `go` is false (for
+    /// example because a listener closed the emitting socket).
+    pub(crate) fn emit_while(
+        &self,
+        lp: &Loop,
+        source: &S,
+        payload: &T,
+        go: impl Fn() -> bool,
+    ) -> bool {
         let n = self.slots.borrow().len();
         if n == 0 {
             return false;
@@ -207,6 +219,9 @@ impl<S, T: ?Sized> Event<S, T> {
         self.emitting.set(self.emitting.get() + 1);
         let mut ran = false;
         for i in 0..n {
+            if !go() {
+                break;
+            }
             let taken = {
                 let mut slots = self.slots.borrow_mut();
                 match slots.get_mut(i) {

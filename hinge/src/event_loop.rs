@@ -86,6 +86,11 @@ impl Loop {
         Loop { core, owner: true }
     }
 
+    /// A non-owning `Loop` around a core pointer the trampoline borrows.
+    pub(crate) fn alias(core: Rc<LoopCore>) -> Loop {
+        Loop { core, owner: false }
+    }
+
     /// A non-owning `Loop` for code that holds only the core (sockets,
     /// servers), to call APIs that take `&Loop`.
     pub(crate) fn view(core: &Rc<LoopCore>) -> Loop {

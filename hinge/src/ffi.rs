@@ -64,6 +64,15 @@ impl LoopCore {
         if default && DEFAULT_TAKEN.swap(true, Ordering::AcqRel) {
             return Err(Error::DefaultLoopBusy);
         }
+        // libev's default loop watches SIGCHLD itself, and aborts if another
+        // loop already does: claim it first. The claim is keyed by a
+        // placeholder until the loop's address is known.
+        if default && !signals::claim(libc::SIGCHLD, signals::DEFAULT_LOOP) {
+            DEFAULT_TAKEN.store(false, Ordering::Release);
+            return Err(Error::SignalInUse {
+                signum: libc::SIGCHLD,
+            });
+        }
         // SAFETY: both constructors accept any flags and return null on failure.
         let raw = unsafe {
             if default {
@@ -74,13 +83,13 @@ impl LoopCore {
         };
         if raw.is_null() {
             if default {
+                signals::release(libc::SIGCHLD, signals::DEFAULT_LOOP);
                 DEFAULT_TAKEN.store(false, Ordering::Release);
             }
             return Err(Error::LoopCreate { flags });
         }
         if default {
-            // libev's own SIGCHLD watcher lives in the default loop.
-            signals::claim(libc::SIGCHLD, raw as usize);
+            signals::rekey(libc::SIGCHLD, signals::DEFAULT_LOOP, raw as usize);
         }
         Ok(Rc::new(LoopCore {
             raw: Cell::new(raw),
@@ -231,9 +240,23 @@ impl LoopCore {
 
     fn stash_panic(&self, payload: Box<dyn Any + Send>) {
         // Keep the first; later ones are consequences more often than not.
-        let first = self.panic.take().unwrap_or(payload);
-        self.panic.set(Some(first));
+        // Dropping a payload runs its Drop, which may itself panic: forget
+        // later payloads instead.
+        match self.panic.take() {
+            Some(first) => {
+                std::mem::forget(payload);
+                self.panic.set(Some(first));
+            }
+            None => self.panic.set(Some(payload)),
+        }
         self.break_loop(sys::EVBREAK_ALL as c_int);
+    }
+
+    fn drop_caught<T>(&self, value: T) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
+            let first = self.panic.take().unwrap_or(payload);
+            self.panic.set(Some(first));
+        }
     }
 
     fn register(&self, node: Weak<dyn Node>) -> usize {
@@ -259,21 +282,32 @@ impl LoopCore {
         let Some(raw) = self.live() else { return };
         self.tearing_down.set(true);
         self.resume();
-        // Cleanup callbacks run first, while the loop still fully works.
-        for node in self.snapshot() {
-            node.run_cleanup();
+        // Cleanup callbacks run first, while the loop still fully works;
+        // skipped while unwinding, where a second panic would abort.
+        if !std::thread::panicking() {
+            for node in self.snapshot() {
+                let outcome = catch_unwind(AssertUnwindSafe(move || node.run_cleanup()));
+                if let Err(payload) = outcome {
+                    self.stash_panic(payload);
+                }
+            }
         }
         // Stop everything (again: cleanup callbacks may have started some),
         // so that no signal handler or fd registration outlives the loop.
-        for node in self.snapshot() {
+        let running = self.snapshot();
+        for node in &running {
             node.stop_for_teardown();
         }
-        if self.is_default {
-            signals::release(libc::SIGCHLD, raw as usize);
+        for node in running {
+            self.drop_caught(node);
         }
         // SAFETY: raw is live and every watcher on it is stopped.
         unsafe { sys::ev_loop_destroy(raw) };
         self.raw.set(std::ptr::null_mut());
+        if self.is_default {
+            // Only now has libev given up its own SIGCHLD watcher.
+            signals::release(libc::SIGCHLD, raw as usize);
+        }
         if self.is_default {
             DEFAULT_TAKEN.store(false, Ordering::Release);
         }
@@ -284,11 +318,19 @@ impl LoopCore {
             .filter_map(|(_, w)| w.upgrade())
             .collect();
         let closures: Vec<_> = nodes.iter().map(|n| n.detach()).collect();
-        drop(closures);
-        drop(nodes);
+        // User code runs from here on (closure and value drops); a panic
+        // in one must not skip the rest.
+        for closure in closures {
+            self.drop_caught(closure);
+        }
+        for node in nodes {
+            self.drop_caught(node);
+        }
         // Take first: a value's Drop may itself ask for a loop local.
         let locals = std::mem::take(&mut *self.locals.borrow_mut());
-        drop(locals);
+        for local in locals {
+            self.drop_caught(local);
+        }
         if let Some(payload) = self.panic.take() {
             if !std::thread::panicking() {
                 resume_unwind(payload);
@@ -338,8 +380,28 @@ pub(crate) mod signals {
     /// Per signal number: the owning loop's address and its claim count.
     static OWNERS: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
 
+    /// The claim key of the default loop while it is being created.
+    pub(crate) const DEFAULT_LOOP: usize = 1;
+
+    /// Signals a loop may watch: 1 to 64, except those that report a
+    /// synchronous fault, where deferring to the loop would re-fault forever.
     pub(crate) fn valid(signum: c_int) -> bool {
-        signum > 0 && signum < 65
+        signum > 0
+            && signum < 65
+            && !matches!(
+                signum,
+                libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE
+            )
+    }
+
+    /// Moves a claim from one owner key to another.
+    pub(crate) fn rekey(signum: c_int, from: usize, to: usize) {
+        let mut owners = OWNERS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = owners.get_mut(signum as usize) {
+            if entry.0 == from {
+                entry.0 = to;
+            }
+        }
     }
 
     /// Claims `signum` for `owner`; fails if another loop holds it.
@@ -515,6 +577,9 @@ impl<K: Kind> Handle<K> {
     }
 
     pub(crate) fn clear_pending(&self) -> Events {
+        if let Some(lp) = self.rc.live_loop() {
+            self.rc.sync_ref(lp);
+        }
         match self.rc.live_loop() {
             // SAFETY: lp is live and the watcher belongs to it.
             Some(lp) => {
@@ -619,6 +684,9 @@ impl<K: Kind> Shared<K> {
 
     /// Makes the loop's reference count match `unref` and `is_active`.
     fn apply_ref(&self) {
+        if K::IS_CLEANUP {
+            return; // libev never lets cleanup watchers hold a reference
+        }
         let Some(lp) = self.live_loop() else { return };
         self.sync_ref(lp);
         let want = self.unref.get() && self.is_active();
@@ -678,7 +746,7 @@ impl<K: Kind> Shared<K> {
         };
         // SAFETY: core_ptr came from Rc::as_ptr and the loop is alive while
         // callbacks run; ManuallyDrop means this alias never drops it.
-        let lp = ManuallyDrop::new(Loop::from_core(unsafe { Rc::from_raw(core_ptr) }));
+        let lp = ManuallyDrop::new(Loop::alias(unsafe { Rc::from_raw(core_ptr) }));
         // SAFETY: the trampoline holds a strong count for this call; the
         // alias is never dropped, so the count is not touched.
         let me = ManuallyDrop::new(K::wrap(Handle {
@@ -722,28 +790,35 @@ unsafe extern "C" fn trampoline<K: Kind>(_lp: *mut sys::ev_loop, w: *mut K::Raw,
         Rc::increment_strong_count(ptr);
         Rc::from_raw(ptr)
     };
-    shared.dispatch(revents);
+    let core = shared.core.get();
+    // The callback itself is caught inside dispatch; this also catches
+    // panics from dropping closures or sources after it returned.
+    let outcome = catch_unwind(AssertUnwindSafe(move || {
+        shared.dispatch(revents);
+        drop(shared);
+    }));
+    if let Err(payload) = outcome {
+        if core.is_null() {
+            // No loop to carry the panic to; unwinding into C is worse.
+            std::process::abort();
+        }
+        // SAFETY: the core outlives every callback (invariant 2).
+        unsafe { &*core }.stash_panic(payload);
+    }
 }
 
 /// What teardown needs from any watcher, whatever its kind.
 trait Node {
-    fn run_cleanup(&self);
+    fn run_cleanup(self: Rc<Self>);
     fn stop_for_teardown(&self);
     /// Marks the watcher detached and hands back its closure to drop.
     fn detach(&self) -> Option<Box<dyn Any>>;
 }
 
 impl<K: Kind> Node for Shared<K> {
-    fn run_cleanup(&self) {
+    fn run_cleanup(self: Rc<Self>) {
         if K::IS_CLEANUP && self.is_active() {
-            // SAFETY: `self` lives in an Rc (every Shared does), and the
-            // caller holds a strong count via its snapshot.
-            let rc = unsafe {
-                let ptr = self as *const Shared<K>;
-                Rc::increment_strong_count(ptr);
-                Rc::from_raw(ptr)
-            };
-            rc.dispatch(sys::EV_CLEANUP as c_int);
+            self.dispatch(sys::EV_CLEANUP as c_int);
         }
     }
 
@@ -1115,7 +1190,9 @@ impl Handle<AsyncKind> {
     }
 
     pub(crate) fn async_pending(&self) -> bool {
-        // SAFETY: reading `sent` of an initialised struct.
-        self.read(|w| unsafe { sys::hinge_ev_async_pending(w) } != 0)
+        // SAFETY: other threads write `sent` (a sig_atomic_t) through
+        // ev_async_send, so no Rust reference is made: C reads it through
+        // the raw pointer.
+        unsafe { sys::hinge_ev_async_pending(self.rc.raw.get()) != 0 }
     }
 }

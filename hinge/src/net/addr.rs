@@ -106,7 +106,11 @@ pub(crate) fn parse_host(host: &str) -> Result<Host> {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         });
-    if valid {
+    // "300.1.2.3" is a mistyped IP address, not a host name.
+    let numeric = host
+        .split('.')
+        .all(|label| label.bytes().all(|b| b.is_ascii_digit()));
+    if valid && !numeric {
         Ok(Host::Name(host.to_string()))
     } else {
         Err(Error::InvalidAddress {

@@ -564,7 +564,10 @@ impl Socket {
                         .bytes_read
                         .set(self.inner.bytes_read.get() + n as u64);
                     self.touch();
-                    self.inner.events.data.emit(lp, self, &buf[..n]);
+                    self.inner
+                        .events
+                        .data
+                        .emit_while(lp, self, &buf[..n], || !self.inner.closed.get());
                     if n < buf.len() {
                         break;
                     }
@@ -583,7 +586,10 @@ impl Socket {
     fn on_eof(&self, lp: &Loop) {
         self.inner.read_eof.set(true);
         self.update_interest();
-        self.inner.events.end.emit(lp, self, &());
+        self.inner
+            .events
+            .end
+            .emit_while(lp, self, &(), || !self.inner.closed.get());
         if self.inner.closed.get() {
             return;
         }
@@ -739,7 +745,10 @@ impl Socket {
         }
         self.update_interest();
         if self.inner.need_drain.replace(false) {
-            self.inner.events.drain.emit(lp, self, &());
+            self.inner
+                .events
+                .drain
+                .emit_while(lp, self, &(), || !self.inner.closed.get());
         }
         self.after_flush();
     }
@@ -983,7 +992,10 @@ impl Socket {
         let timer = Timer::new(&self.lp(), idle, idle, move |lp, _| {
             if let Some(inner) = weak.upgrade() {
                 let s = Socket { inner };
-                s.inner.events.timeout.emit(lp, &s, &());
+                s.inner
+                    .events
+                    .timeout
+                    .emit_while(lp, &s, &(), || !s.inner.closed.get());
             }
         });
         // The timer does not keep the loop alive; the socket does.

@@ -43,3 +43,48 @@ impl Hits {
         self.0.get()
     }
 }
+
+/// Runs the loop, failing the test if it has not returned after `secs`.
+pub fn run_bounded(lp: &hinge::Loop, secs: u64) {
+    use hinge::Watcher;
+    let fired = Rc::new(Cell::new(false));
+    let f = fired.clone();
+    let guard = hinge::Timer::new(
+        lp,
+        std::time::Duration::from_secs(secs),
+        std::time::Duration::ZERO,
+        move |lp, _| {
+            f.set(true);
+            lp.break_all();
+        },
+    );
+    guard.unref();
+    lp.run();
+    assert!(!fired.get(), "the loop was still running after {secs} s");
+}
+
+/// A listening hinge server on 127.0.0.1 with an ephemeral port.
+pub fn local_server(lp: &hinge::Loop) -> (hinge::Server, u16) {
+    let server = hinge::Server::new(lp);
+    server.listen_on("127.0.0.1", 0).expect("listen");
+    let port = server.local_addr().expect("bound").port();
+    (server, port)
+}
+
+/// Open fds of this process.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// Resident set size of this process, in KiB.
+pub fn rss_kib() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4
+}

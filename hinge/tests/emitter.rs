@@ -1,0 +1,101 @@
+//! Typed custom events: order, once, off, and re-entrant changes.
+
+mod common;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use common::DropCounter;
+use hinge::{Event, ListenerId, Loop};
+
+struct Door;
+
+#[test]
+fn listeners_run_in_registration_order_and_once_removes_itself() {
+    let lp = Loop::new().unwrap();
+    let opened: Event<Door, str> = Event::new();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    for name in ["a", "b", "c"] {
+        let l = log.clone();
+        opened.on(move |_, _, who| l.borrow_mut().push(format!("{name}:{who}")));
+    }
+    let l = log.clone();
+    opened.once(move |_, _, who| l.borrow_mut().push(format!("once:{who}")));
+    assert_eq!(opened.listener_count(), 4);
+    opened.emit(&lp, &Door, "alice");
+    opened.emit(&lp, &Door, "bob");
+    assert_eq!(
+        *log.borrow(),
+        [
+            "a:alice",
+            "b:alice",
+            "c:alice",
+            "once:alice",
+            "a:bob",
+            "b:bob",
+            "c:bob"
+        ]
+    );
+    assert_eq!(opened.listener_count(), 3);
+}
+
+#[test]
+fn listeners_may_add_and_remove_listeners_during_an_emission() {
+    let lp = Loop::new().unwrap();
+    let ev: Rc<Event<(), u32>> = Rc::new(Event::new());
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let victim: Rc<RefCell<Option<ListenerId>>> = Rc::default();
+    let (e, l, v) = (ev.clone(), log.clone(), victim.clone());
+    let first = ev.on(move |_, _, n| {
+        l.borrow_mut().push(format!("first {n}"));
+        // Added now: runs from the next emission on.
+        let l2 = l.clone();
+        e.on(move |_, _, n| l2.borrow_mut().push(format!("added {n}")));
+        // Removes a later listener before it runs.
+        if let Some(id) = v.borrow_mut().take() {
+            assert!(e.off(id));
+        }
+    });
+    let l = log.clone();
+    *victim.borrow_mut() = Some(ev.on(move |_, _, n| l.borrow_mut().push(format!("victim {n}"))));
+    ev.emit(&lp, &(), &1);
+    assert_eq!(*log.borrow(), ["first 1"]);
+    assert!(ev.off(first));
+    ev.emit(&lp, &(), &2);
+    assert_eq!(*log.borrow(), ["first 1", "added 2"]);
+}
+
+#[test]
+fn a_listener_removing_itself_and_clear_free_closures() {
+    let lp = Loop::new().unwrap();
+    let drops = DropCounter::default();
+    let ev: Rc<Event<(), ()>> = Rc::new(Event::new());
+    let id: Rc<RefCell<Option<ListenerId>>> = Rc::default();
+    let (e, i, tok) = (ev.clone(), id.clone(), drops.token());
+    *id.borrow_mut() = Some(ev.on(move |_, _, _| {
+        tok.touch();
+        e.off(i.borrow().unwrap());
+    }));
+    ev.emit(&lp, &(), &());
+    assert_eq!(drops.dropped(), 1, "freed after its own call returned");
+    let tok = drops.token();
+    ev.on(move |_, _, _| tok.touch());
+    ev.clear();
+    assert_eq!(drops.dropped(), 2);
+    assert!(!ev.emit(&lp, &(), &()));
+}
+
+#[test]
+fn a_panicking_listener_leaves_the_event_usable() {
+    let lp = Loop::new().unwrap();
+    let ev: Event<(), ()> = Event::new();
+    ev.on(|_, _, _| panic!("listener"));
+    let ok = Rc::new(std::cell::Cell::new(0));
+    let o = ok.clone();
+    ev.on(move |_, _, _| o.set(o.get() + 1));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ev.emit(&lp, &(), &())));
+    assert!(r.is_err());
+    assert_eq!(ev.listener_count(), 1, "the panicking listener is gone");
+    ev.emit(&lp, &(), &());
+    assert_eq!(ok.get(), 1);
+}
