@@ -63,3 +63,18 @@ fn a_stopped_cleanup_does_not_run() {
     c.stop();
     drop(lp);
 }
+
+#[test]
+fn unref_on_a_cleanup_watcher_does_not_disturb_the_loop() {
+    // libev already keeps cleanup watchers from holding a reference.
+    let lp = Loop::new().unwrap();
+    let c = Cleanup::new(&lp, |_, _| {});
+    c.unref();
+    c.ref_();
+    c.unref();
+    let hits = Hits::default();
+    let h = hits.clone();
+    let _t = Timer::new(&lp, Duration::from_millis(2), Duration::ZERO, move |_, _| h.hit());
+    lp.run(); // neither hangs nor returns before the timer
+    assert_eq!(hits.get(), 1);
+}

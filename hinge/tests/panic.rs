@@ -113,3 +113,45 @@ fn a_panic_in_a_cleanup_callback_surfaces_when_the_loop_drops() {
     let err = catch_unwind(AssertUnwindSafe(move || drop(lp))).unwrap_err();
     assert_eq!(message(err), "cleanup");
 }
+
+/// A value whose destructor panics.
+struct Boom;
+impl Drop for Boom {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("boom in drop");
+        }
+    }
+}
+
+#[test]
+fn a_panicking_destructor_in_a_replaced_callback_surfaces_from_run() {
+    let lp = Loop::new().unwrap();
+    let b = Boom;
+    let _t = Timer::new(&lp, Duration::ZERO, Duration::ZERO, move |_, t| {
+        let _ = &b;
+        // Replacing ourselves drops this closure (and Boom) after we return.
+        t.set_callback(|_, _| {});
+    });
+    let err = catch_unwind(AssertUnwindSafe(|| lp.run())).unwrap_err();
+    assert_eq!(message(err), "boom in drop");
+}
+
+#[test]
+fn a_panicking_destructor_during_loop_teardown_still_tears_everything_down() {
+    let lp = Loop::new().unwrap();
+    let drops = DropCounter::default();
+    let tok = drops.token();
+    let other = Timer::new(&lp, Duration::from_secs(60), Duration::ZERO, move |_, _| tok.touch());
+    let b = Boom;
+    let _c = hinge::Cleanup::new(&lp, move |_, c| {
+        let _ = &b;
+        c.set_callback(|_, _| {});
+    });
+    let err = catch_unwind(AssertUnwindSafe(move || drop(lp))).unwrap_err();
+    assert_eq!(message(err), "boom in drop");
+    // The other watcher was still stopped, detached and its closure freed.
+    assert_eq!(drops.dropped(), 1);
+    assert!(!other.is_active());
+    other.start(); // inert, not a use-after-free
+}

@@ -20,6 +20,21 @@ fn signals() {
     delivers_a_real_signal_on_the_loop_thread();
     one_loop_at_a_time_owns_a_signal();
     bad_signal_numbers_are_errors();
+    sigchld_is_shared_with_the_default_loop_safely();
+}
+
+fn sigchld_is_shared_with_the_default_loop_safely() {
+    // libev's default loop watches SIGCHLD itself; a private loop that
+    // already does makes creating the default loop an error, not an abort.
+    let a = Loop::new().unwrap();
+    let s = Signal::new(&a, libc::SIGCHLD, |_, _| {}).unwrap();
+    assert!(matches!(Loop::default_loop(), Err(Error::SignalInUse { signum }) if signum == libc::SIGCHLD));
+    drop(s);
+    let d = Loop::default_loop().unwrap();
+    assert!(matches!(Signal::new(&a, libc::SIGCHLD, |_, _| {}), Err(Error::SignalInUse { .. })));
+    drop(d);
+    let again = Signal::new(&a, libc::SIGCHLD, |_, _| {}).unwrap();
+    drop(again);
 }
 
 fn delivers_a_real_signal_on_the_loop_thread() {
@@ -78,7 +93,7 @@ fn one_loop_at_a_time_owns_a_signal() {
 
 fn bad_signal_numbers_are_errors() {
     let lp = Loop::new().unwrap();
-    for bad in [0, -1, 65, 1000] {
+    for bad in [0, -1, 65, 1000, libc::SIGSEGV, libc::SIGFPE] {
         assert!(
             matches!(Signal::new(&lp, bad, |_, _| {}), Err(Error::InvalidSignal(n)) if n == bad)
         );
