@@ -74,7 +74,12 @@ fn unref_on_a_cleanup_watcher_does_not_disturb_the_loop() {
     c.unref();
     let hits = Hits::default();
     let h = hits.clone();
-    let _t = Timer::new(&lp, Duration::from_millis(2), Duration::ZERO, move |_, _| h.hit());
+    let _t = Timer::new(
+        &lp,
+        Duration::from_millis(2),
+        Duration::ZERO,
+        move |_, _| h.hit(),
+    );
     lp.run(); // neither hangs nor returns before the timer
     assert_eq!(hits.get(), 1);
 }

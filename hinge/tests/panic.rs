@@ -142,7 +142,9 @@ fn a_panicking_destructor_during_loop_teardown_still_tears_everything_down() {
     let lp = Loop::new().unwrap();
     let drops = DropCounter::default();
     let tok = drops.token();
-    let other = Timer::new(&lp, Duration::from_secs(60), Duration::ZERO, move |_, _| tok.touch());
+    let other = Timer::new(&lp, Duration::from_secs(60), Duration::ZERO, move |_, _| {
+        tok.touch()
+    });
     let b = Boom;
     let _c = hinge::Cleanup::new(&lp, move |_, c| {
         let _ = &b;

@@ -28,10 +28,15 @@ fn sigchld_is_shared_with_the_default_loop_safely() {
     // already does makes creating the default loop an error, not an abort.
     let a = Loop::new().unwrap();
     let s = Signal::new(&a, libc::SIGCHLD, |_, _| {}).unwrap();
-    assert!(matches!(Loop::default_loop(), Err(Error::SignalInUse { signum }) if signum == libc::SIGCHLD));
+    assert!(
+        matches!(Loop::default_loop(), Err(Error::SignalInUse { signum }) if signum == libc::SIGCHLD)
+    );
     drop(s);
     let d = Loop::default_loop().unwrap();
-    assert!(matches!(Signal::new(&a, libc::SIGCHLD, |_, _| {}), Err(Error::SignalInUse { .. })));
+    assert!(matches!(
+        Signal::new(&a, libc::SIGCHLD, |_, _| {}),
+        Err(Error::SignalInUse { .. })
+    ));
     drop(d);
     let again = Signal::new(&a, libc::SIGCHLD, |_, _| {}).unwrap();
     drop(again);

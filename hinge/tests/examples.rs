@@ -1,0 +1,213 @@
+//! The examples, started as real processes and driven over TCP.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `cargo test` builds the examples next to the test binaries.
+fn example(name: &str) -> PathBuf {
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop(); // deps
+    dir.pop(); // debug
+    dir.join("examples").join(name)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(name: &str, args: &[&str]) -> Running {
+    let child = Command::new(example(name))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("start {name}: {e} (run through cargo test, which builds examples)")
+        });
+    Running(child)
+}
+
+fn connect(port: u16) -> TcpStream {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => {
+                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                return s;
+            }
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => panic!("example never listened on {port}: {e}"),
+        }
+    }
+}
+
+fn wait_exit(child: &mut Child, secs: u64) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "the example did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn echo_server_quickstart() {
+    let port = free_port();
+    let mut server = start("echo_server", &[&port.to_string()]);
+    let mut c = connect(port);
+    c.write_all(b"hello\n").unwrap();
+    let mut buf = [0u8; 6];
+    c.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"hello\n");
+    drop(c);
+    std::thread::sleep(Duration::from_millis(100));
+    // SIGTERM: a clean exit.
+    let kill = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = wait_exit(&mut server.0, 10);
+    assert!(status.success(), "{status:?}");
+    let mut out = String::new();
+    server
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    for line in [
+        "listening on",
+        "new client",
+        "echoing 6 bytes",
+        "data written",
+        "left",
+        "shutting down",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn echo_server_quiet_honours_backpressure() {
+    let port = free_port();
+    let _server = start("echo_server", &[&port.to_string(), "--quiet"]);
+    let c = connect(port);
+    // Write 8 MiB without reading for a while, then read it all back.
+    let mut w = c.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..128 {
+            w.write_all(&chunk).unwrap();
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let mut r = c;
+    let mut total = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    while total < 8 * 1024 * 1024 {
+        let n = r.read(&mut buf).unwrap();
+        assert!(n > 0);
+        total += n;
+    }
+    writer.join().unwrap();
+    assert_eq!(total, 8 * 1024 * 1024);
+}
+
+#[test]
+fn pingpong_protocol() {
+    let port = free_port();
+    let mut server = start("pingpong", &[&port.to_string()]);
+    let c = connect(port);
+    let mut reader = BufReader::new(c.try_clone().unwrap());
+    let mut w = c;
+    let mut line = String::new();
+    w.write_all(b"PING\n").unwrap();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "PONG\n");
+    line.clear();
+    w.write_all(b"RANDOM\n").unwrap();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.starts_with("Random: "), "{line}");
+    // An unknown command: refused and disconnected.
+    let other = connect(port);
+    let mut other_reader = BufReader::new(other.try_clone().unwrap());
+    (&other).write_all(b"HELLO\n").unwrap();
+    line.clear();
+    other_reader.read_line(&mut line).unwrap();
+    assert!(line.starts_with("Unknown command"), "{line}");
+    line.clear();
+    assert_eq!(
+        other_reader.read_line(&mut line).unwrap(),
+        0,
+        "disconnected"
+    );
+    // DIE ends the loop and the process.
+    w.write_all(b"DIE\n").unwrap();
+    let status = wait_exit(&mut server.0, 10);
+    assert!(status.success());
+}
+
+#[test]
+fn async_work_success_and_failure_paths() {
+    let port = free_port();
+    let _server = start("async_work", &[&port.to_string()]);
+    let c = connect(port);
+    let mut reader = BufReader::new(c.try_clone().unwrap());
+    let mut w = c;
+    let mut line = String::new();
+    w.write_all(b"4\n").unwrap();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "334.25\n");
+    line.clear();
+    w.write_all(b"0\n").unwrap();
+    reader.read_line(&mut line).unwrap();
+    assert!(
+        line.starts_with("error: ") && line.contains("divide by zero"),
+        "{line}"
+    );
+}
+
+#[test]
+fn tcp_client_talks_to_echo_server() {
+    let port = free_port();
+    let _server = start("echo_server", &[&port.to_string(), "--quiet"]);
+    drop(connect(port)); // wait until it listens
+    let out = Command::new(example("tcp_client"))
+        .args(["127.0.0.1", &port.to_string(), "one call"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "reply: one call\n");
+}
+
+#[test]
+fn timers_example_runs_to_completion() {
+    let out = Command::new(example("timers")).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches(" tick ").count(), 4, "{text}");
+    assert!(
+        text.contains("timeout fired") && text.contains("run returned"),
+        "{text}"
+    );
+}
