@@ -19,9 +19,7 @@ fn main() -> hinge::Result<()> {
         .unwrap_or(4546);
     let lp = Loop::new()?;
     let pool = Pool::new();
-    std::thread::current()
-        .name()
-        .map(|n| println!("loop thread: {n}"));
+    println!("loop thread: {}", std::thread::current().name().unwrap_or("?"));
 
     let server = Server::new(&lp);
     server.on_listening(|_, s, _| println!("async_work on {}", s.local_addr().expect("bound")));

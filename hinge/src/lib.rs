@@ -43,6 +43,47 @@
 //! | [`Fork`] | after [`Loop::fork`] |
 //! | [`Cleanup`] | the loop is being dropped |
 //!
+//! ## Networking
+//!
+//! [`Server`] and [`Socket`] speak Node's `net` vocabulary: `listening`,
+//! `connection`, `data`, `end`, `drain`, `timeout`, `error`, `close`, as
+//! typed methods (`on_data`, `once_close`, ...), so a misspelled event does
+//! not compile. The quickstart, an echo server:
+//!
+//! ```no_run
+//! use hinge::{Loop, Server};
+//!
+//! let lp = Loop::new()?;
+//! let server = Server::new(&lp);
+//! server.on_listening(|_, s, _| println!("listening on {}", s.local_addr().unwrap()));
+//! server.on_connection(|_, _, client| {
+//!     println!("new client {:?}", client.peer_addr());
+//!     client.on_data(|_, client, data| {
+//!         // Backpressure: stop reading while the peer is slow to read.
+//!         if !client.send(data).unwrap_or(true) {
+//!             client.pause();
+//!         }
+//!     });
+//!     client.on_drain(|_, client, _| client.resume());
+//!     client.on_close(|_, _, _| println!("client left"));
+//! });
+//! server.listen(4545)?;
+//! lp.run();
+//! # Ok::<(), hinge::Error>(())
+//! ```
+//!
+//! Reads land in one buffer per loop (no allocation per read); `send`
+//! writes at once when nothing is queued and returns `false` above the
+//! high-water mark. [`Socket::connect`] resolves names off the loop thread.
+//! Errors are typed ([`Error::ConnectionRefused`], [`Error::AddrInUse`],
+//! ...). An `error` nobody listens to is logged and closes the socket.
+//!
+//! ## Timers, deferred work and the pool
+//!
+//! [`Loop::set_timeout`], [`Loop::set_interval`] and [`TimerHandle::clear`]
+//! work like Node's; [`Loop::defer`] is `setImmediate`. A [`Pool`] runs
+//! closures on worker threads and calls back on the loop's thread.
+//!
 //! ## Ownership
 //!
 //! * Watchers are created started. Dropping a watcher stops it and frees
