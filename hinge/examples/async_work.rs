@@ -19,7 +19,10 @@ fn main() -> hinge::Result<()> {
         .unwrap_or(4546);
     let lp = Loop::new()?;
     let pool = Pool::new();
-    println!("loop thread: {}", std::thread::current().name().unwrap_or("?"));
+    println!(
+        "loop thread: {}",
+        std::thread::current().name().unwrap_or("?")
+    );
 
     let server = Server::new(&lp);
     server.on_listening(|_, s, _| println!("async_work on {}", s.local_addr().expect("bound")));
