@@ -8,8 +8,10 @@
 
 use std::path::Path;
 
+#[cfg(feature = "bindgen")]
+use super::env;
+use super::fail;
 use super::find::Libev;
-use super::{env, fail};
 
 /// Which kind of bindings ended up in `$OUT_DIR/bindings.rs`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -63,7 +65,7 @@ fn generated(lib: &Libev, dest: &Path) -> Option<String> {
         }
         Err(e) => Some(format!(
             "bindgen failed on {} ({e})",
-            lib.header().display()
+            lib.include_dir.join("ev.h").display()
         )),
     }
 }

@@ -20,10 +20,6 @@ pub struct Libev {
 }
 
 impl Libev {
-    pub fn header(&self) -> PathBuf {
-        self.include_dir.join("ev.h")
-    }
-
     pub fn emit_link(&self, want_static: bool) {
         if self.linked_by_pkg_config {
             return;
