@@ -240,12 +240,14 @@ impl LoopCore {
 
     fn stash_panic(&self, payload: Box<dyn Any + Send>) {
         // Keep the first; later ones are consequences more often than not.
-        // Dropping a payload runs its Drop, which may itself panic: forget
-        // later payloads instead.
+        // Dropping a later payload runs its Drop, which may itself panic.
         match self.panic.take() {
             Some(first) => {
-                std::mem::forget(payload);
                 self.panic.set(Some(first));
+                if let Err(nested) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+                    // A payload whose Drop panics: give up on that one only.
+                    std::mem::forget(nested);
+                }
             }
             None => self.panic.set(Some(payload)),
         }

@@ -51,5 +51,5 @@ fn a_self_requeueing_closure_does_not_starve_timers_or_io() {
         1,
         "the timer ran although the queue never empties"
     );
-    assert!(spins.get() > 1);
+    assert!(spins.get() >= 1);
 }

@@ -6,7 +6,7 @@ mod common;
 use std::cell::Cell;
 use std::rc::Rc;
 
-use common::{local_server, open_fds, rss_kib, run_bounded, DropCounter};
+use common::{local_server, open_fds, rss_kib, run_bounded, under_valgrind, DropCounter};
 use hinge::{Loop, Server, Socket};
 
 /// Runs `cycles` connect/send/echo/close cycles, `parallel` at a time.
@@ -90,7 +90,9 @@ fn hundred_thousand_cycles_leave_no_growth() {
     let (fds1, rss1) = (open_fds(), rss_kib());
     eprintln!("{cycles} cycles: fds {fds0} -> {fds1}, rss {rss0} KiB -> {rss1} KiB");
     assert_eq!(fds1, fds0, "file descriptors leaked");
-    assert!(rss1 <= rss0 + 1024, "memory grew by {} KiB", rss1 - rss0);
+    if !under_valgrind() {
+        assert!(rss1 <= rss0 + 1024, "memory grew by {} KiB", rss1 - rss0);
+    }
     assert_eq!(
         drops.dropped(),
         2_000 + cycles,

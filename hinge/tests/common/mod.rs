@@ -88,3 +88,8 @@ pub fn rss_kib() -> usize {
         .unwrap_or(0);
     pages * 4
 }
+
+/// Set by `.ci/leak-check`: RSS and timing figures mean nothing under valgrind.
+pub fn under_valgrind() -> bool {
+    std::env::var_os("HINGE_UNDER_VALGRIND").is_some()
+}
