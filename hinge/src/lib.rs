@@ -116,7 +116,7 @@ pub use emitter::{Event, ListenerId};
 pub use error::{Error, Result};
 pub use event_loop::{libev_version, priority_range, time, Backend, Loop, LoopBuilder};
 pub use events::Events;
-pub use net::{tcp_send, Addr, SendOptions, Server, Socket, DEFAULT_HIGH_WATER};
+pub use net::{tcp_send, Addr, SendOptions, Server, Socket, SocketEvent, DEFAULT_HIGH_WATER};
 pub use pool::{JobError, Pool, PoolBuilder};
 pub use timers::TimerHandle;
 pub use watcher::{

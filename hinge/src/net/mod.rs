@@ -8,4 +8,4 @@ mod socket;
 pub use addr::Addr;
 pub use client::{tcp_send, SendOptions};
 pub use server::Server;
-pub use socket::{Socket, DEFAULT_HIGH_WATER};
+pub use socket::{Socket, SocketEvent, DEFAULT_HIGH_WATER};

@@ -33,8 +33,40 @@ struct Chunk {
     on_written: Option<Written>,
 }
 
+/// One built-in event of a [`Socket`], to count or remove its listeners.
+///
+/// ```
+/// # let lp = hinge::Loop::new()?;
+/// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+/// use hinge::SocketEvent;
+/// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+/// s.on_data(|_, _, _| {});
+/// s.on_end(|_, _, _| {});
+/// s.remove_listeners(SocketEvent::Data);
+/// assert_eq!(s.listeners(SocketEvent::Data), 0);
+/// assert_eq!(s.listeners(SocketEvent::End), 1);
+/// # Ok::<(), hinge::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SocketEvent {
+    /// `connect`
+    Connect,
+    /// `data`
+    Data,
+    /// `end`
+    End,
+    /// `drain`
+    Drain,
+    /// `timeout`
+    Timeout,
+    /// `error`
+    Error,
+    /// `close`
+    Close,
+}
+
 /// The events a socket emits. Reach them through the methods of
-/// [`Socket`] (`data()`, `end()`...).
+/// [`Socket`] (`on_data`, `on_end`...).
 #[derive(Default)]
 struct SocketEvents {
     connect: Event<Socket, ()>,
@@ -1145,6 +1177,53 @@ impl Socket {
     /// ```
     pub fn remove_all_listeners(&self) {
         self.inner.events.clear();
+    }
+
+    /// How many listeners one event has.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.on_close(|_, _, _| {});
+    /// assert_eq!(s.listeners(hinge::SocketEvent::Close), 1);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn listeners(&self, event: SocketEvent) -> usize {
+        let e = &self.inner.events;
+        match event {
+            SocketEvent::Connect => e.connect.listener_count(),
+            SocketEvent::Data => e.data.listener_count(),
+            SocketEvent::End => e.end.listener_count(),
+            SocketEvent::Drain => e.drain.listener_count(),
+            SocketEvent::Timeout => e.timeout.listener_count(),
+            SocketEvent::Error => e.error.listener_count(),
+            SocketEvent::Close => e.close.listener_count(),
+        }
+    }
+
+    /// Removes every listener of one event.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.on_timeout(|_, _, _| {});
+    /// s.remove_listeners(hinge::SocketEvent::Timeout);
+    /// assert_eq!(s.listener_count(), 0);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn remove_listeners(&self, event: SocketEvent) {
+        let e = &self.inner.events;
+        match event {
+            SocketEvent::Connect => e.connect.clear(),
+            SocketEvent::Data => e.data.clear(),
+            SocketEvent::End => e.end.clear(),
+            SocketEvent::Drain => e.drain.clear(),
+            SocketEvent::Timeout => e.timeout.clear(),
+            SocketEvent::Error => e.error.clear(),
+            SocketEvent::Close => e.close.clear(),
+        }
     }
 
     /// The `data` event itself, for `off`, `listener_count` and `clear`.
