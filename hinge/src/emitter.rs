@@ -56,6 +56,8 @@ struct Slot<S, T: ?Sized> {
 pub struct Event<S, T: ?Sized> {
     slots: RefCell<Vec<Slot<S, T>>>,
     emitting: Cell<u32>,
+    /// Slots marked removed but not yet compacted away.
+    removed: Cell<usize>,
 }
 
 impl<S, T: ?Sized> Default for Event<S, T> {
@@ -75,6 +77,7 @@ impl<S, T: ?Sized> Event<S, T> {
         Event {
             slots: RefCell::new(Vec::new()),
             emitting: Cell::new(0),
+            removed: Cell::new(0),
         }
     }
 
@@ -143,6 +146,7 @@ impl<S, T: ?Sized> Event<S, T> {
             match slots.iter_mut().find(|s| s.id == id && !s.removed) {
                 Some(slot) => {
                     slot.removed = true;
+                    self.removed.set(self.removed.get() + 1);
                     slot.f.take()
                 }
                 None => return false,
@@ -170,6 +174,7 @@ impl<S, T: ?Sized> Event<S, T> {
                 .filter(|s| !s.removed)
                 .map(|s| {
                     s.removed = true;
+                    self.removed.set(self.removed.get() + 1);
                     s.f.take()
                 })
                 .collect()
@@ -228,6 +233,7 @@ impl<S, T: ?Sized> Event<S, T> {
                     Some(slot) if !slot.removed => {
                         if slot.once {
                             slot.removed = true;
+                            self.removed.set(self.removed.get() + 1);
                         }
                         slot.f.take().map(|f| (f, slot.id))
                     }
@@ -236,62 +242,64 @@ impl<S, T: ?Sized> Event<S, T> {
             };
             let Some((mut f, id)) = taken else { continue };
             ran = true;
-            // Restores the emitter even if the listener panics.
-            let guard = PutBack {
+            // Only runs if the listener panics: forget its slot then.
+            let guard = Unwinding {
                 event: self,
                 index: i,
                 id,
-                f: None,
             };
             f(lp, source, payload);
-            let mut guard = guard;
-            guard.f = Some(f);
+            std::mem::forget(guard);
+            self.put_back(i, id, f);
         }
         self.emitting.set(self.emitting.get() - 1);
         self.compact();
         ran
     }
 
+    /// Returns a listener to its slot after it ran, unless it was removed
+    /// meanwhile (then it is dropped here, outside the borrow).
+    fn put_back(&self, index: usize, id: ListenerId, f: Listener<S, T>) {
+        let leftover = {
+            let mut slots = self.slots.borrow_mut();
+            match slots.get_mut(index) {
+                Some(slot) if slot.id == id && !slot.removed => {
+                    slot.f = Some(f);
+                    None
+                }
+                _ => Some(f),
+            }
+        };
+        drop(leftover);
+    }
+
     /// Drops removed slots, but never while an emission walks the list.
     fn compact(&self) {
-        if self.emitting.get() == 0 {
-            let mut slots = self.slots.borrow_mut();
-            if slots.iter().any(|s| s.removed) {
-                slots.retain(|s| !s.removed);
-            }
+        if self.removed.get() > 0 && self.emitting.get() == 0 {
+            self.slots.borrow_mut().retain(|s| !s.removed);
+            self.removed.set(0);
         }
     }
 }
 
-/// Puts a listener back after it ran, unless it was removed meanwhile.
-struct PutBack<'a, S, T: ?Sized> {
+/// Armed while a listener runs; dropped only if it panics (the normal
+/// path forgets it), to forget the listener's slot and end the emission.
+struct Unwinding<'a, S, T: ?Sized> {
     event: &'a Event<S, T>,
     index: usize,
     id: ListenerId,
-    f: Option<Listener<S, T>>,
 }
 
-impl<S, T: ?Sized> Drop for PutBack<'_, S, T> {
+impl<S, T: ?Sized> Drop for Unwinding<'_, S, T> {
     fn drop(&mut self) {
-        let f = self.f.take();
-        let leftover = {
-            let mut slots = self.event.slots.borrow_mut();
-            match slots.get_mut(self.index) {
-                Some(slot) if slot.id == self.id && !slot.removed => {
-                    // A listener that panicked is gone: forget its slot.
-                    slot.removed = f.is_none();
-                    slot.f = f;
-                    None
-                }
-                _ => f,
+        let event = self.event;
+        if let Some(slot) = event.slots.borrow_mut().get_mut(self.index) {
+            if slot.id == self.id && !slot.removed {
+                slot.removed = true;
+                event.removed.set(event.removed.get() + 1);
             }
-        };
-        drop(leftover);
-        if std::thread::panicking() {
-            self.event
-                .emitting
-                .set(self.event.emitting.get().saturating_sub(1));
         }
+        event.emitting.set(event.emitting.get().saturating_sub(1));
     }
 }
 

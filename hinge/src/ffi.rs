@@ -373,6 +373,34 @@ pub(crate) fn priority_range() -> (i32, i32) {
 }
 
 // ---------------------------------------------------------------------
+// Socket I/O on a raw fd, for the hot path
+// ---------------------------------------------------------------------
+
+/// `recv(2)` into `buf`. Any fd value is memory-safe here: a stale one
+/// fails with EBADF; the buffer is a valid, exclusively borrowed slice.
+pub(crate) fn recv(fd: c_int, buf: &mut [u8]) -> std::io::Result<usize> {
+    // SAFETY: buf is valid for writes of buf.len() bytes.
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// `send(2)` with MSG_NOSIGNAL: a closed peer is an EPIPE error, never a
+/// SIGPIPE.
+pub(crate) fn send(fd: c_int, buf: &[u8]) -> std::io::Result<usize> {
+    // SAFETY: buf is valid for reads of buf.len() bytes.
+    let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+    if n < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+// ---------------------------------------------------------------------
 // Signals: libev lets one loop at a time own a signal number
 // ---------------------------------------------------------------------
 

@@ -2,8 +2,9 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::io::{self, Read};
+use std::io;
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
@@ -12,7 +13,7 @@ use slab::Slab;
 use socket2::{Domain, SockAddr, Type};
 
 use crate::event_loop::Loop;
-use crate::ffi::LoopCore;
+use crate::ffi::{self, LoopCore};
 use crate::net::addr::{parse_host, resolve, Addr, Host};
 use crate::net::server::ServerInner;
 use crate::{Error, Event, Events, Io, Pool, Result, Timer, Watcher};
@@ -94,6 +95,11 @@ pub(crate) struct SocketInner {
     core: Rc<LoopCore>,
     /// Owns the OS socket; `None` before connecting and after closing.
     io: RefCell<Option<Io>>,
+    /// The fd `io` owns, or -1: the hot path reads and writes it directly.
+    fd: Cell<RawFd>,
+    /// The loop's shared read buffer, looked up once per socket.
+    read_buf: Rc<ReadBuf>,
+    has_idle_timer: Cell<bool>,
     /// Events the io watcher currently asks for.
     interest: Cell<Events>,
     slot: Cell<Option<usize>>,
@@ -225,6 +231,9 @@ impl Socket {
         let inner = Rc::new(SocketInner {
             core: core.clone(),
             io: RefCell::new(None),
+            fd: Cell::new(-1),
+            read_buf: core.local(ReadBuf::default),
+            has_idle_timer: Cell::new(false),
             interest: Cell::new(Events::NONE),
             slot: Cell::new(None),
             peer: RefCell::new(None),
@@ -269,6 +278,7 @@ impl Socket {
     /// Gives the OS socket to a new io watcher.
     fn attach(&self, lp: &Loop, sock: socket2::Socket, events: Events) -> Result<()> {
         let weak = Rc::downgrade(&self.inner);
+        let fd = sock.as_raw_fd();
         let io = Io::new(lp, sock, events, move |lp, _, ev| {
             if let Some(inner) = weak.upgrade() {
                 Socket { inner }.on_io(lp, ev);
@@ -278,6 +288,7 @@ impl Socket {
             Ok(io) => {
                 self.inner.interest.set(events);
                 *self.inner.io.borrow_mut() = Some(io);
+                self.inner.fd.set(fd);
                 Ok(())
             }
             Err(e) => {
@@ -523,6 +534,7 @@ impl Socket {
                 if rest.is_empty() {
                     self.fail(lp, Error::from_io("connect", self.label(), e));
                 } else {
+                    self.inner.fd.set(-1);
                     drop(self.inner.io.borrow_mut().take());
                     self.connect_next(lp, rest, "connect");
                 }
@@ -573,7 +585,7 @@ impl Socket {
     }
 
     fn read(&self, lp: &Loop) {
-        let shared = self.inner.core.local(ReadBuf::default);
+        let shared = &self.inner.read_buf;
         // A nested run inside a data listener finds the buffer taken and
         // reads into a temporary one instead.
         let mut buf = shared
@@ -584,14 +596,16 @@ impl Socket {
             if self.inner.closed.get() || self.inner.paused.get() || self.inner.read_eof.get() {
                 break;
             }
-            let r = self.with_sock(|mut s| s.read(&mut buf));
-            match r {
-                None => break,
-                Some(Ok(0)) => {
+            let fd = self.inner.fd.get();
+            if fd < 0 {
+                break;
+            }
+            match ffi::recv(fd, &mut buf) {
+                Ok(0) => {
                     self.on_eof(lp);
                     break;
                 }
-                Some(Ok(n)) => {
+                Ok(n) => {
                     self.inner
                         .bytes_read
                         .set(self.inner.bytes_read.get() + n as u64);
@@ -604,9 +618,9 @@ impl Socket {
                         break;
                     }
                 }
-                Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Some(Err(e)) => {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
                     self.fail(lp, Error::from_io("read", self.label(), e));
                     break;
                 }
@@ -683,7 +697,8 @@ impl Socket {
         let mut sent = 0;
         if !inner.connecting.get() && inner.queue.borrow().is_empty() {
             loop {
-                let r = self.with_sock(|s| s.send_with_flags(&data[sent..], libc::MSG_NOSIGNAL));
+                let fd = inner.fd.get();
+                let r = (fd >= 0).then(|| ffi::send(fd, &data[sent..]));
                 match r {
                     Some(Ok(n)) => {
                         sent += n;
@@ -736,7 +751,8 @@ impl Socket {
                 let queue = self.inner.queue.borrow();
                 match queue.front() {
                     Some(c) => {
-                        self.with_sock(|s| s.send_with_flags(&c.data[c.sent..], libc::MSG_NOSIGNAL))
+                        let fd = self.inner.fd.get();
+                        (fd >= 0).then(|| ffi::send(fd, &c.data[c.sent..]))
                     }
                     None => break,
                 }
@@ -822,8 +838,10 @@ impl Socket {
     }
 
     fn touch(&self) {
-        if let Some(t) = &*self.inner.idle_timer.borrow() {
-            t.again();
+        if self.inner.has_idle_timer.get() {
+            if let Some(t) = &*self.inner.idle_timer.borrow() {
+                t.again();
+            }
         }
     }
 
@@ -851,6 +869,7 @@ impl Socket {
         if inner.closed.replace(true) {
             return;
         }
+        inner.fd.set(-1);
         let io = inner.io.borrow_mut().take();
         drop(io); // stops the watcher and closes the fd
         drop(inner.idle_timer.borrow_mut().take());
@@ -1013,6 +1032,7 @@ impl Socket {
     /// ```
     pub fn set_timeout(&self, idle: Option<Duration>) {
         let old = self.inner.idle_timer.borrow_mut().take();
+        self.inner.has_idle_timer.set(false);
         drop(old);
         let Some(idle) = idle.filter(|d| !d.is_zero()) else {
             return;
@@ -1033,6 +1053,7 @@ impl Socket {
         // The timer does not keep the loop alive; the socket does.
         timer.unref();
         *self.inner.idle_timer.borrow_mut() = Some(timer);
+        self.inner.has_idle_timer.set(true);
     }
 
     /// Sets `TCP_NODELAY` (disable Nagle's algorithm).

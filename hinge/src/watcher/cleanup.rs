@@ -1,7 +1,6 @@
 //! Hooks that run when the loop is destroyed.
 
 use crate::ffi::{CleanupKind, Handle};
-use crate::Loop;
 
 /// Runs when the [`Loop`] is dropped, before its other watchers are stopped.
 ///
@@ -21,39 +20,4 @@ pub struct Cleanup {
     h: Handle<CleanupKind>,
 }
 
-watcher_type!(Cleanup, CleanupKind);
-
-impl Cleanup {
-    /// Creates and starts the watcher.
-    ///
-    /// ```
-    /// let lp = hinge::Loop::new()?;
-    /// let w = hinge::Cleanup::new(&lp, |_, _| {});
-    /// # Ok::<(), hinge::Error>(())
-    /// ```
-    pub fn new<F>(lp: &Loop, callback: F) -> Cleanup
-    where
-        F: FnMut(&Loop, &Cleanup) + 'static,
-    {
-        let w = Cleanup {
-            h: Handle::new(lp, (), plain_callback!(Cleanup, callback)),
-        };
-        w.h.start();
-        w
-    }
-
-    /// Replaces the callback.
-    ///
-    /// ```
-    /// let lp = hinge::Loop::new()?;
-    /// let w = hinge::Cleanup::new(&lp, |_, _| {});
-    /// w.set_callback(|_, _| println!("replaced"));
-    /// # Ok::<(), hinge::Error>(())
-    /// ```
-    pub fn set_callback<F>(&self, callback: F)
-    where
-        F: FnMut(&Loop, &Cleanup) + 'static,
-    {
-        self.h.set_callback(plain_callback!(Cleanup, callback));
-    }
-}
+parameterless_watcher!(Cleanup, CleanupKind);

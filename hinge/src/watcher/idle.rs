@@ -1,7 +1,6 @@
 //! Work for when the loop has nothing else to do.
 
 use crate::ffi::{Handle, IdleKind};
-use crate::Loop;
 
 /// Runs once per loop iteration while no other event is pending.
 ///
@@ -26,39 +25,4 @@ pub struct Idle {
     h: Handle<IdleKind>,
 }
 
-watcher_type!(Idle, IdleKind);
-
-impl Idle {
-    /// Creates and starts the watcher.
-    ///
-    /// ```
-    /// let lp = hinge::Loop::new()?;
-    /// let w = hinge::Idle::new(&lp, |_, _| {});
-    /// # Ok::<(), hinge::Error>(())
-    /// ```
-    pub fn new<F>(lp: &Loop, callback: F) -> Idle
-    where
-        F: FnMut(&Loop, &Idle) + 'static,
-    {
-        let w = Idle {
-            h: Handle::new(lp, (), plain_callback!(Idle, callback)),
-        };
-        w.h.start();
-        w
-    }
-
-    /// Replaces the callback.
-    ///
-    /// ```
-    /// let lp = hinge::Loop::new()?;
-    /// let w = hinge::Idle::new(&lp, |_, _| {});
-    /// w.set_callback(|_, _| println!("replaced"));
-    /// # Ok::<(), hinge::Error>(())
-    /// ```
-    pub fn set_callback<F>(&self, callback: F)
-    where
-        F: FnMut(&Loop, &Idle) + 'static,
-    {
-        self.h.set_callback(plain_callback!(Idle, callback));
-    }
-}
+parameterless_watcher!(Idle, IdleKind);

@@ -287,6 +287,49 @@ macro_rules! watcher_type {
     };
 }
 
+/// `new` and `set_callback` for a watcher kind that takes no parameters
+/// (idle, prepare, check, fork, cleanup).
+macro_rules! parameterless_watcher {
+    ($name:ident, $kind:ty) => {
+        watcher_type!($name, $kind);
+
+        impl $name {
+            /// Creates and starts the watcher.
+            ///
+            /// ```
+            /// let lp = hinge::Loop::new()?;
+            #[doc = concat!("let w = hinge::", stringify!($name), "::new(&lp, |_, _| {});")]
+            /// # Ok::<(), hinge::Error>(())
+            /// ```
+            pub fn new<F>(lp: &crate::Loop, callback: F) -> $name
+            where
+                F: FnMut(&crate::Loop, &$name) + 'static,
+            {
+                let w = $name {
+                    h: crate::ffi::Handle::new(lp, (), plain_callback!($name, callback)),
+                };
+                w.h.start();
+                w
+            }
+
+            /// Replaces the callback.
+            ///
+            /// ```
+            /// let lp = hinge::Loop::new()?;
+            #[doc = concat!("let w = hinge::", stringify!($name), "::new(&lp, |_, _| {});")]
+            /// w.set_callback(|_, _| println!("replaced"));
+            /// # Ok::<(), hinge::Error>(())
+            /// ```
+            pub fn set_callback<F>(&self, callback: F)
+            where
+                F: FnMut(&crate::Loop, &$name) + 'static,
+            {
+                self.h.set_callback(plain_callback!($name, callback));
+            }
+        }
+    };
+}
+
 /// Wraps a two-argument user closure into the stored three-argument form.
 macro_rules! plain_callback {
     ($name:ident, $f:expr) => {{
