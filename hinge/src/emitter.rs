@@ -83,7 +83,13 @@ impl<S, T: ?Sized> Event<S, T> {
 
     fn add(&self, once: bool, f: Listener<S, T>) -> ListenerId {
         let id = ListenerId(NEXT_ID.fetch_add(1, Ordering::Relaxed));
-        self.slots.borrow_mut().push(Slot {
+        let mut slots = self.slots.borrow_mut();
+        if slots.capacity() == 0 {
+            // Most events get one listener: don't pay for four (Vec's
+            // default first growth) on every connection.
+            slots.reserve_exact(1);
+        }
+        slots.push(Slot {
             id,
             once,
             removed: false,

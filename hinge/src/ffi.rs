@@ -400,6 +400,36 @@ pub(crate) fn send(fd: c_int, buf: &[u8]) -> std::io::Result<usize> {
     }
 }
 
+/// `accept4(2)` with `SOCK_NONBLOCK | SOCK_CLOEXEC`: a ready-to-use
+/// connection in one system call.
+pub(crate) fn accept(fd: c_int) -> std::io::Result<(socket2::Socket, socket2::SockAddr)> {
+    // SAFETY: socket2's try_init hands us zeroed storage of the right size
+    // and length to fill; accept4 writes at most that many bytes. A
+    // successful accept4 returns a new fd that nothing else owns, which
+    // the OwnedFd takes over.
+    unsafe {
+        let mut conn = -1;
+        let ((), addr) = socket2::SockAddr::try_init(|storage, len| {
+            conn = libc::accept4(
+                fd,
+                storage.cast(),
+                len,
+                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            );
+            if conn < 0 {
+                Err(std::io::Error::last_os_error())
+            } else {
+                Ok(())
+            }
+        })?;
+        use std::os::fd::FromRawFd;
+        Ok((
+            socket2::Socket::from(std::os::fd::OwnedFd::from_raw_fd(conn)),
+            addr,
+        ))
+    }
+}
+
 // ---------------------------------------------------------------------
 // Signals: libev lets one loop at a time own a signal number
 // ---------------------------------------------------------------------

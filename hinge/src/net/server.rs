@@ -3,6 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
@@ -341,7 +342,7 @@ impl Server {
             if self.inner.closed.get() {
                 return;
             }
-            match listener.accept() {
+            match crate::ffi::accept(listener.as_raw_fd()) {
                 Ok((sock, peer)) => self.admit(lp, sock, Addr::from_sock(&peer)),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -378,10 +379,6 @@ impl Server {
                 );
                 return; // dropping closes it
             }
-        }
-        if let Err(e) = sock.set_nonblocking(true) {
-            log::warn!("hinge: accept {peer}: {e}");
-            return;
         }
         match Socket::adopt(lp, sock, Some(peer)) {
             Ok(socket) => {
