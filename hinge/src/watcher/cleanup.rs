@@ -2,7 +2,7 @@
 
 use crate::ffi::{CleanupKind, Handle};
 
-/// Runs when the [`Loop`] is dropped, before its other watchers are stopped.
+/// Runs when the [`Loop`](crate::Loop) is dropped, before its other watchers are stopped.
 ///
 /// The callback may still use the loop (stop watchers, read the time) but
 /// `run` does nothing by then. An active cleanup watcher does not keep

@@ -2,7 +2,7 @@
 
 use crate::ffi::{ForkKind, Handle};
 
-/// Runs at the start of the next iteration after [`Loop::fork`] was
+/// Runs at the start of the next iteration after [`Loop::fork`](crate::Loop::fork) was
 /// called (or, with [`LoopBuilder::fork_check`](crate::LoopBuilder::fork_check),
 /// after a fork was detected).
 ///
