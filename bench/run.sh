@@ -14,7 +14,7 @@
 #   ROUNDS [5]          rounds of every scenario x server
 #   DURATION [4]        measured seconds per timed scenario
 #   WARMUP [1]          seconds of load before the window opens
-#                       (DURATION=1 shortens it to 0.3)
+#                       (DURATION=1 shortens it and IDLE_HOLD to 0.3)
 #   IDLE_CONNS [10000]  connections held in the idle scenario
 #   IDLE_HOLD [1]       seconds they are held before VmRSS is read again
 #   SERVERS             [c hinge mio tokio tokio-multi node]
@@ -46,7 +46,10 @@ if [ -z "${WARMUP:-}" ]; then
   [ "$DURATION" = 1 ] && WARMUP=0.3
 fi
 IDLE_CONNS=${IDLE_CONNS:-10000}
-IDLE_HOLD=${IDLE_HOLD:-1}
+if [ -z "${IDLE_HOLD:-}" ]; then
+  IDLE_HOLD=1
+  [ "$DURATION" = 1 ] && IDLE_HOLD=0.3
+fi
 SERVERS=${SERVERS:-"c hinge mio tokio tokio-multi node"}
 SCENARIOS=${SCENARIOS:-"pingpong50 latency1 bulk8 connect8 idle"}
 SERVER_CPU=${SERVER_CPU:-0}

@@ -35,10 +35,15 @@ fn main() -> hinge::Result<()> {
     });
 
     server.on_connection(move |_, _, client| {
-        let peer = client
-            .peer_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
+        // Formatting an address costs more than accepting: skip it when quiet.
+        let peer = if quiet {
+            String::new()
+        } else {
+            client
+                .peer_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default()
+        };
         if !quiet {
             println!("new client {peer}");
         }

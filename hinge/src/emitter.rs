@@ -173,19 +173,22 @@ impl<S, T: ?Sized> Event<S, T> {
     /// assert_eq!(ev.listener_count(), 0);
     /// ```
     pub fn clear(&self) {
-        let dropped: Vec<_> = {
-            let mut slots = self.slots.borrow_mut();
-            slots
-                .iter_mut()
-                .filter(|s| !s.removed)
-                .map(|s| {
-                    s.removed = true;
-                    self.removed.set(self.removed.get() + 1);
-                    s.f.take()
-                })
-                .collect()
-        };
-        drop(dropped);
+        // One at a time, each dropped outside the borrow (a drop may run
+        // user code); no allocation, and nothing to do for an empty event.
+        loop {
+            let f = {
+                let mut slots = self.slots.borrow_mut();
+                match slots.iter_mut().find(|s| !s.removed) {
+                    Some(slot) => {
+                        slot.removed = true;
+                        self.removed.set(self.removed.get() + 1);
+                        slot.f.take()
+                    }
+                    None => break,
+                }
+            };
+            drop(f);
+        }
         self.compact();
     }
 
