@@ -1,6 +1,5 @@
 //! cl-async's `tcp-async-send`: connect, send, and read, in one call.
 
-use std::io;
 use std::time::Duration;
 
 use crate::{Error, Loop, Result, Socket};
@@ -69,34 +68,14 @@ where
     sock.on_error(on_error);
     if let Some(t) = options.read_timeout {
         sock.set_timeout(Some(t));
-        sock.on_timeout(|lp, s, _| {
-            let addr = s.peer_addr().map_or_else(String::new, |a| a.to_string());
-            let source = io::Error::new(io::ErrorKind::TimedOut, "no data received in time");
-            s.fail(
-                lp,
-                Error::TimedOut {
-                    op: "read",
-                    addr,
-                    source,
-                },
-            );
-        });
+        sock.on_timeout(|lp, s, _| s.fail_timed_out(lp, "read", "no data received in time"));
     }
     sock.send(data)?;
     if let Some(t) = options.write_timeout {
         let s = sock.clone();
         lp.set_timeout(t, move |lp| {
             if !s.is_closed() && s.pending_bytes() > 0 {
-                let addr = s.peer_addr().map_or_else(String::new, |a| a.to_string());
-                let source = io::Error::new(io::ErrorKind::TimedOut, "data not written in time");
-                s.fail(
-                    lp,
-                    Error::TimedOut {
-                        op: "write",
-                        addr,
-                        source,
-                    },
-                );
+                s.fail_timed_out(lp, "write", "data not written in time");
             }
         })
         .unref();

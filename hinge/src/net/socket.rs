@@ -500,16 +500,7 @@ impl Socket {
             if let Some(inner) = weak.upgrade() {
                 let s = Socket { inner };
                 if s.inner.connecting.get() {
-                    let addr = s.label();
-                    let source = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
-                    s.fail(
-                        lp,
-                        Error::TimedOut {
-                            op: "connect",
-                            addr,
-                            source,
-                        },
-                    );
+                    s.fail_timed_out(lp, "connect", "connect timed out");
                 }
             }
         });
@@ -854,6 +845,19 @@ impl Socket {
             log::warn!("hinge: unhandled socket error, closing: {error}");
         }
         self.finish_close(true);
+    }
+
+    /// `fail` with hinge's own timeout (no OS error behind it).
+    pub(crate) fn fail_timed_out(&self, lp: &Loop, op: &'static str, why: &str) {
+        let source = io::Error::new(io::ErrorKind::TimedOut, why.to_string());
+        self.fail(
+            lp,
+            Error::TimedOut {
+                op,
+                addr: self.label(),
+                source,
+            },
+        );
     }
 
     /// `fail` from outside a loop callback.
