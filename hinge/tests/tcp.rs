@@ -554,7 +554,7 @@ fn max_connections_refuses_the_excess() {
         conns
             .into_iter()
             .map(|mut c| {
-                c.set_read_timeout(Some(Duration::from_millis(200)))
+                c.set_read_timeout(Some(Duration::from_millis(100)))
                     .unwrap();
                 let mut buf = [0u8; 1];
                 matches!(c.read(&mut buf), Ok(0))
@@ -562,18 +562,13 @@ fn max_connections_refuses_the_excess() {
             .filter(|closed| *closed)
             .count()
     });
+    // Well after the client has checked all four (100 ms + 4 x 100 ms):
+    // stop listening, then close the two kept connections.
     let srv = server.clone();
-    lp.set_timeout(Duration::from_millis(500), move |_| {
-        srv.close();
-    });
-    let srv = server.clone();
-    lp.set_timeout(Duration::from_millis(600), move |_| {
-        // Close the two kept connections so the server can finish.
-        let _ = &srv;
-    });
+    lp.set_timeout(Duration::from_millis(1400), move |_| srv.close());
     server.on_connection(|lp, _, s| {
         let s = s.clone();
-        lp.set_timeout(Duration::from_millis(550), move |_| s.destroy());
+        lp.set_timeout(Duration::from_millis(1500), move |_| s.destroy());
     });
     run_bounded(&lp, 10);
     assert_eq!(accepted.get(), 2);
