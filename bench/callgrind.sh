@@ -116,7 +116,7 @@ for server in $SERVERS; do
   results+=("$server=$total=$base")
   if [ "$ANNOTATE" = 1 ]; then
     callgrind_annotate --threshold=99 "$PROFILES/$server.$MESSAGES.out" 2>/dev/null |
-      sed -n '1,/^$/d; p' | head -40 >&2
+      sed -n '1,/^$/d; p' | head -40 >&2 || true # head closes the pipe early
   fi
 done
 

@@ -57,7 +57,7 @@ pub struct Event<S, T: ?Sized> {
     slots: RefCell<Vec<Slot<S, T>>>,
     emitting: Cell<u32>,
     /// Slots marked removed but not yet compacted away.
-    removed: Cell<usize>,
+    removed: Cell<u32>,
 }
 
 impl<S, T: ?Sized> Default for Event<S, T> {
@@ -217,8 +217,10 @@ impl<S, T: ?Sized> Event<S, T> {
         self.emit_while(lp, source, payload, || true)
     }
 
-    /// `emit`, stopping before the next listener once `go` is false (for
-    /// example because a listener closed the emitting socket).
+    /// `emit`, stopping before each listener after the first once `go` is
+    /// false (for example because a listener closed the emitting socket).
+    /// Callers check their own state before the first.
+    #[inline]
     pub(crate) fn emit_while(
         &self,
         lp: &Loop,
@@ -226,14 +228,46 @@ impl<S, T: ?Sized> Event<S, T> {
         payload: &T,
         go: impl Fn() -> bool,
     ) -> bool {
+        // The common case, one listener that stays: call it without the
+        // per-slot bookkeeping of the general walk.
+        let (mut f, id) = {
+            let mut slots = self.slots.borrow_mut();
+            match slots.as_mut_slice() {
+                [] => return false,
+                [slot] if !slot.once && !slot.removed => match slot.f.take() {
+                    Some(f) => (f, slot.id),
+                    // It is running: an emission from inside itself.
+                    None => return false,
+                },
+                _ => {
+                    drop(slots);
+                    return self.emit_each(lp, source, payload, go);
+                }
+            }
+        };
+        // Only runs if the listener panics: forget its slot then.
+        let guard = Unwinding {
+            event: self,
+            index: 0,
+            id,
+            walking: false,
+        };
+        f(lp, source, payload);
+        std::mem::forget(guard);
+        // No walk to protect: the first slot cannot move during the call
+        // (removals only shift later slots), and `put_back` checks the id.
+        self.put_back(0, id, f);
+        true
+    }
+
+    /// The general walk: any number of listeners, `once` ones, removals.
+    #[inline(never)]
+    fn emit_each(&self, lp: &Loop, source: &S, payload: &T, go: impl Fn() -> bool) -> bool {
         let n = self.slots.borrow().len();
-        if n == 0 {
-            return false;
-        }
         self.emitting.set(self.emitting.get() + 1);
         let mut ran = false;
         for i in 0..n {
-            if !go() {
+            if i > 0 && !go() {
                 break;
             }
             let taken = {
@@ -256,6 +290,7 @@ impl<S, T: ?Sized> Event<S, T> {
                 event: self,
                 index: i,
                 id,
+                walking: true,
             };
             f(lp, source, payload);
             std::mem::forget(guard);
@@ -268,6 +303,7 @@ impl<S, T: ?Sized> Event<S, T> {
 
     /// Returns a listener to its slot after it ran, unless it was removed
     /// meanwhile (then it is dropped here, outside the borrow).
+    #[inline(always)]
     fn put_back(&self, index: usize, id: ListenerId, f: Listener<S, T>) {
         let leftover = {
             let mut slots = self.slots.borrow_mut();
@@ -283,6 +319,7 @@ impl<S, T: ?Sized> Event<S, T> {
     }
 
     /// Drops removed slots, but never while an emission walks the list.
+    #[inline]
     fn compact(&self) {
         if self.removed.get() > 0 && self.emitting.get() == 0 {
             self.slots.borrow_mut().retain(|s| !s.removed);
@@ -297,6 +334,8 @@ struct Unwinding<'a, S, T: ?Sized> {
     event: &'a Event<S, T>,
     index: usize,
     id: ListenerId,
+    /// Inside `emit_each`, which counted itself in `emitting`.
+    walking: bool,
 }
 
 impl<S, T: ?Sized> Drop for Unwinding<'_, S, T> {
@@ -308,7 +347,10 @@ impl<S, T: ?Sized> Drop for Unwinding<'_, S, T> {
                 event.removed.set(event.removed.get() + 1);
             }
         }
-        event.emitting.set(event.emitting.get().saturating_sub(1));
+        if self.walking {
+            event.emitting.set(event.emitting.get().saturating_sub(1));
+        }
+        event.compact();
     }
 }
 

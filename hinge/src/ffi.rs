@@ -378,6 +378,7 @@ pub(crate) fn priority_range() -> (i32, i32) {
 
 /// `recv(2)` into `buf`. Any fd value is memory-safe here: a stale one
 /// fails with EBADF; the buffer is a valid, exclusively borrowed slice.
+#[inline]
 pub(crate) fn recv(fd: c_int, buf: &mut [u8]) -> std::io::Result<usize> {
     // SAFETY: buf is valid for writes of buf.len() bytes.
     let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
@@ -390,6 +391,7 @@ pub(crate) fn recv(fd: c_int, buf: &mut [u8]) -> std::io::Result<usize> {
 
 /// `send(2)` with MSG_NOSIGNAL: a closed peer is an EPIPE error, never a
 /// SIGPIPE.
+#[inline]
 pub(crate) fn send(fd: c_int, buf: &[u8]) -> std::io::Result<usize> {
     // SAFETY: buf is valid for reads of buf.len() bytes.
     let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
@@ -503,6 +505,9 @@ pub(crate) trait Kind: Sized + 'static {
     type Public: 'static;
     /// Extra state that must live as long as the watcher.
     type Extra;
+    /// What the watcher calls: a boxed closure for the public watcher
+    /// types, a typed handler for hinge's own hot paths.
+    type Cb: 'static;
     /// Whether teardown must invoke it before stopping (ev_cleanup).
     const IS_CLEANUP: bool = false;
 
@@ -520,6 +525,24 @@ pub(crate) trait Kind: Sized + 'static {
     unsafe fn stop(lp: *mut sys::ev_loop, w: *mut Self::Raw);
     /// Called once when the watcher is closed or its loop torn down.
     fn on_detach(_extra: &Self::Extra, _owner: usize) {}
+    /// Calls `cb` for an event of the watcher `shared`.
+    fn invoke(cb: &mut Self::Cb, lp: &Loop, shared: &Rc<Shared<Self>>, events: Events);
+}
+
+/// `Kind::invoke` for the public watcher types: hands the closure its
+/// watcher as the public type.
+fn call_boxed<K: Kind<Cb = Box<Callback<K>>>>(
+    cb: &mut Box<Callback<K>>,
+    lp: &Loop,
+    shared: &Rc<Shared<K>>,
+    events: Events,
+) {
+    // SAFETY: the trampoline holds a strong count for this call; the
+    // alias is never dropped, so the count is not touched.
+    let me = ManuallyDrop::new(K::wrap(Handle {
+        rc: unsafe { Rc::from_raw(Rc::as_ptr(shared)) },
+    }));
+    cb(lp, &me, events)
 }
 
 pub(crate) type Trampoline<K> =
@@ -531,8 +554,8 @@ pub(crate) struct Shared<K: Kind> {
     /// Null when detached (closed, or its loop torn down).
     core: Cell<*const LoopCore>,
     slot: Cell<usize>,
-    /// `None` while the closure runs (it is taken out for the call).
-    cb: Cell<Option<Box<Callback<K>>>>,
+    /// `None` while the callback runs (it is taken out for the call).
+    cb: Cell<Option<K::Cb>>,
     /// The user asked that this watcher not keep the loop alive.
     unref: Cell<bool>,
     /// An `ev_unref` for this watcher is currently in effect.
@@ -551,7 +574,15 @@ pub(crate) struct Handle<K: Kind> {
 }
 
 impl<K: Kind> Handle<K> {
-    pub(crate) fn new(lp: &Loop, extra: K::Extra, cb: Box<Callback<K>>) -> Handle<K> {
+    /// A watcher of a public type, calling a boxed closure.
+    pub(crate) fn new(lp: &Loop, extra: K::Extra, cb: Box<Callback<K>>) -> Handle<K>
+    where
+        K: Kind<Cb = Box<Callback<K>>>,
+    {
+        Handle::with_callback(lp, extra, cb)
+    }
+
+    pub(crate) fn with_callback(lp: &Loop, extra: K::Extra, cb: K::Cb) -> Handle<K> {
         let core = lp.core();
         let shared = Rc::new(Shared::<K> {
             raw: UnsafeCell::new(K::Raw::default()),
@@ -649,7 +680,10 @@ impl<K: Kind> Handle<K> {
         }
     }
 
-    pub(crate) fn set_callback(&self, cb: Box<Callback<K>>) {
+    pub(crate) fn set_callback(&self, cb: Box<Callback<K>>)
+    where
+        K: Kind<Cb = Box<Callback<K>>>,
+    {
         if !self.rc.closed.get() {
             drop(self.rc.cb.replace(Some(cb)));
         }
@@ -794,12 +828,12 @@ impl<K: Kind> Shared<K> {
         if core_ptr.is_null() {
             return;
         }
-        if let Some(lp) = self.live_loop() {
-            self.sync_ref(lp);
+        if self.unref_applied.get() {
+            self.resync_ref();
         }
-        // None: a nested `run` reached this watcher while its closure is
-        // already on the stack. A closure cannot be re-entered, so keep the
-        // event and deliver it after the running call returns.
+        // None: a nested `run` reached this watcher while its callback is
+        // already on the stack. A callback cannot be re-entered, so keep
+        // the event and deliver it after the running call returns.
         let Some(mut cb) = self.cb.take() else {
             self.missed.set(self.missed.get() | revents);
             return;
@@ -807,30 +841,36 @@ impl<K: Kind> Shared<K> {
         // SAFETY: core_ptr came from Rc::as_ptr and the loop is alive while
         // callbacks run; ManuallyDrop means this alias never drops it.
         let lp = ManuallyDrop::new(Loop::alias(unsafe { Rc::from_raw(core_ptr) }));
-        // SAFETY: the trampoline holds a strong count for this call; the
-        // alias is never dropped, so the count is not touched.
-        let me = ManuallyDrop::new(K::wrap(Handle {
-            rc: unsafe { Rc::from_raw(Rc::as_ptr(self)) },
-        }));
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            cb(&lp, &me, Events::from_bits(revents))
+            K::invoke(&mut cb, &lp, self, Events::from_bits(revents))
         }));
         if let Err(payload) = outcome {
             // SAFETY: as above, the core is alive during callbacks.
             unsafe { &*core_ptr }.stash_panic(payload);
         }
-        // Put the closure back, unless the watcher was closed during the
-        // call or the call installed a new closure: then the old one goes.
+        // Put the callback back, unless the watcher was closed during the
+        // call or the call installed a new one: then the old one goes.
         if self.closed.get() {
             drop(cb);
-        } else if let Some(newer) = self.cb.take() {
-            self.cb.set(Some(newer));
-            drop(cb);
-        } else {
-            self.cb.set(Some(cb));
+        } else if let Some(newer) = self.cb.replace(Some(cb)) {
+            drop(self.cb.replace(Some(newer)));
         }
+        if self.missed.get() != 0 {
+            self.refeed_missed();
+        }
+    }
+
+    #[cold]
+    fn resync_ref(&self) {
+        if let Some(lp) = self.live_loop() {
+            self.sync_ref(lp);
+        }
+    }
+
+    #[cold]
+    fn refeed_missed(&self) {
         let missed = self.missed.replace(0);
-        if missed != 0 && !self.closed.get() {
+        if !self.closed.get() {
             if let Some(lp) = self.live_loop() {
                 // SAFETY: lp is live and the watcher attached to it.
                 unsafe { sys::ev_feed_event(lp, self.raw.get().cast(), missed) };
@@ -909,8 +949,12 @@ macro_rules! kind {
             type Raw = $raw;
             type Public = $public;
             type Extra = $extra;
+            type Cb = Box<Callback<Self>>;
             fn wrap(handle: Handle<Self>) -> $public {
                 <$public>::from_handle(handle)
+            }
+            fn invoke(cb: &mut Self::Cb, lp: &Loop, shared: &Rc<Shared<Self>>, events: Events) {
+                call_boxed(cb, lp, shared, events)
             }
             unsafe fn init($w: *mut $raw, $cb: Trampoline<Self>, $x: &$extra) {
                 // SAFETY: forwarded from the caller.
@@ -1010,8 +1054,12 @@ impl Kind for CleanupKind {
     type Public = crate::Cleanup;
     type Extra = ();
     const IS_CLEANUP: bool = true;
+    type Cb = Box<Callback<Self>>;
     fn wrap(handle: Handle<Self>) -> crate::Cleanup {
         crate::Cleanup::from_handle(handle)
+    }
+    fn invoke(cb: &mut Self::Cb, lp: &Loop, shared: &Rc<Shared<Self>>, events: Events) {
+        call_boxed(cb, lp, shared, events)
     }
     unsafe fn init(w: *mut Self::Raw, cb: Trampoline<Self>, _: &()) {
         // SAFETY: forwarded from the caller.
@@ -1037,8 +1085,12 @@ impl Kind for SignalKind {
     type Raw = sys::ev_signal;
     type Public = crate::Signal;
     type Extra = SignalParams;
+    type Cb = Box<Callback<Self>>;
     fn wrap(handle: Handle<Self>) -> crate::Signal {
         crate::Signal::from_handle(handle)
+    }
+    fn invoke(cb: &mut Self::Cb, lp: &Loop, shared: &Rc<Shared<Self>>, events: Events) {
+        call_boxed(cb, lp, shared, events)
     }
     unsafe fn init(w: *mut Self::Raw, cb: Trampoline<Self>, x: &SignalParams) {
         // SAFETY: forwarded from the caller; signum was validated.
@@ -1167,6 +1219,55 @@ impl Handle<IoKind> {
     }
 }
 
+/// The io watcher of hinge's own stream sockets. It owns the socket and
+/// calls its handler (the socket itself, a cheap `Rc` handle) directly:
+/// no boxed closure, no type-erased fd source, one allocation in all.
+pub(crate) trait StreamHandler: 'static {
+    fn on_io(&self, lp: &Loop, events: Events);
+}
+
+pub(crate) struct StreamKind<H>(std::marker::PhantomData<H>);
+impl<H: StreamHandler> Kind for StreamKind<H> {
+    type Raw = sys::ev_io;
+    type Public = Handle<Self>;
+    type Extra = socket2::Socket;
+    type Cb = H;
+    fn wrap(handle: Handle<Self>) -> Handle<Self> {
+        handle
+    }
+    unsafe fn init(w: *mut Self::Raw, cb: Trampoline<Self>, sock: &socket2::Socket) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: forwarded from the caller; the fd is owned by `sock`,
+        // which lives in the watcher.
+        unsafe { sys::hinge_ev_io_init(w, cb, sock.as_raw_fd(), 0) }
+    }
+    unsafe fn start(lp: *mut sys::ev_loop, w: *mut Self::Raw) {
+        // SAFETY: forwarded from the caller.
+        unsafe { sys::ev_io_start(lp, w) }
+    }
+    unsafe fn stop(lp: *mut sys::ev_loop, w: *mut Self::Raw) {
+        // SAFETY: forwarded from the caller.
+        unsafe { sys::ev_io_stop(lp, w) }
+    }
+    fn invoke(handler: &mut H, lp: &Loop, _: &Rc<Shared<Self>>, events: Events) {
+        handler.on_io(lp, events)
+    }
+}
+
+impl<H: StreamHandler> Handle<StreamKind<H>> {
+    /// Watches `events` (READ and/or WRITE, or none: an open socket keeps
+    /// its loop alive even while it waits for nothing) and starts.
+    pub(crate) fn set_events(&self, events: Events) {
+        use std::os::fd::AsRawFd;
+        let fd = self.rc.extra.as_raw_fd();
+        self.stop();
+        // SAFETY: the watcher is stopped; the fd is owned by this watcher
+        // and the mask holds only READ/WRITE.
+        unsafe { sys::hinge_ev_io_set(self.rc.raw.get(), fd, events.bits()) };
+        self.start();
+    }
+}
+
 impl Handle<ChildKind> {
     pub(crate) fn set(&self, pid: c_int, trace: c_int) {
         // SAFETY: reconfigure stops the watcher first.
@@ -1215,8 +1316,12 @@ impl Kind for AsyncKind {
     type Raw = sys::ev_async;
     type Public = crate::Async;
     type Extra = Arc<AsyncTarget>;
+    type Cb = Box<Callback<Self>>;
     fn wrap(handle: Handle<Self>) -> crate::Async {
         crate::Async::from_handle(handle)
+    }
+    fn invoke(cb: &mut Self::Cb, lp: &Loop, shared: &Rc<Shared<Self>>, events: Events) {
+        call_boxed(cb, lp, shared, events)
     }
     unsafe fn init(w: *mut Self::Raw, cb: Trampoline<Self>, _: &Self::Extra) {
         // SAFETY: forwarded from the caller.

@@ -1,6 +1,6 @@
 //! A stream socket (TCP or Unix), accepted by a [`Server`] or connected.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
@@ -13,10 +13,10 @@ use slab::Slab;
 use socket2::{Domain, SockAddr, Type};
 
 use crate::event_loop::Loop;
-use crate::ffi::{self, LoopCore};
+use crate::ffi::{self, Handle, LoopCore, StreamHandler, StreamKind};
 use crate::net::addr::{parse_host, resolve, Addr, Host};
 use crate::net::server::ServerInner;
-use crate::{Error, Event, Events, Io, Pool, Result, Timer, Watcher};
+use crate::{Backend, Error, Event, Events, Pool, Result, Timer, Watcher};
 
 /// Above this many queued bytes, [`Socket::send`] returns `false`.
 pub const DEFAULT_HIGH_WATER: usize = 64 * 1024;
@@ -24,9 +24,61 @@ pub const DEFAULT_HIGH_WATER: usize = 64 * 1024;
 const READ_BUF: usize = 64 * 1024;
 /// Reads per readiness event before giving other sockets a turn.
 const READS_PER_WAKEUP: usize = 4;
+/// `SocketInner::slot` of a socket the loop no longer holds.
+const NO_SLOT: usize = usize::MAX;
 
 /// A callback told whether queued bytes reached the kernel.
 type Written = Box<dyn FnOnce(&Loop, &Socket, Result<()>)>;
+
+/// The bits of `SocketInner::state`.
+mod flag {
+    /// Connecting, or resolving the name to connect to.
+    pub(super) const CONNECTING: u16 = 1;
+    pub(super) const PAUSED: u16 = 1 << 1;
+    /// The peer ended: no more reads.
+    pub(super) const READ_EOF: u16 = 1 << 2;
+    /// `end()` was called: shut down writing once the queue is flushed.
+    pub(super) const ENDING: u16 = 1 << 3;
+    /// `close()` was called: close once the queue is flushed.
+    pub(super) const CLOSING: u16 = 1 << 4;
+    pub(super) const WRITE_SHUT: u16 = 1 << 5;
+    pub(super) const CLOSED: u16 = 1 << 6;
+    pub(super) const ALLOW_HALF_OPEN: u16 = 1 << 7;
+    /// `send` returned false: emit `drain` once the queue empties.
+    pub(super) const NEED_DRAIN: u16 = 1 << 8;
+    /// An inactivity timer is set: reads and writes re-arm it.
+    pub(super) const HAS_IDLE_TIMER: u16 = 1 << 9;
+    /// A `send` cannot go straight to the kernel.
+    pub(super) const NO_DIRECT_SEND: u16 = CONNECTING | ENDING | CLOSING | CLOSED;
+}
+
+/// A socket's state, as `flag` bits in one word.
+#[derive(Default)]
+struct State(Cell<u16>);
+
+impl State {
+    #[inline]
+    fn has(&self, bits: u16) -> bool {
+        self.0.get() & bits != 0
+    }
+
+    #[inline]
+    fn set(&self, bit: u16, on: bool) {
+        let v = self.0.get();
+        self.0.set(if on { v | bit } else { v & !bit });
+    }
+
+    /// Sets `bit` to `on`; returns whether it was set before.
+    #[inline]
+    fn replace(&self, bit: u16, on: bool) -> bool {
+        let was = self.has(bit);
+        self.set(bit, on);
+        was
+    }
+}
+
+/// The socket's io watcher: it owns the OS socket and calls the socket.
+type Stream = Handle<StreamKind<Socket>>;
 
 struct Chunk {
     data: Vec<u8>,
@@ -66,66 +118,67 @@ pub enum SocketEvent {
     Close,
 }
 
-/// The events a socket emits. Reach them through the methods of
-/// [`Socket`] (`on_data`, `on_end`...).
+/// The events every socket needs at hand. Reach them through the methods
+/// of [`Socket`] (`on_data`, `on_close`...).
 #[derive(Default)]
 struct SocketEvents {
-    connect: Event<Socket, ()>,
     data: Event<Socket, [u8]>,
-    end: Event<Socket, ()>,
     drain: Event<Socket, ()>,
-    timeout: Event<Socket, ()>,
     error: Event<Socket, Error>,
     close: Event<Socket, bool>,
 }
 
-impl SocketEvents {
-    fn clear(&self) {
-        self.connect.clear();
-        self.data.clear();
-        self.end.clear();
-        self.drain.clear();
-        self.timeout.clear();
-        self.error.clear();
-        self.close.clear();
+/// What most sockets never use, allocated on first use: an idle server
+/// connection pays for none of it.
+#[derive(Default)]
+struct Rare {
+    connect: Event<Socket, ()>,
+    end: Event<Socket, ()>,
+    timeout: Event<Socket, ()>,
+    /// Resolved addresses still to try if the current connect fails.
+    fallback: RefCell<Vec<SocketAddr>>,
+    idle_timer: RefCell<Option<Timer>>,
+    connect_timer: RefCell<Option<Timer>>,
+}
+
+impl SocketInner {
+    fn clear_listeners(&self) {
+        let e = &self.events;
+        e.data.clear();
+        e.drain.clear();
+        e.error.clear();
+        e.close.clear();
+        if let Some(r) = self.rare.get() {
+            r.connect.clear();
+            r.end.clear();
+            r.timeout.clear();
+        }
     }
 }
 
 pub(crate) struct SocketInner {
     core: Rc<LoopCore>,
     /// Owns the OS socket; `None` before connecting and after closing.
-    io: RefCell<Option<Io>>,
+    io: RefCell<Option<Stream>>,
     /// The fd `io` owns, or -1: the hot path reads and writes it directly.
     fd: Cell<RawFd>,
-    /// The loop's shared read buffer, looked up once per socket.
-    read_buf: Rc<ReadBuf>,
-    has_idle_timer: Cell<bool>,
     /// Events the io watcher currently asks for.
     interest: Cell<Events>,
-    slot: Cell<Option<usize>>,
+    /// `flag` bits.
+    state: State,
+    /// The loop's shared read buffer, looked up once per socket.
+    read_buf: Rc<ReadBuf>,
+    /// This socket's entry in the loop's socket table, or `NO_SLOT`.
+    slot: Cell<usize>,
     peer: RefCell<Option<Addr>>,
-    /// Resolved addresses still to try if the current connect fails.
-    fallback: RefCell<Vec<SocketAddr>>,
-    connecting: Cell<bool>,
-    paused: Cell<bool>,
-    read_eof: Cell<bool>,
-    /// `end()` was called: shut down writing once the queue is flushed.
-    ending: Cell<bool>,
-    /// `close()` was called: close once the queue is flushed.
-    closing: Cell<bool>,
-    write_shut: Cell<bool>,
-    closed: Cell<bool>,
-    allow_half_open: Cell<bool>,
     queue: RefCell<VecDeque<Chunk>>,
     queued: Cell<usize>,
     high_water: Cell<usize>,
-    need_drain: Cell<bool>,
-    idle_timer: RefCell<Option<Timer>>,
-    connect_timer: RefCell<Option<Timer>>,
     bytes_read: Cell<u64>,
     bytes_written: Cell<u64>,
-    server: RefCell<Weak<ServerInner>>,
+    server: Cell<Weak<ServerInner>>,
     events: SocketEvents,
+    rare: OnceCell<Box<Rare>>,
 }
 
 /// A connected stream socket, TCP or Unix-domain.
@@ -180,15 +233,22 @@ impl Drop for SocketTable {
         // The loop is going away with sockets still open: break any
         // listener -> socket cycles so everything is freed.
         for (_, s) in std::mem::take(&mut *self.0.borrow_mut()) {
-            s.events.clear();
+            s.clear_listeners();
+            // The io watcher holds its socket: let go of it too.
+            drop(s.io.borrow_mut().take());
             drop(s.queue.borrow_mut().drain(..).collect::<Vec<_>>());
         }
     }
 }
 
-/// The loop's shared read buffer; taken while a read runs.
-#[derive(Default)]
-struct ReadBuf(Cell<Option<Box<[u8]>>>);
+/// The loop's shared read buffer; borrowed while a read runs.
+struct ReadBuf(RefCell<Box<[u8]>>);
+
+impl Default for ReadBuf {
+    fn default() -> ReadBuf {
+        ReadBuf(RefCell::new(vec![0u8; READ_BUF].into_boxed_slice()))
+    }
+}
 
 /// Threads that resolve host names for `connect`, off every loop thread.
 fn resolver() -> &'static Pool {
@@ -197,14 +257,15 @@ fn resolver() -> &'static Pool {
 }
 
 macro_rules! event_methods {
-    ($($(#[$doc:meta])* $on:ident, $once:ident, $field:ident, $payload:ty;)*) => {
+    ($($(#[$doc:meta])* $on:ident, $once:ident, |$s:ident| $event:expr, $payload:ty;)*) => {
         $(
             $(#[$doc])*
             pub fn $on<F>(&self, f: F) -> crate::ListenerId
             where
                 F: FnMut(&Loop, &Socket, &$payload) + 'static,
             {
-                self.inner.events.$field.on(f)
+                let $s = self;
+                $event.on(f)
             }
 
             #[doc = concat!("Like [`", stringify!($on), "`](Socket::", stringify!($on), "), but runs once.")]
@@ -220,10 +281,33 @@ macro_rules! event_methods {
             where
                 F: FnOnce(&Loop, &Socket, &$payload) + 'static,
             {
-                self.inner.events.$field.once(f)
+                let $s = self;
+                $event.once(f)
             }
         )*
     };
+}
+
+impl SocketInner {
+    fn rare(&self) -> &Rare {
+        self.rare.get_or_init(Box::default)
+    }
+
+    /// Neither closed nor closing nor connecting, and nothing queued: a
+    /// send can go straight to the kernel.
+    #[inline]
+    fn can_send_now(&self) -> bool {
+        !self.state.has(flag::NO_DIRECT_SEND)
+            && self.queued.get() == 0
+            && self.queue.borrow().is_empty()
+    }
+}
+
+impl StreamHandler for Socket {
+    #[inline]
+    fn on_io(&self, lp: &Loop, events: Events) {
+        self.handle_io(lp, events)
+    }
 }
 
 impl Socket {
@@ -232,34 +316,23 @@ impl Socket {
             core: core.clone(),
             io: RefCell::new(None),
             fd: Cell::new(-1),
-            read_buf: core.local(ReadBuf::default),
-            has_idle_timer: Cell::new(false),
             interest: Cell::new(Events::NONE),
-            slot: Cell::new(None),
+            state: State::default(),
+            read_buf: core.local(ReadBuf::default),
+            slot: Cell::new(NO_SLOT),
             peer: RefCell::new(None),
-            fallback: RefCell::new(Vec::new()),
-            connecting: Cell::new(false),
-            paused: Cell::new(false),
-            read_eof: Cell::new(false),
-            ending: Cell::new(false),
-            closing: Cell::new(false),
-            write_shut: Cell::new(false),
-            closed: Cell::new(false),
-            allow_half_open: Cell::new(false),
             queue: RefCell::new(VecDeque::new()),
             queued: Cell::new(0),
             high_water: Cell::new(DEFAULT_HIGH_WATER),
-            need_drain: Cell::new(false),
-            idle_timer: RefCell::new(None),
-            connect_timer: RefCell::new(None),
             bytes_read: Cell::new(0),
             bytes_written: Cell::new(0),
-            server: RefCell::new(Weak::new()),
+            server: Cell::new(Weak::new()),
             events: SocketEvents::default(),
+            rare: OnceCell::new(),
         });
         let table = core.local(SocketTable::default);
         let slot = table.0.borrow_mut().insert(inner.clone());
-        inner.slot.set(Some(slot));
+        inner.slot.set(slot);
         Socket { inner }
     }
 
@@ -275,27 +348,21 @@ impl Socket {
         Ok(s)
     }
 
-    /// Gives the OS socket to a new io watcher.
+    /// Gives the OS socket to a new io watcher, which holds the socket
+    /// until it closes (the loop keeps open sockets alive anyway).
     fn attach(&self, lp: &Loop, sock: socket2::Socket, events: Events) -> Result<()> {
-        let weak = Rc::downgrade(&self.inner);
         let fd = sock.as_raw_fd();
-        let io = Io::new(lp, sock, events, move |lp, _, ev| {
-            if let Some(inner) = weak.upgrade() {
-                Socket { inner }.on_io(lp, ev);
-            }
-        });
-        match io {
-            Ok(io) => {
-                self.inner.interest.set(events);
-                *self.inner.io.borrow_mut() = Some(io);
-                self.inner.fd.set(fd);
-                Ok(())
-            }
-            Err(e) => {
-                self.finish_close(false);
-                Err(e)
-            }
+        // libev's select backend asserts on fds it cannot put in an fd_set.
+        if lp.backend() == Backend::SELECT && fd >= libc::FD_SETSIZE as RawFd {
+            self.finish_close(false);
+            return Err(Error::InvalidFd(fd));
         }
+        let io = Stream::with_callback(lp, sock, self.clone());
+        io.set_events(events);
+        self.inner.interest.set(events);
+        *self.inner.io.borrow_mut() = Some(io);
+        self.inner.fd.set(fd);
+        Ok(())
     }
 
     /// Wraps a connected `std` Unix stream (for example one half of
@@ -357,7 +424,7 @@ impl Socket {
     pub fn connect(lp: &Loop, host: &str, port: u16) -> Result<Socket> {
         let host = parse_host(host)?;
         let s = Socket::new(lp.core());
-        s.inner.connecting.set(true);
+        s.inner.state.set(flag::CONNECTING, true);
         match host {
             Host::Ip(ip) => s.connect_next(lp, vec![SocketAddr::new(ip, port)], "connect"),
             Host::Name(name) => {
@@ -397,7 +464,7 @@ impl Socket {
     /// ```
     pub fn connect_addr(lp: &Loop, addr: SocketAddr) -> Socket {
         let s = Socket::new(lp.core());
-        s.inner.connecting.set(true);
+        s.inner.state.set(flag::CONNECTING, true);
         s.connect_next(lp, vec![addr], "connect");
         s
     }
@@ -419,7 +486,7 @@ impl Socket {
             reason: "not a valid Unix socket path",
         })?;
         let s = Socket::new(lp.core());
-        s.inner.connecting.set(true);
+        s.inner.state.set(flag::CONNECTING, true);
         *s.inner.peer.borrow_mut() = Some(Addr::Unix(path.to_path_buf()));
         let label = Addr::Unix(path.to_path_buf());
         match socket2::Socket::new(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None) {
@@ -462,14 +529,14 @@ impl Socket {
             // Connected at once (Unix sockets) or in progress: either way
             // writability reports the outcome, like every other connect.
             Ok(()) => {
-                *self.inner.fallback.borrow_mut() = rest;
+                *self.inner.rare().fallback.borrow_mut() = rest;
                 let _ = self.attach(lp, sock, Events::WRITE);
             }
             Err(e)
                 if e.raw_os_error() == Some(libc::EINPROGRESS)
                     || e.kind() == io::ErrorKind::WouldBlock =>
             {
-                *self.inner.fallback.borrow_mut() = rest;
+                *self.inner.rare().fallback.borrow_mut() = rest;
                 let _ = self.attach(lp, sock, Events::WRITE);
             }
             Err(e) if !rest.is_empty() => {
@@ -492,36 +559,43 @@ impl Socket {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn set_connect_timeout(&self, timeout: Duration) {
-        if !self.inner.connecting.get() || self.is_closed() {
+        if !self.inner.state.has(flag::CONNECTING) || self.is_closed() {
             return;
         }
         let weak = Rc::downgrade(&self.inner);
         let timer = Timer::new(&self.lp(), timeout, Duration::ZERO, move |lp, _| {
             if let Some(inner) = weak.upgrade() {
                 let s = Socket { inner };
-                if s.inner.connecting.get() {
+                if s.inner.state.has(flag::CONNECTING) {
                     s.fail_timed_out(lp, "connect", "connect timed out");
                 }
             }
         });
-        *self.inner.connect_timer.borrow_mut() = Some(timer);
+        *self.inner.rare().connect_timer.borrow_mut() = Some(timer);
     }
 
     fn finish_connect(&self, lp: &Loop) {
         let status = self.with_sock(|s| s.take_error());
         match status {
             Some(Ok(None)) => {
-                self.inner.connecting.set(false);
-                drop(self.inner.connect_timer.borrow_mut().take());
+                self.inner.state.set(flag::CONNECTING, false);
+                if let Some(r) = self.inner.rare.get() {
+                    drop(r.connect_timer.borrow_mut().take());
+                }
                 self.update_interest();
                 self.touch();
-                self.inner.events.connect.emit(lp, self, &());
+                if let Some(r) = self.inner.rare.get() {
+                    r.connect.emit(lp, self, &());
+                }
                 if !self.inner.queue.borrow().is_empty() {
                     self.flush(lp);
                 }
             }
             Some(Ok(Some(e))) | Some(Err(e)) => {
-                let rest = std::mem::take(&mut *self.inner.fallback.borrow_mut());
+                let rest = match self.inner.rare.get() {
+                    Some(r) => std::mem::take(&mut *r.fallback.borrow_mut()),
+                    None => Vec::new(),
+                };
                 if rest.is_empty() {
                     self.fail(lp, Error::from_io("connect", self.label(), e));
                 } else {
@@ -535,10 +609,7 @@ impl Socket {
     }
 
     fn with_sock<R>(&self, f: impl FnOnce(&socket2::Socket) -> R) -> Option<R> {
-        let io = self.inner.io.borrow();
-        io.as_ref()
-            .and_then(|io| io.source::<socket2::Socket>())
-            .map(f)
+        self.inner.io.borrow().as_ref().map(|io| f(io.extra()))
     }
 
     fn label(&self) -> String {
@@ -548,91 +619,99 @@ impl Socket {
         }
     }
 
-    fn on_io(&self, lp: &Loop, ev: Events) {
-        if self.inner.connecting.get() {
+    #[inline]
+    fn handle_io(&self, lp: &Loop, ev: Events) {
+        if self.inner.state.has(flag::CONNECTING) || ev.is_error() {
+            return self.on_io_rare(lp, ev);
+        }
+        if ev.is_writable() {
+            self.flush(lp);
+        }
+        if ev.is_readable() {
+            self.read(lp);
+        }
+    }
+
+    #[cold]
+    fn on_io_rare(&self, lp: &Loop, ev: Events) {
+        if self.inner.state.has(flag::CONNECTING) {
             if ev.is_writable() || ev.is_error() {
                 self.finish_connect(lp);
             }
             return;
         }
-        if ev.is_error() {
-            let source = io::Error::other("libev reported an error on the socket");
-            self.fail(
-                lp,
-                Error::Io {
-                    op: "poll",
-                    addr: self.label(),
-                    source,
-                },
-            );
-            return;
-        }
-        if ev.is_writable() {
-            self.flush(lp);
-        }
-        if ev.is_readable() && !self.inner.closed.get() {
-            self.read(lp);
-        }
+        let source = io::Error::other("libev reported an error on the socket");
+        self.fail(
+            lp,
+            Error::Io {
+                op: "poll",
+                addr: self.label(),
+                source,
+            },
+        );
     }
 
+    #[inline]
     fn read(&self, lp: &Loop) {
-        let shared = &self.inner.read_buf;
-        // A nested run inside a data listener finds the buffer taken and
+        let inner = &*self.inner;
+        // A nested run inside a data listener finds the buffer in use and
         // reads into a temporary one instead.
-        let mut buf = shared
-            .0
-            .take()
-            .unwrap_or_else(|| vec![0u8; READ_BUF].into_boxed_slice());
+        let mut temporary;
+        let mut shared = inner.read_buf.0.try_borrow_mut();
+        let buf: &mut [u8] = match &mut shared {
+            Ok(buf) => buf,
+            Err(_) => {
+                temporary = vec![0u8; READ_BUF];
+                &mut temporary
+            }
+        };
         for _ in 0..READS_PER_WAKEUP {
-            if self.inner.closed.get() || self.inner.paused.get() || self.inner.read_eof.get() {
+            if inner
+                .state
+                .has(flag::CLOSED | flag::PAUSED | flag::READ_EOF)
+            {
                 break;
             }
-            let fd = self.inner.fd.get();
-            if fd < 0 {
-                break;
-            }
-            match ffi::recv(fd, &mut buf) {
-                Ok(0) => {
-                    self.on_eof(lp);
-                    break;
-                }
-                Ok(n) => {
-                    self.inner
-                        .bytes_read
-                        .set(self.inner.bytes_read.get() + n as u64);
+            match ffi::recv(inner.fd.get(), buf) {
+                Ok(n) if n > 0 => {
+                    inner.bytes_read.set(inner.bytes_read.get() + n as u64);
                     self.touch();
-                    self.inner
+                    inner
                         .events
                         .data
-                        .emit_while(lp, self, &buf[..n], || !self.inner.closed.get());
+                        .emit_while(lp, self, &buf[..n], || !inner.state.has(flag::CLOSED));
                     if n < buf.len() {
                         break;
                     }
                 }
+                Ok(_) => {
+                    self.on_eof(lp);
+                    break;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    self.fail(lp, Error::from_io("read", self.label(), e));
+                    self.fail_io(lp, "read", e);
                     break;
                 }
             }
         }
-        shared.0.set(Some(buf));
     }
 
+    #[cold]
     fn on_eof(&self, lp: &Loop) {
-        self.inner.read_eof.set(true);
+        self.inner.state.set(flag::READ_EOF, true);
         self.update_interest();
-        self.inner
-            .events
-            .end
-            .emit_while(lp, self, &(), || !self.inner.closed.get());
-        if self.inner.closed.get() {
+        if let Some(r) = self.inner.rare.get() {
+            r.end
+                .emit_while(lp, self, &(), || !self.inner.state.has(flag::CLOSED));
+        }
+        if self.inner.state.has(flag::CLOSED) {
             return;
         }
-        if self.inner.write_shut.get() {
+        if self.inner.state.has(flag::WRITE_SHUT) {
             self.finish_close(false);
-        } else if !self.inner.allow_half_open.get() {
+        } else if !self.inner.state.has(flag::ALLOW_HALF_OPEN) {
             self.end();
         }
     }
@@ -655,7 +734,19 @@ impl Socket {
     /// assert_eq!(&buf, b"ping");
     /// # Ok::<(), hinge::Error>(())
     /// ```
+    #[inline]
     pub fn send(&self, data: &[u8]) -> Result<bool> {
+        let inner = &*self.inner;
+        if inner.can_send_now() {
+            // The common case: it all goes out at once.
+            if let Ok(n) = ffi::send(inner.fd.get(), data) {
+                if n == data.len() {
+                    self.sent_now(n);
+                    return Ok(true);
+                }
+                return self.send_rest(data, n, None);
+            }
+        }
         self.send_inner(data, None)
     }
 
@@ -680,46 +771,59 @@ impl Socket {
         self.send_inner(data, Some(Box::new(on_written)))
     }
 
+    /// Counts bytes that reached the kernel.
+    #[inline]
+    fn sent_now(&self, n: usize) {
+        let inner = &*self.inner;
+        inner
+            .bytes_written
+            .set(inner.bytes_written.get() + n as u64);
+        self.touch();
+    }
+
+    #[inline(never)]
     fn send_inner(&self, data: &[u8], on_written: Option<Written>) -> Result<bool> {
-        let inner = &self.inner;
-        if inner.closed.get() || inner.ending.get() || inner.closing.get() {
+        let inner = &*self.inner;
+        if inner.state.has(flag::CLOSED | flag::ENDING | flag::CLOSING) {
             return Err(Error::Closed { op: "send" });
         }
         let mut sent = 0;
-        if !inner.connecting.get() && inner.queue.borrow().is_empty() {
+        if !inner.state.has(flag::CONNECTING) && inner.queue.borrow().is_empty() {
             loop {
-                let fd = inner.fd.get();
-                let r = (fd >= 0).then(|| ffi::send(fd, &data[sent..]));
-                match r {
-                    Some(Ok(n)) => {
+                match ffi::send(inner.fd.get(), &data[sent..]) {
+                    Ok(n) => {
                         sent += n;
                         if sent == data.len() {
                             break;
                         }
                     }
-                    Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Some(Err(e)) => {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => {
                         let err = Error::from_io("send", self.label(), e);
                         self.finish_close(true);
                         return Err(err);
                     }
-                    None => return Err(Error::Closed { op: "send" }),
                 }
             }
-            if sent > 0 {
-                inner
-                    .bytes_written
-                    .set(inner.bytes_written.get() + sent as u64);
-                self.touch();
+        }
+        self.send_rest(data, sent, on_written)
+    }
+
+    /// After `sent` bytes of `data` went out at once: queues the rest, or
+    /// schedules `on_written` if there is none.
+    #[inline(never)]
+    fn send_rest(&self, data: &[u8], sent: usize, on_written: Option<Written>) -> Result<bool> {
+        let inner = &*self.inner;
+        if sent > 0 {
+            self.sent_now(sent);
+        }
+        if sent == data.len() {
+            if let Some(cb) = on_written {
+                let me = self.clone();
+                self.lp().defer(move |lp| cb(lp, &me, Ok(())));
             }
-            if sent == data.len() {
-                if let Some(cb) = on_written {
-                    let me = self.clone();
-                    self.lp().defer(move |lp| cb(lp, &me, Ok(())));
-                }
-                return Ok(true);
-            }
+            return Ok(true);
         }
         let rest = &data[sent..];
         inner.queue.borrow_mut().push_back(Chunk {
@@ -731,7 +835,7 @@ impl Socket {
         self.update_interest();
         let below = inner.queued.get() < inner.high_water.get();
         if !below {
-            inner.need_drain.set(true);
+            inner.state.set(flag::NEED_DRAIN, true);
         }
         Ok(below)
     }
@@ -741,20 +845,14 @@ impl Socket {
             let front = {
                 let queue = self.inner.queue.borrow();
                 match queue.front() {
-                    Some(c) => {
-                        let fd = self.inner.fd.get();
-                        (fd >= 0).then(|| ffi::send(fd, &c.data[c.sent..]))
-                    }
+                    Some(c) => ffi::send(self.inner.fd.get(), &c.data[c.sent..]),
                     None => break,
                 }
             };
             match front {
-                Some(Ok(n)) => {
-                    self.inner
-                        .bytes_written
-                        .set(self.inner.bytes_written.get() + n as u64);
+                Ok(n) => {
                     self.inner.queued.set(self.inner.queued.get() - n);
-                    self.touch();
+                    self.sent_now(n);
                     let done = {
                         let mut queue = self.inner.queue.borrow_mut();
                         let c = queue.front_mut().expect("front exists");
@@ -772,79 +870,101 @@ impl Socket {
                     {
                         cb(lp, self, Ok(()));
                     }
-                    if self.inner.closed.get() {
+                    if self.inner.state.has(flag::CLOSED) {
                         return;
                     }
                 }
-                Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Some(Err(e)) => return self.fail(lp, Error::from_io("write", self.label(), e)),
-                None => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => return self.fail_io(lp, "write", e),
             }
         }
         self.update_interest();
-        if self.inner.need_drain.replace(false) {
+        if self.inner.state.replace(flag::NEED_DRAIN, false) && !self.is_closed() {
             self.inner
                 .events
                 .drain
-                .emit_while(lp, self, &(), || !self.inner.closed.get());
+                .emit_while(lp, self, &(), || !self.inner.state.has(flag::CLOSED));
         }
         self.after_flush();
     }
 
     /// Finishes `end()`/`close()` once the queue is empty.
     fn after_flush(&self) {
-        let inner = &self.inner;
-        if inner.closed.get() || !inner.queue.borrow().is_empty() || inner.connecting.get() {
+        let inner = &*self.inner;
+        if inner.state.has(flag::CLOSED | flag::CONNECTING) || !inner.queue.borrow().is_empty() {
             return;
         }
-        if (inner.ending.get() || inner.closing.get()) && !inner.write_shut.get() {
-            inner.write_shut.set(true);
-            let _ = self.with_sock(|s| s.shutdown(std::net::Shutdown::Write));
+        let close_now = inner.state.has(flag::CLOSING)
+            || (inner.state.has(flag::ENDING) && inner.state.has(flag::READ_EOF));
+        if inner.state.has(flag::ENDING | flag::CLOSING) && !inner.state.has(flag::WRITE_SHUT) {
+            inner.state.set(flag::WRITE_SHUT, true);
+            // Closing sends the FIN anyway: shut down only to half-close.
+            if !close_now {
+                let _ = self.with_sock(|s| s.shutdown(std::net::Shutdown::Write));
+            }
         }
-        if inner.closing.get() || (inner.write_shut.get() && inner.read_eof.get()) {
+        if close_now || (inner.state.has(flag::WRITE_SHUT) && inner.state.has(flag::READ_EOF)) {
             self.finish_close(false);
         }
     }
 
     fn update_interest(&self) {
-        let inner = &self.inner;
-        if inner.closed.get() {
+        let inner = &*self.inner;
+        if inner.state.has(flag::CLOSED) {
             return;
         }
         let mut want = Events::NONE;
-        if inner.connecting.get() || !inner.queue.borrow().is_empty() {
+        if inner.state.has(flag::CONNECTING) || !inner.queue.borrow().is_empty() {
             want |= Events::WRITE;
         }
-        if !inner.connecting.get() && !inner.paused.get() && !inner.read_eof.get() {
+        if !inner.state.has(flag::CONNECTING)
+            && !inner.state.has(flag::PAUSED)
+            && !inner.state.has(flag::READ_EOF)
+        {
             want |= Events::READ;
         }
         if want != inner.interest.get() {
             inner.interest.set(want);
             if let Some(io) = &*inner.io.borrow() {
-                // Only READ/WRITE are ever set, which modify accepts.
-                let _ = io.modify(want);
+                io.set_events(want);
             }
         }
     }
 
+    /// Re-arms the inactivity timer, if there is one.
+    #[inline]
     fn touch(&self) {
-        if self.inner.has_idle_timer.get() {
-            if let Some(t) = &*self.inner.idle_timer.borrow() {
+        if self.inner.state.has(flag::HAS_IDLE_TIMER) {
+            self.rearm_idle_timer();
+        }
+    }
+
+    #[cold]
+    fn rearm_idle_timer(&self) {
+        if let Some(r) = self.inner.rare.get() {
+            if let Some(t) = &*r.idle_timer.borrow() {
                 t.again();
             }
         }
     }
 
     /// Reports `error` (or logs it if nobody listens), then closes.
+    #[cold]
     pub(crate) fn fail(&self, lp: &Loop, error: Error) {
-        if self.inner.closed.get() {
+        if self.inner.state.has(flag::CLOSED) {
             return;
         }
         if !self.inner.events.error.emit(lp, self, &error) {
             log::warn!("hinge: unhandled socket error, closing: {error}");
         }
         self.finish_close(true);
+    }
+
+    /// `fail` for an OS error during `op`.
+    #[cold]
+    fn fail_io(&self, lp: &Loop, op: &'static str, e: io::Error) {
+        self.fail(lp, Error::from_io(op, self.label(), e));
     }
 
     /// `fail` with hinge's own timeout (no OS error behind it).
@@ -869,31 +989,35 @@ impl Socket {
     /// Closes now; `close` is emitted from the loop, then every listener
     /// is dropped.
     fn finish_close(&self, had_error: bool) {
-        let inner = &self.inner;
-        if inner.closed.replace(true) {
+        let inner = &*self.inner;
+        if inner.state.replace(flag::CLOSED, true) {
             return;
         }
         inner.fd.set(-1);
         let io = inner.io.borrow_mut().take();
         drop(io); // stops the watcher and closes the fd
-        drop(inner.idle_timer.borrow_mut().take());
-        drop(inner.connect_timer.borrow_mut().take());
+        inner.state.set(flag::HAS_IDLE_TIMER, false);
+        if let Some(r) = inner.rare.get() {
+            drop(r.idle_timer.borrow_mut().take());
+            drop(r.connect_timer.borrow_mut().take());
+        }
         let unsent: Vec<Chunk> = inner.queue.borrow_mut().drain(..).collect();
         inner.queued.set(0);
-        if let Some(server) = inner.server.borrow().upgrade() {
+        let server = inner.server.take();
+        if let Some(server) = server.upgrade() {
             ServerInner::connection_closed(&server);
         }
         let me = self.clone();
-        let lp = self.lp();
-        lp.defer(move |lp| {
+        self.lp().defer(move |lp| {
             for chunk in unsent {
                 if let Some(cb) = chunk.on_written {
                     cb(lp, &me, Err(Error::Closed { op: "send" }));
                 }
             }
             me.inner.events.close.emit(lp, &me, &had_error);
-            me.inner.events.clear();
-            if let Some(slot) = me.inner.slot.take() {
+            me.inner.clear_listeners();
+            let slot = me.inner.slot.replace(NO_SLOT);
+            if slot != NO_SLOT {
                 let table = me.inner.core.local(SocketTable::default);
                 let own = table.0.borrow_mut().try_remove(slot);
                 drop(own);
@@ -902,7 +1026,7 @@ impl Socket {
     }
 
     pub(crate) fn set_server(&self, server: &Rc<ServerInner>) {
-        *self.inner.server.borrow_mut() = Rc::downgrade(server);
+        self.inner.server.set(Rc::downgrade(server));
     }
 
     /// Stops reading (no more `data` events) until [`resume`](Socket::resume).
@@ -917,7 +1041,7 @@ impl Socket {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn pause(&self) {
-        self.inner.paused.set(true);
+        self.inner.state.set(flag::PAUSED, true);
         self.update_interest();
     }
 
@@ -932,7 +1056,7 @@ impl Socket {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn resume(&self) {
-        self.inner.paused.set(false);
+        self.inner.state.set(flag::PAUSED, false);
         self.update_interest();
     }
 
@@ -946,7 +1070,7 @@ impl Socket {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn is_paused(&self) -> bool {
-        self.inner.paused.get()
+        self.inner.state.has(flag::PAUSED)
     }
 
     /// Half-closes: once everything queued is written, shuts down the
@@ -965,10 +1089,10 @@ impl Socket {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn end(&self) {
-        if self.inner.closed.get() {
+        if self.inner.state.has(flag::CLOSED) {
             return;
         }
-        self.inner.ending.set(true);
+        self.inner.state.set(flag::ENDING, true);
         self.after_flush();
     }
 
@@ -985,10 +1109,10 @@ impl Socket {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn close(&self) {
-        if self.inner.closed.get() {
+        if self.inner.state.has(flag::CLOSED) {
             return;
         }
-        self.inner.closing.set(true);
+        self.inner.state.set(flag::CLOSING, true);
         self.after_flush();
     }
 
@@ -1017,7 +1141,7 @@ impl Socket {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn is_closed(&self) -> bool {
-        self.inner.closed.get()
+        self.inner.state.has(flag::CLOSED)
     }
 
     /// Emits `timeout` after `idle` without reads or writes; `None` turns
@@ -1035,9 +1159,11 @@ impl Socket {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn set_timeout(&self, idle: Option<Duration>) {
-        let old = self.inner.idle_timer.borrow_mut().take();
-        self.inner.has_idle_timer.set(false);
-        drop(old);
+        self.inner.state.set(flag::HAS_IDLE_TIMER, false);
+        if let Some(r) = self.inner.rare.get() {
+            let old = r.idle_timer.borrow_mut().take();
+            drop(old);
+        }
         let Some(idle) = idle.filter(|d| !d.is_zero()) else {
             return;
         };
@@ -1046,18 +1172,18 @@ impl Socket {
         }
         let weak = Rc::downgrade(&self.inner);
         let timer = Timer::new(&self.lp(), idle, idle, move |lp, _| {
-            if let Some(inner) = weak.upgrade() {
+            if let Some(inner) = weak.upgrade().filter(|i| !i.state.has(flag::CLOSED)) {
                 let s = Socket { inner };
                 s.inner
-                    .events
+                    .rare()
                     .timeout
-                    .emit_while(lp, &s, &(), || !s.inner.closed.get());
+                    .emit_while(lp, &s, &(), || !s.inner.state.has(flag::CLOSED));
             }
         });
         // The timer does not keep the loop alive; the socket does.
         timer.unref();
-        *self.inner.idle_timer.borrow_mut() = Some(timer);
-        self.inner.has_idle_timer.set(true);
+        *self.inner.rare().idle_timer.borrow_mut() = Some(timer);
+        self.inner.state.set(flag::HAS_IDLE_TIMER, true);
     }
 
     /// Sets `TCP_NODELAY` (disable Nagle's algorithm).
@@ -1105,7 +1231,7 @@ impl Socket {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn set_allow_half_open(&self, allow: bool) {
-        self.inner.allow_half_open.set(allow);
+        self.inner.state.set(flag::ALLOW_HALF_OPEN, allow);
     }
 
     /// Sets the queue size above which `send` returns `false`.
@@ -1201,7 +1327,7 @@ impl Socket {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn remove_all_listeners(&self) {
-        self.inner.events.clear();
+        self.inner.clear_listeners();
     }
 
     /// How many listeners one event has.
@@ -1216,12 +1342,13 @@ impl Socket {
     /// ```
     pub fn listeners(&self, event: SocketEvent) -> usize {
         let e = &self.inner.events;
+        let rare = self.inner.rare.get();
         match event {
-            SocketEvent::Connect => e.connect.listener_count(),
+            SocketEvent::Connect => rare.map_or(0, |r| r.connect.listener_count()),
             SocketEvent::Data => e.data.listener_count(),
-            SocketEvent::End => e.end.listener_count(),
+            SocketEvent::End => rare.map_or(0, |r| r.end.listener_count()),
             SocketEvent::Drain => e.drain.listener_count(),
-            SocketEvent::Timeout => e.timeout.listener_count(),
+            SocketEvent::Timeout => rare.map_or(0, |r| r.timeout.listener_count()),
             SocketEvent::Error => e.error.listener_count(),
             SocketEvent::Close => e.close.listener_count(),
         }
@@ -1240,12 +1367,13 @@ impl Socket {
     /// ```
     pub fn remove_listeners(&self, event: SocketEvent) {
         let e = &self.inner.events;
+        let rare = self.inner.rare.get();
         match event {
-            SocketEvent::Connect => e.connect.clear(),
+            SocketEvent::Connect => rare.map_or((), |r| r.connect.clear()),
             SocketEvent::Data => e.data.clear(),
-            SocketEvent::End => e.end.clear(),
+            SocketEvent::End => rare.map_or((), |r| r.end.clear()),
             SocketEvent::Drain => e.drain.clear(),
-            SocketEvent::Timeout => e.timeout.clear(),
+            SocketEvent::Timeout => rare.map_or((), |r| r.timeout.clear()),
             SocketEvent::Error => e.error.clear(),
             SocketEvent::Close => e.close.clear(),
         }
@@ -1278,13 +1406,12 @@ impl Socket {
     /// ```
     pub fn off(&self, id: crate::ListenerId) -> bool {
         let e = &self.inner.events;
-        e.connect.off(id)
-            || e.data.off(id)
-            || e.end.off(id)
+        let rare = self.inner.rare.get();
+        e.data.off(id)
             || e.drain.off(id)
-            || e.timeout.off(id)
             || e.error.off(id)
             || e.close.off(id)
+            || rare.is_some_and(|r| r.connect.off(id) || r.end.off(id) || r.timeout.off(id))
     }
 
     /// How many listeners the socket has, over all events.
@@ -1300,13 +1427,14 @@ impl Socket {
     /// ```
     pub fn listener_count(&self) -> usize {
         let e = &self.inner.events;
-        e.connect.listener_count()
-            + e.data.listener_count()
-            + e.end.listener_count()
+        let rare = self.inner.rare.get().map_or(0, |r| {
+            r.connect.listener_count() + r.end.listener_count() + r.timeout.listener_count()
+        });
+        e.data.listener_count()
             + e.drain.listener_count()
-            + e.timeout.listener_count()
             + e.error.listener_count()
             + e.close.listener_count()
+            + rare
     }
 
     event_methods! {
@@ -1319,7 +1447,7 @@ impl Socket {
         /// s.on_connect(|_, s, _| println!("connected to {:?}", s.peer_addr()));
         /// # Ok::<(), hinge::Error>(())
         /// ```
-        on_connect, once_connect, connect, ();
+        on_connect, once_connect, |s| s.inner.rare().connect, ();
         /// Runs `f` with each chunk of received bytes. The slice borrows the
         /// loop's shared read buffer: copy what you keep.
         ///
@@ -1332,7 +1460,7 @@ impl Socket {
         /// });
         /// # Ok::<(), hinge::Error>(())
         /// ```
-        on_data, once_data, data, [u8];
+        on_data, once_data, |s| s.inner.events.data, [u8];
         /// Runs `f` when the peer half-closes (no more data will come).
         ///
         /// ```
@@ -1342,7 +1470,7 @@ impl Socket {
         /// s.on_end(|_, _, _| println!("peer finished sending"));
         /// # Ok::<(), hinge::Error>(())
         /// ```
-        on_end, once_end, end, ();
+        on_end, once_end, |s| s.inner.rare().end, ();
         /// Runs `f` when the send queue empties after `send` returned `false`.
         ///
         /// ```
@@ -1352,7 +1480,7 @@ impl Socket {
         /// s.on_drain(|_, s, _| s.resume());
         /// # Ok::<(), hinge::Error>(())
         /// ```
-        on_drain, once_drain, drain, ();
+        on_drain, once_drain, |s| s.inner.events.drain, ();
         /// Runs `f` after the inactivity period of [`set_timeout`](Socket::set_timeout).
         ///
         /// ```
@@ -1362,7 +1490,7 @@ impl Socket {
         /// s.on_timeout(|_, s, _| s.destroy());
         /// # Ok::<(), hinge::Error>(())
         /// ```
-        on_timeout, once_timeout, timeout, ();
+        on_timeout, once_timeout, |s| s.inner.rare().timeout, ();
         /// Runs `f` with a typed error; `close` follows.
         ///
         /// ```
@@ -1372,7 +1500,7 @@ impl Socket {
         /// s.on_error(|_, _, e| eprintln!("socket error: {e}"));
         /// # Ok::<(), hinge::Error>(())
         /// ```
-        on_error, once_error, error, Error;
+        on_error, once_error, |s| s.inner.events.error, Error;
         /// Runs `f` once when the socket has closed, with whether an error
         /// caused it. All listeners are dropped afterwards.
         ///
@@ -1383,7 +1511,7 @@ impl Socket {
         /// s.on_close(|_, _, had_error| println!("closed (error: {had_error})"));
         /// # Ok::<(), hinge::Error>(())
         /// ```
-        on_close, once_close, close, bool;
+        on_close, once_close, |s| s.inner.events.close, bool;
     }
 }
 
