@@ -54,11 +54,23 @@ struct Slot<S, T: ?Sized> {
 /// # Ok::<(), hinge::Error>(())
 /// ```
 pub struct Event<S, T: ?Sized> {
-    slots: RefCell<Vec<Slot<S, T>>>,
+    /// The earliest listener, kept inline: most events have exactly one,
+    /// and calling it needs no walk. `None` while it runs.
+    first: Cell<Option<Listener<S, T>>>,
+    /// `first`'s id (with `ONCE` set for a `once` listener), or 0.
+    first_id: Cell<u64>,
+    /// Listeners registered after `first`, in order. New listeners go
+    /// here whenever `first` or `rest` holds one, which keeps the order.
+    rest: RefCell<Vec<Slot<S, T>>>,
+    /// Walks of `rest` in progress (they index it, so no compaction).
     emitting: Cell<u32>,
-    /// Slots marked removed but not yet compacted away.
+    /// Slots of `rest` marked removed but not yet compacted away.
     removed: Cell<u32>,
 }
+
+/// The bit of `Event::first_id` that marks a `once` listener (ids count
+/// up from 1 and never reach it).
+const ONCE: u64 = 1 << 63;
 
 impl<S, T: ?Sized> Default for Event<S, T> {
     fn default() -> Self {
@@ -75,27 +87,34 @@ impl<S, T: ?Sized> Event<S, T> {
     /// ```
     pub fn new() -> Event<S, T> {
         Event {
-            slots: RefCell::new(Vec::new()),
+            first: Cell::new(None),
+            first_id: Cell::new(0),
+            rest: RefCell::new(Vec::new()),
             emitting: Cell::new(0),
             removed: Cell::new(0),
         }
     }
 
     fn add(&self, once: bool, f: Listener<S, T>) -> ListenerId {
-        let id = ListenerId(NEXT_ID.fetch_add(1, Ordering::Relaxed));
-        let mut slots = self.slots.borrow_mut();
-        if slots.capacity() == 0 {
-            // Most events get one listener: don't pay for four (Vec's
-            // default first growth) on every connection.
-            slots.reserve_exact(1);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let mut rest = self.rest.borrow_mut();
+        if self.first_id.get() == 0 && rest.is_empty() {
+            self.first_id.set(if once { id | ONCE } else { id });
+            drop(self.first.replace(Some(f)));
+            return ListenerId(id);
         }
-        slots.push(Slot {
-            id,
+        if rest.capacity() == 0 {
+            // A second listener is rare: don't pay for four (Vec's default
+            // first growth).
+            rest.reserve_exact(1);
+        }
+        rest.push(Slot {
+            id: ListenerId(id),
             once,
             removed: false,
             f: Some(f),
         });
-        id
+        ListenerId(id)
     }
 
     /// Adds a listener that runs on every emission.
@@ -139,6 +158,19 @@ impl<S, T: ?Sized> Event<S, T> {
         )
     }
 
+    /// Forgets the first listener if it is `id` (any id when `None`);
+    /// returns whether it did. Its closure is dropped here, or by the
+    /// emission that is running it.
+    fn remove_first(&self, id: Option<ListenerId>) -> bool {
+        let current = self.first_id.get() & !ONCE;
+        if current == 0 || id.is_some_and(|id| id.0 != current) {
+            return false;
+        }
+        self.first_id.set(0);
+        drop(self.first.take()); // may run user code: nothing is borrowed
+        true
+    }
+
     /// Removes a listener; returns whether it was registered.
     ///
     /// ```
@@ -147,9 +179,12 @@ impl<S, T: ?Sized> Event<S, T> {
     /// assert!(ev.off(id));
     /// ```
     pub fn off(&self, id: ListenerId) -> bool {
+        if self.remove_first(Some(id)) {
+            return true;
+        }
         let removed = {
-            let mut slots = self.slots.borrow_mut();
-            match slots.iter_mut().find(|s| s.id == id && !s.removed) {
+            let mut rest = self.rest.borrow_mut();
+            match rest.iter_mut().find(|s| s.id == id && !s.removed) {
                 Some(slot) => {
                     slot.removed = true;
                     self.removed.set(self.removed.get() + 1);
@@ -173,12 +208,13 @@ impl<S, T: ?Sized> Event<S, T> {
     /// assert_eq!(ev.listener_count(), 0);
     /// ```
     pub fn clear(&self) {
+        self.remove_first(None);
         // One at a time, each dropped outside the borrow (a drop may run
         // user code); no allocation, and nothing to do for an empty event.
         loop {
             let f = {
-                let mut slots = self.slots.borrow_mut();
-                match slots.iter_mut().find(|s| !s.removed) {
+                let mut rest = self.rest.borrow_mut();
+                match rest.iter_mut().find(|s| !s.removed) {
                     Some(slot) => {
                         slot.removed = true;
                         self.removed.set(self.removed.get() + 1);
@@ -200,7 +236,8 @@ impl<S, T: ?Sized> Event<S, T> {
     /// assert_eq!(ev.listener_count(), 1);
     /// ```
     pub fn listener_count(&self) -> usize {
-        self.slots.borrow().iter().filter(|s| !s.removed).count()
+        let first = usize::from(self.first_id.get() != 0);
+        first + self.rest.borrow().iter().filter(|s| !s.removed).count()
     }
 
     /// Calls the listeners in registration order; returns whether any ran.
@@ -228,51 +265,55 @@ impl<S, T: ?Sized> Event<S, T> {
         payload: &T,
         go: impl Fn() -> bool,
     ) -> bool {
-        // The common case, one listener that stays: call it without the
-        // per-slot bookkeeping of the general walk.
-        let (mut f, id) = {
-            let mut slots = self.slots.borrow_mut();
-            match slots.as_mut_slice() {
-                [] => return false,
-                [slot] if !slot.once && !slot.removed => match slot.f.take() {
-                    Some(f) => (f, slot.id),
-                    // It is running: an emission from inside itself.
-                    None => return false,
-                },
-                _ => {
-                    drop(slots);
-                    return self.emit_each(lp, source, payload, go);
-                }
-            }
+        if self.rest.borrow().is_empty() {
+            // The common case. Listeners the call adds land in `rest` and
+            // first run on the next emission.
+            return self.emit_first(lp, source, payload);
+        }
+        self.emit_all(lp, source, payload, go)
+    }
+
+    /// Calls the inline first listener, unless there is none or it is
+    /// already running (an emission from inside itself).
+    #[inline(always)]
+    fn emit_first(&self, lp: &Loop, source: &S, payload: &T) -> bool {
+        let id = self.first_id.get();
+        if id == 0 {
+            return false;
+        }
+        let Some(mut f) = self.first.take() else {
+            return false;
         };
-        // Only runs if the listener panics: forget its slot then.
-        let guard = Unwinding {
-            event: self,
-            index: 0,
-            id,
-            walking: false,
-        };
+        if id & ONCE != 0 {
+            self.first_id.set(0);
+            f(lp, source, payload);
+            return true;
+        }
+        // Only runs if the listener panics: forget it then.
+        let guard = FirstUnwinding { event: self, id };
         f(lp, source, payload);
         std::mem::forget(guard);
-        // No walk to protect: the first slot cannot move during the call
-        // (removals only shift later slots), and `put_back` checks the id.
-        self.put_back(0, id, f);
+        // Still registered (not removed, nor replaced) during the call?
+        if self.first_id.get() == id {
+            self.first.set(Some(f));
+        }
         true
     }
 
-    /// The general walk: any number of listeners, `once` ones, removals.
+    /// The general walk: `first`, then the listeners of `rest` that were
+    /// there when it began, `once` ones and removals included.
     #[inline(never)]
-    fn emit_each(&self, lp: &Loop, source: &S, payload: &T, go: impl Fn() -> bool) -> bool {
-        let n = self.slots.borrow().len();
-        self.emitting.set(self.emitting.get() + 1);
-        let mut ran = false;
+    fn emit_all(&self, lp: &Loop, source: &S, payload: &T, go: impl Fn() -> bool) -> bool {
+        let n = self.rest.borrow().len();
+        let _walk = Walk::new(self);
+        let mut ran = self.emit_first(lp, source, payload);
         for i in 0..n {
-            if i > 0 && !go() {
+            if ran && !go() {
                 break;
             }
             let taken = {
-                let mut slots = self.slots.borrow_mut();
-                match slots.get_mut(i) {
+                let mut rest = self.rest.borrow_mut();
+                match rest.get_mut(i) {
                     Some(slot) if !slot.removed => {
                         if slot.once {
                             slot.removed = true;
@@ -290,24 +331,20 @@ impl<S, T: ?Sized> Event<S, T> {
                 event: self,
                 index: i,
                 id,
-                walking: true,
             };
             f(lp, source, payload);
             std::mem::forget(guard);
             self.put_back(i, id, f);
         }
-        self.emitting.set(self.emitting.get() - 1);
-        self.compact();
         ran
     }
 
     /// Returns a listener to its slot after it ran, unless it was removed
     /// meanwhile (then it is dropped here, outside the borrow).
-    #[inline(always)]
     fn put_back(&self, index: usize, id: ListenerId, f: Listener<S, T>) {
         let leftover = {
-            let mut slots = self.slots.borrow_mut();
-            match slots.get_mut(index) {
+            let mut rest = self.rest.borrow_mut();
+            match rest.get_mut(index) {
                 Some(slot) if slot.id == id && !slot.removed => {
                     slot.f = Some(f);
                     None
@@ -319,38 +356,67 @@ impl<S, T: ?Sized> Event<S, T> {
     }
 
     /// Drops removed slots, but never while an emission walks the list.
-    #[inline]
     fn compact(&self) {
         if self.removed.get() > 0 && self.emitting.get() == 0 {
-            self.slots.borrow_mut().retain(|s| !s.removed);
+            self.rest.borrow_mut().retain(|s| !s.removed);
             self.removed.set(0);
         }
     }
 }
 
-/// Armed while a listener runs; dropped only if it panics (the normal
-/// path forgets it), to forget the listener's slot and end the emission.
+/// Armed while the first listener runs; dropped only if it panics (the
+/// normal path forgets it), to forget that listener.
+struct FirstUnwinding<'a, S, T: ?Sized> {
+    event: &'a Event<S, T>,
+    id: u64,
+}
+
+impl<S, T: ?Sized> Drop for FirstUnwinding<'_, S, T> {
+    fn drop(&mut self) {
+        if self.event.first_id.get() == self.id {
+            self.event.first_id.set(0);
+        }
+    }
+}
+
+/// A walk of `rest` in progress: counted in `emitting` so that removals
+/// only mark slots, and compacted when the walk ends, however it ends.
+struct Walk<'a, S, T: ?Sized> {
+    event: &'a Event<S, T>,
+}
+
+impl<'a, S, T: ?Sized> Walk<'a, S, T> {
+    fn new(event: &'a Event<S, T>) -> Self {
+        event.emitting.set(event.emitting.get() + 1);
+        Walk { event }
+    }
+}
+
+impl<S, T: ?Sized> Drop for Walk<'_, S, T> {
+    fn drop(&mut self) {
+        let event = self.event;
+        event.emitting.set(event.emitting.get() - 1);
+        event.compact();
+    }
+}
+
+/// Armed while a listener of `rest` runs; dropped only if it panics (the
+/// normal path forgets it), to forget its slot.
 struct Unwinding<'a, S, T: ?Sized> {
     event: &'a Event<S, T>,
     index: usize,
     id: ListenerId,
-    /// Inside `emit_each`, which counted itself in `emitting`.
-    walking: bool,
 }
 
 impl<S, T: ?Sized> Drop for Unwinding<'_, S, T> {
     fn drop(&mut self) {
         let event = self.event;
-        if let Some(slot) = event.slots.borrow_mut().get_mut(self.index) {
+        if let Some(slot) = event.rest.borrow_mut().get_mut(self.index) {
             if slot.id == self.id && !slot.removed {
                 slot.removed = true;
                 event.removed.set(event.removed.get() + 1);
             }
         }
-        if self.walking {
-            event.emitting.set(event.emitting.get().saturating_sub(1));
-        }
-        event.compact();
     }
 }
 

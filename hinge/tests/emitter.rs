@@ -99,3 +99,85 @@ fn a_panicking_listener_leaves_the_event_usable() {
     ev.emit(&lp, &(), &());
     assert_eq!(ok.get(), 1);
 }
+
+#[test]
+fn order_holds_when_the_first_listener_goes_and_others_come() {
+    let lp = Loop::new().unwrap();
+    let ev: Event<(), ()> = Event::new();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let mut ids = Vec::new();
+    for name in ["a", "b"] {
+        let l = log.clone();
+        ids.push(ev.on(move |_, _, _| l.borrow_mut().push(name)));
+    }
+    assert!(ev.off(ids[0]));
+    let l = log.clone();
+    ev.on(move |_, _, _| l.borrow_mut().push("c"));
+    ev.emit(&lp, &(), &());
+    assert_eq!(*log.borrow(), ["b", "c"], "c registered last, runs last");
+    ev.clear();
+    let l = log.clone();
+    ev.once(move |_, _, _| l.borrow_mut().push("d"));
+    ev.emit(&lp, &(), &());
+    ev.emit(&lp, &(), &());
+    assert_eq!(*log.borrow(), ["b", "c", "d"]);
+    assert_eq!(ev.listener_count(), 0);
+}
+
+#[test]
+fn a_lone_listener_replacing_itself_runs_the_new_one_next_time() {
+    let lp = Loop::new().unwrap();
+    let drops = DropCounter::default();
+    let ev: Rc<Event<(), ()>> = Rc::new(Event::new());
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let (e, l, tok) = (ev.clone(), log.clone(), drops.token());
+    ev.on(move |_, _, _| {
+        tok.touch();
+        l.borrow_mut().push("old");
+        e.clear();
+        let l2 = l.clone();
+        e.on(move |_, _, _| l2.borrow_mut().push("new"));
+    });
+    ev.emit(&lp, &(), &());
+    assert_eq!(
+        drops.dropped(),
+        1,
+        "the old closure is freed after its call"
+    );
+    assert_eq!(ev.listener_count(), 1);
+    ev.emit(&lp, &(), &());
+    assert_eq!(*log.borrow(), ["old", "new"]);
+}
+
+#[test]
+fn an_emission_from_inside_a_listener_skips_only_that_listener() {
+    let lp = Loop::new().unwrap();
+    let ev: Rc<Event<(), u32>> = Rc::new(Event::new());
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let (e, l) = (ev.clone(), log.clone());
+    ev.on(move |lp, _, n| {
+        l.borrow_mut().push(format!("outer {n}"));
+        if *n == 1 {
+            e.emit(lp, &(), &2);
+        }
+    });
+    let l = log.clone();
+    ev.on(move |_, _, n| l.borrow_mut().push(format!("second {n}")));
+    ev.emit(&lp, &(), &1);
+    assert_eq!(*log.borrow(), ["outer 1", "second 2", "second 1"]);
+}
+
+#[test]
+fn a_lone_panicking_listener_is_forgotten() {
+    let lp = Loop::new().unwrap();
+    let ev: Event<(), ()> = Event::new();
+    ev.on(|_, _, _| panic!("alone"));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ev.emit(&lp, &(), &())));
+    assert!(r.is_err());
+    assert_eq!(ev.listener_count(), 0);
+    let ok = Rc::new(std::cell::Cell::new(0));
+    let o = ok.clone();
+    ev.on(move |_, _, _| o.set(o.get() + 1));
+    assert!(ev.emit(&lp, &(), &()));
+    assert_eq!(ok.get(), 1);
+}
