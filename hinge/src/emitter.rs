@@ -208,10 +208,11 @@ impl<S, T: ?Sized> Event<S, T> {
     /// assert_eq!(ev.listener_count(), 0);
     /// ```
     pub fn clear(&self) {
-        self.remove_first(None);
         // One at a time, each dropped outside the borrow (a drop may run
-        // user code); no allocation, and nothing to do for an empty event.
+        // user code, even add a listener); no allocation, and nothing to
+        // do for an empty event.
         loop {
+            let first = self.remove_first(None);
             let f = {
                 let mut rest = self.rest.borrow_mut();
                 match rest.iter_mut().find(|s| !s.removed) {
@@ -220,6 +221,7 @@ impl<S, T: ?Sized> Event<S, T> {
                         self.removed.set(self.removed.get() + 1);
                         slot.f.take()
                     }
+                    None if first => None,
                     None => break,
                 }
             };

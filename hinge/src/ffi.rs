@@ -607,8 +607,10 @@ impl<K: Kind> Handle<K> {
             shared.slot.set(core.register(weak));
             shared.core.set(Rc::as_ptr(core));
         } else {
-            // The loop is being torn down: the watcher is born detached.
+            // The loop is being torn down: the watcher is born detached,
+            // and will never call back (nor hold what its callback holds).
             K::on_detach(&shared.extra, 0);
+            drop(shared.cb.take());
         }
         Handle { rc: shared }
     }
@@ -1226,20 +1228,36 @@ pub(crate) trait StreamHandler: 'static {
     fn on_io(&self, lp: &Loop, events: Events);
 }
 
+/// A stream watcher's socket, closed by `close_socket` (or with the
+/// watcher), never while libev watches its fd.
+pub(crate) struct StreamSource {
+    fd: c_int,
+    sock: RefCell<Option<socket2::Socket>>,
+}
+
+impl StreamSource {
+    pub(crate) fn new(sock: socket2::Socket) -> StreamSource {
+        use std::os::fd::AsRawFd;
+        StreamSource {
+            fd: sock.as_raw_fd(),
+            sock: RefCell::new(Some(sock)),
+        }
+    }
+}
+
 pub(crate) struct StreamKind<H>(std::marker::PhantomData<H>);
 impl<H: StreamHandler> Kind for StreamKind<H> {
     type Raw = sys::ev_io;
     type Public = Handle<Self>;
-    type Extra = socket2::Socket;
+    type Extra = StreamSource;
     type Cb = H;
     fn wrap(handle: Handle<Self>) -> Handle<Self> {
         handle
     }
-    unsafe fn init(w: *mut Self::Raw, cb: Trampoline<Self>, sock: &socket2::Socket) {
-        use std::os::fd::AsRawFd;
-        // SAFETY: forwarded from the caller; the fd is owned by `sock`,
-        // which lives in the watcher.
-        unsafe { sys::hinge_ev_io_init(w, cb, sock.as_raw_fd(), 0) }
+    unsafe fn init(w: *mut Self::Raw, cb: Trampoline<Self>, x: &StreamSource) {
+        // SAFETY: forwarded from the caller; the fd is owned by the
+        // source, which lives in the watcher.
+        unsafe { sys::hinge_ev_io_init(w, cb, x.fd, 0) }
     }
     unsafe fn start(lp: *mut sys::ev_loop, w: *mut Self::Raw) {
         // SAFETY: forwarded from the caller.
@@ -1256,15 +1274,31 @@ impl<H: StreamHandler> Kind for StreamKind<H> {
 
 impl<H: StreamHandler> Handle<StreamKind<H>> {
     /// Watches `events` (READ and/or WRITE, or none: an open socket keeps
-    /// its loop alive even while it waits for nothing) and starts.
+    /// its loop alive even while it waits for nothing) and starts. Does
+    /// nothing once the socket is closed.
     pub(crate) fn set_events(&self, events: Events) {
-        use std::os::fd::AsRawFd;
-        let fd = self.rc.extra.as_raw_fd();
         self.stop();
-        // SAFETY: the watcher is stopped; the fd is owned by this watcher
-        // and the mask holds only READ/WRITE.
-        unsafe { sys::hinge_ev_io_set(self.rc.raw.get(), fd, events.bits()) };
+        let source = &self.rc.extra;
+        if source.sock.borrow().is_none() {
+            return;
+        }
+        // SAFETY: the watcher is stopped; the fd is open and owned by this
+        // watcher, and the mask holds only READ/WRITE.
+        unsafe { sys::hinge_ev_io_set(self.rc.raw.get(), source.fd, events.bits()) };
         self.start();
+    }
+
+    /// Calls `f` with the socket, unless it is closed.
+    pub(crate) fn with_socket<R>(&self, f: impl FnOnce(&socket2::Socket) -> R) -> Option<R> {
+        self.rc.extra.sock.borrow().as_ref().map(f)
+    }
+
+    /// Stops watching and closes the socket now, even if the watcher
+    /// itself outlives this call (its callback is running).
+    pub(crate) fn close_socket(&self) {
+        self.stop();
+        let sock = self.rc.extra.sock.borrow_mut().take();
+        drop(sock);
     }
 }
 

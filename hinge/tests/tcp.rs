@@ -608,3 +608,46 @@ fn connect_timeout_on_a_full_accept_queue() {
     assert!(start.elapsed() >= Duration::from_millis(290));
     drop(fillers);
 }
+
+#[test]
+fn end_and_close_while_connecting_finish_once_connected() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let lp = Loop::new().unwrap();
+    let ending = Socket::connect(&lp, "127.0.0.1", port).unwrap();
+    ending.end();
+    let closing = Socket::connect(&lp, "127.0.0.1", port).unwrap();
+    closing.close();
+    let peers = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            let (mut peer, _) = listener.accept().unwrap();
+            peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut buf = Vec::new();
+            // EOF, not a timeout: hinge sent its FIN without any data.
+            got.push(peer.read_to_end(&mut buf).map(|_| buf.len()).ok());
+        }
+        got
+    });
+    run_bounded(&lp, 10);
+    assert!(ending.is_closed() && closing.is_closed());
+    assert_eq!(peers.join().unwrap(), [Some(0), Some(0)]);
+}
+
+#[test]
+fn a_socket_kept_past_its_loop_is_closed() {
+    let lp = Loop::new().unwrap();
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let s = Socket::from_unix_stream(&lp, a).unwrap();
+    drop(lp);
+    assert!(s.is_closed());
+    assert!(matches!(s.send(b"x"), Err(Error::Closed { .. })));
+    // The fd number went back to the OS; a new file may reuse it, and
+    // the old handle must not write there.
+    let (c, mut d) = std::os::unix::net::UnixStream::pair().unwrap();
+    assert!(s.send(b"stray").is_err());
+    drop(c);
+    let mut buf = Vec::new();
+    d.read_to_end(&mut buf).unwrap();
+    assert!(buf.is_empty());
+}

@@ -13,7 +13,7 @@ use slab::Slab;
 use socket2::{Domain, SockAddr, Type};
 
 use crate::event_loop::Loop;
-use crate::ffi::{self, Handle, LoopCore, StreamHandler, StreamKind};
+use crate::ffi::{self, Handle, LoopCore, StreamHandler, StreamKind, StreamSource};
 use crate::net::addr::{parse_host, resolve, Addr, Host};
 use crate::net::server::ServerInner;
 use crate::{Backend, Error, Event, Events, Pool, Result, Timer, Watcher};
@@ -233,9 +233,15 @@ impl Drop for SocketTable {
         // The loop is going away with sockets still open: break any
         // listener -> socket cycles so everything is freed.
         for (_, s) in std::mem::take(&mut *self.0.borrow_mut()) {
+            // Handles kept past the loop see a closed socket, never a
+            // stale fd number.
+            s.state.set(flag::CLOSED, true);
+            s.fd.set(-1);
             s.clear_listeners();
             // The io watcher holds its socket: let go of it too.
-            drop(s.io.borrow_mut().take());
+            if let Some(io) = s.io.borrow_mut().take() {
+                io.close_socket();
+            }
             drop(s.queue.borrow_mut().drain(..).collect::<Vec<_>>());
         }
     }
@@ -357,7 +363,7 @@ impl Socket {
             self.finish_close(false);
             return Err(Error::InvalidFd(fd));
         }
-        let io = Stream::with_callback(lp, sock, self.clone());
+        let io = Stream::with_callback(lp, StreamSource::new(sock), self.clone());
         io.set_events(events);
         self.inner.interest.set(events);
         *self.inner.io.borrow_mut() = Some(io);
@@ -587,7 +593,10 @@ impl Socket {
                 if let Some(r) = self.inner.rare.get() {
                     r.connect.emit(lp, self, &());
                 }
-                if !self.inner.queue.borrow().is_empty() {
+                if self.inner.queue.borrow().is_empty() {
+                    // end() or close() may have come while connecting.
+                    self.after_flush();
+                } else {
                     self.flush(lp);
                 }
             }
@@ -600,7 +609,9 @@ impl Socket {
                     self.fail(lp, Error::from_io("connect", self.label(), e));
                 } else {
                     self.inner.fd.set(-1);
-                    drop(self.inner.io.borrow_mut().take());
+                    if let Some(io) = self.inner.io.borrow_mut().take() {
+                        io.close_socket();
+                    }
                     self.connect_next(lp, rest, "connect");
                 }
             }
@@ -609,7 +620,11 @@ impl Socket {
     }
 
     fn with_sock<R>(&self, f: impl FnOnce(&socket2::Socket) -> R) -> Option<R> {
-        self.inner.io.borrow().as_ref().map(|io| f(io.extra()))
+        self.inner
+            .io
+            .borrow()
+            .as_ref()
+            .and_then(|io| io.with_socket(f))
     }
 
     fn label(&self) -> String {
@@ -739,13 +754,14 @@ impl Socket {
         let inner = &*self.inner;
         if inner.can_send_now() {
             // The common case: it all goes out at once.
-            if let Ok(n) = ffi::send(inner.fd.get(), data) {
+            let r = ffi::send(inner.fd.get(), data);
+            if let Ok(n) = r {
                 if n == data.len() {
                     self.sent_now(n);
                     return Ok(true);
                 }
-                return self.send_rest(data, n, None);
             }
+            return self.send_from(data, None, r);
         }
         self.send_inner(data, None)
     }
@@ -784,26 +800,48 @@ impl Socket {
     #[inline(never)]
     fn send_inner(&self, data: &[u8], on_written: Option<Written>) -> Result<bool> {
         let inner = &*self.inner;
-        if inner.state.has(flag::CLOSED | flag::ENDING | flag::CLOSING) {
+        if inner.state.has(flag::CLOSED | flag::ENDING | flag::CLOSING)
+            || (inner.fd.get() < 0 && !inner.state.has(flag::CONNECTING))
+        {
             return Err(Error::Closed { op: "send" });
         }
+        if !inner.can_send_now() {
+            // Connecting, or bytes already wait: keep the order.
+            return self.send_rest(data, 0, on_written);
+        }
+        let first = ffi::send(inner.fd.get(), data);
+        self.send_from(data, on_written, first)
+    }
+
+    /// Goes on with a direct send whose first attempt returned `first`.
+    #[inline(never)]
+    fn send_from(
+        &self,
+        data: &[u8],
+        on_written: Option<Written>,
+        first: io::Result<usize>,
+    ) -> Result<bool> {
+        let inner = &*self.inner;
         let mut sent = 0;
-        if !inner.state.has(flag::CONNECTING) && inner.queue.borrow().is_empty() {
-            loop {
-                match ffi::send(inner.fd.get(), &data[sent..]) {
-                    Ok(n) => {
-                        sent += n;
-                        if sent == data.len() {
-                            break;
-                        }
+        let mut next = Some(first);
+        loop {
+            let r = match next.take() {
+                Some(r) => r,
+                None => ffi::send(inner.fd.get(), &data[sent..]),
+            };
+            match r {
+                Ok(n) => {
+                    sent += n;
+                    if sent == data.len() {
+                        break;
                     }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) => {
-                        let err = Error::from_io("send", self.label(), e);
-                        self.finish_close(true);
-                        return Err(err);
-                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    let err = Error::from_io("send", self.label(), e);
+                    self.finish_close(true);
+                    return Err(err);
                 }
             }
         }
@@ -841,6 +879,9 @@ impl Socket {
     }
 
     fn flush(&self, lp: &Loop) {
+        if self.inner.fd.get() < 0 {
+            return;
+        }
         loop {
             let front = {
                 let queue = self.inner.queue.borrow();
@@ -994,8 +1035,11 @@ impl Socket {
             return;
         }
         inner.fd.set(-1);
-        let io = inner.io.borrow_mut().take();
-        drop(io); // stops the watcher and closes the fd
+        // Close the fd now: the watcher itself may live on until its
+        // running callback returns.
+        if let Some(io) = inner.io.borrow_mut().take() {
+            io.close_socket();
+        }
         inner.state.set(flag::HAS_IDLE_TIMER, false);
         if let Some(r) = inner.rare.get() {
             drop(r.idle_timer.borrow_mut().take());
