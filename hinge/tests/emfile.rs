@@ -83,12 +83,18 @@ fn emfile_backs_off_and_recovers() {
     run_bounded(&lp, 20);
     let _ = child.kill();
     let _ = child.wait();
-    assert!(errors.get() >= 1, "EMFILE was reported");
-    assert!(
-        lp_iters.get() < 200,
-        "{} iterations in 500 ms: the accept loop spun",
-        lp_iters.get()
-    );
+    if common::under_valgrind() {
+        // valgrind keeps RLIMIT_NOFILE to itself: the kernel never says
+        // EMFILE there, so only the serving of every client is checked.
+        eprintln!("under valgrind: EMFILE cannot be produced; skipped its checks");
+    } else {
+        assert!(errors.get() >= 1, "EMFILE was reported");
+        assert!(
+            lp_iters.get() < 200,
+            "{} iterations in 500 ms: the accept loop spun",
+            lp_iters.get()
+        );
+    }
     assert_eq!(accepted.get(), 10, "every client was served after recovery");
     drop(poll);
     let _ = TcpStream::connect(("127.0.0.1", port)).is_err();
