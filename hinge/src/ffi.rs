@@ -750,9 +750,13 @@ impl<K: Kind> Shared<K> {
         unsafe { (*core).live() }
     }
 
+    #[inline]
     fn is_active(&self) -> bool {
-        // SAFETY: reading `active` of an initialised struct.
-        unsafe { sys::hinge_ev_is_active(self.raw.get().cast()) != 0 }
+        // SAFETY: every watcher struct begins with ev_watcher's fields
+        // (libev's own casts rely on it); `active` is initialised and only
+        // written on this thread, by libev or by us. Read in place, no
+        // reference made.
+        unsafe { (*self.raw.get().cast::<sys::ev_watcher>()).active != 0 }
     }
 
     fn start(&self) {
@@ -782,6 +786,9 @@ impl<K: Kind> Shared<K> {
     fn apply_ref(&self) {
         if K::IS_CLEANUP {
             return; // libev never lets cleanup watchers hold a reference
+        }
+        if !self.unref.get() && !self.unref_applied.get() {
+            return; // the common case: never unref'd, nothing to match
         }
         let Some(lp) = self.live_loop() else { return };
         self.sync_ref(lp);
