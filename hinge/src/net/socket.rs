@@ -668,18 +668,23 @@ impl Socket {
 
     #[inline]
     fn read(&self, lp: &Loop) {
+        match self.inner.read_buf.0.try_borrow_mut() {
+            Ok(mut buf) => self.read_into(lp, &mut buf),
+            Err(_) => self.read_nested(lp),
+        }
+    }
+
+    /// A nested run inside a data listener finds the shared buffer in use
+    /// and reads into a temporary one instead.
+    #[cold]
+    #[inline(never)]
+    fn read_nested(&self, lp: &Loop) {
+        self.read_into(lp, &mut vec![0u8; READ_BUF]);
+    }
+
+    #[inline(always)]
+    fn read_into(&self, lp: &Loop, buf: &mut [u8]) {
         let inner = &*self.inner;
-        // A nested run inside a data listener finds the buffer in use and
-        // reads into a temporary one instead.
-        let mut temporary;
-        let mut shared = inner.read_buf.0.try_borrow_mut();
-        let buf: &mut [u8] = match &mut shared {
-            Ok(buf) => buf,
-            Err(_) => {
-                temporary = vec![0u8; READ_BUF];
-                &mut temporary
-            }
-        };
         for _ in 0..READS_PER_WAKEUP {
             if inner
                 .state
