@@ -2,8 +2,9 @@
 //!
 //! Everything that touches a raw libev pointer lives here: the loop's
 //! lifetime ([`LoopCore`]), the generic watcher cell ([`Shared`]) that owns
-//! one libev watcher struct and its Rust closure, and the `extern "C"`
-//! trampoline that libev calls. Every other module is safe Rust and goes
+//! one libev watcher struct and its Rust callback (a boxed closure for the
+//! public watcher types; for hinge's sockets, the socket itself), and the
+//! `extern "C"` trampoline that libev calls. Every other module is safe Rust and goes
 //! through the small API at the bottom of each section.
 //!
 //! The invariants, stated once:

@@ -1146,6 +1146,10 @@ impl Socket {
     }
 
     /// Flushes what is queued, then closes (without waiting for the peer).
+    /// Like libuv's `uv_close`, it closes the fd without a `shutdown`
+    /// first: if the fd is shared (a `try_clone` made before adopting it,
+    /// or a `fork` without exec), the peer sees the FIN only once every
+    /// copy is closed. [`end`](Socket::end) half-closes explicitly.
     ///
     /// ```
     /// let lp = hinge::Loop::new()?;
