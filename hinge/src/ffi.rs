@@ -4,8 +4,8 @@
 //! lifetime ([`LoopCore`]), the generic watcher cell ([`Shared`]) that owns
 //! one libev watcher struct and its Rust callback (a boxed closure for the
 //! public watcher types; for hinge's sockets, the socket itself), and the
-//! `extern "C"` trampoline that libev calls. Every other module is safe Rust and goes
-//! through the small API at the bottom of each section.
+//! `extern "C"` trampoline that libev calls. Every other module is safe
+//! Rust and goes through the small API at the bottom of each section.
 //!
 //! The invariants, stated once:
 //!
@@ -546,6 +546,21 @@ fn call_boxed<K: Kind<Cb = Box<Callback<K>>>>(
     cb(lp, &me, events)
 }
 
+/// The parts of `Kind` shared by every public watcher type: its boxed
+/// closure is called with the watcher as that type.
+macro_rules! boxed_callback {
+    ($public:ty) => {
+        type Public = $public;
+        type Cb = Box<Callback<Self>>;
+        fn wrap(handle: Handle<Self>) -> $public {
+            <$public>::from_handle(handle)
+        }
+        fn invoke(cb: &mut Self::Cb, lp: &Loop, shared: &Rc<Shared<Self>>, events: Events) {
+            call_boxed(cb, lp, shared, events)
+        }
+    };
+}
+
 pub(crate) type Trampoline<K> =
     Option<unsafe extern "C" fn(*mut sys::ev_loop, *mut <K as Kind>::Raw, c_int)>;
 
@@ -957,15 +972,8 @@ macro_rules! kind {
         pub(crate) struct $kind;
         impl Kind for $kind {
             type Raw = $raw;
-            type Public = $public;
             type Extra = $extra;
-            type Cb = Box<Callback<Self>>;
-            fn wrap(handle: Handle<Self>) -> $public {
-                <$public>::from_handle(handle)
-            }
-            fn invoke(cb: &mut Self::Cb, lp: &Loop, shared: &Rc<Shared<Self>>, events: Events) {
-                call_boxed(cb, lp, shared, events)
-            }
+            boxed_callback!($public);
             unsafe fn init($w: *mut $raw, $cb: Trampoline<Self>, $x: &$extra) {
                 // SAFETY: forwarded from the caller.
                 unsafe { $init }
@@ -1061,16 +1069,9 @@ kind!(
 pub(crate) struct CleanupKind;
 impl Kind for CleanupKind {
     type Raw = sys::ev_cleanup;
-    type Public = crate::Cleanup;
     type Extra = ();
     const IS_CLEANUP: bool = true;
-    type Cb = Box<Callback<Self>>;
-    fn wrap(handle: Handle<Self>) -> crate::Cleanup {
-        crate::Cleanup::from_handle(handle)
-    }
-    fn invoke(cb: &mut Self::Cb, lp: &Loop, shared: &Rc<Shared<Self>>, events: Events) {
-        call_boxed(cb, lp, shared, events)
-    }
+    boxed_callback!(crate::Cleanup);
     unsafe fn init(w: *mut Self::Raw, cb: Trampoline<Self>, _: &()) {
         // SAFETY: forwarded from the caller.
         unsafe { sys::hinge_ev_cleanup_init(w, cb) }
@@ -1093,15 +1094,8 @@ pub(crate) struct SignalParams {
 pub(crate) struct SignalKind;
 impl Kind for SignalKind {
     type Raw = sys::ev_signal;
-    type Public = crate::Signal;
     type Extra = SignalParams;
-    type Cb = Box<Callback<Self>>;
-    fn wrap(handle: Handle<Self>) -> crate::Signal {
-        crate::Signal::from_handle(handle)
-    }
-    fn invoke(cb: &mut Self::Cb, lp: &Loop, shared: &Rc<Shared<Self>>, events: Events) {
-        call_boxed(cb, lp, shared, events)
-    }
+    boxed_callback!(crate::Signal);
     unsafe fn init(w: *mut Self::Raw, cb: Trampoline<Self>, x: &SignalParams) {
         // SAFETY: forwarded from the caller; signum was validated.
         unsafe { sys::hinge_ev_signal_init(w, cb, x.signum.get()) }
@@ -1301,9 +1295,9 @@ impl<H: StreamHandler> Handle<StreamKind<H>> {
         self.rc.extra.sock.borrow().as_ref().map(f)
     }
 
-    /// Stops watching and closes the socket now, even if the watcher
-    /// itself outlives this call (its callback is running).
-    pub(crate) fn close_socket(&self) {
+    /// Closes the watcher and its socket now, even if the watcher's cell
+    /// outlives this call (its callback is running).
+    pub(crate) fn close_socket(self) {
         self.stop();
         let sock = self.rc.extra.sock.borrow_mut().take();
         drop(sock);
@@ -1356,15 +1350,8 @@ impl AsyncTarget {
 pub(crate) struct AsyncKind;
 impl Kind for AsyncKind {
     type Raw = sys::ev_async;
-    type Public = crate::Async;
     type Extra = Arc<AsyncTarget>;
-    type Cb = Box<Callback<Self>>;
-    fn wrap(handle: Handle<Self>) -> crate::Async {
-        crate::Async::from_handle(handle)
-    }
-    fn invoke(cb: &mut Self::Cb, lp: &Loop, shared: &Rc<Shared<Self>>, events: Events) {
-        call_boxed(cb, lp, shared, events)
-    }
+    boxed_callback!(crate::Async);
     unsafe fn init(w: *mut Self::Raw, cb: Trampoline<Self>, _: &Self::Extra) {
         // SAFETY: forwarded from the caller.
         unsafe { sys::hinge_ev_async_init(w, cb) }

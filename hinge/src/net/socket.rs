@@ -142,6 +142,28 @@ struct Rare {
 }
 
 impl SocketInner {
+    fn rare(&self) -> &Rare {
+        self.rare.get_or_init(Box::default)
+    }
+
+    /// Neither closed nor closing nor connecting, and nothing queued: a
+    /// send can go straight to the kernel.
+    #[inline]
+    fn can_send_now(&self) -> bool {
+        !self.state.has(flag::NO_DIRECT_SEND)
+            && self.queued.get() == 0
+            && self.queue.borrow().is_empty()
+    }
+
+    /// Closes the io watcher and the OS socket now (the watcher's cell
+    /// may live on while its own callback runs).
+    fn release_io(&self) {
+        self.fd.set(-1);
+        if let Some(io) = self.io.borrow_mut().take() {
+            io.close_socket();
+        }
+    }
+
     fn clear_listeners(&self) {
         let e = &self.events;
         e.data.clear();
@@ -236,12 +258,9 @@ impl Drop for SocketTable {
             // Handles kept past the loop see a closed socket, never a
             // stale fd number.
             s.state.set(flag::CLOSED, true);
-            s.fd.set(-1);
             s.clear_listeners();
             // The io watcher holds its socket: let go of it too.
-            if let Some(io) = s.io.borrow_mut().take() {
-                io.close_socket();
-            }
+            s.release_io();
             drop(s.queue.borrow_mut().drain(..).collect::<Vec<_>>());
         }
     }
@@ -292,21 +311,6 @@ macro_rules! event_methods {
             }
         )*
     };
-}
-
-impl SocketInner {
-    fn rare(&self) -> &Rare {
-        self.rare.get_or_init(Box::default)
-    }
-
-    /// Neither closed nor closing nor connecting, and nothing queued: a
-    /// send can go straight to the kernel.
-    #[inline]
-    fn can_send_now(&self) -> bool {
-        !self.state.has(flag::NO_DIRECT_SEND)
-            && self.queued.get() == 0
-            && self.queue.borrow().is_empty()
-    }
 }
 
 impl StreamHandler for Socket {
@@ -608,10 +612,7 @@ impl Socket {
                 if rest.is_empty() {
                     self.fail(lp, Error::from_io("connect", self.label(), e));
                 } else {
-                    self.inner.fd.set(-1);
-                    if let Some(io) = self.inner.io.borrow_mut().take() {
-                        io.close_socket();
-                    }
+                    self.inner.release_io();
                     self.connect_next(lp, rest, "connect");
                 }
             }
@@ -756,18 +757,6 @@ impl Socket {
     /// ```
     #[inline]
     pub fn send(&self, data: &[u8]) -> Result<bool> {
-        let inner = &*self.inner;
-        if inner.can_send_now() {
-            // The common case: it all goes out at once.
-            let r = ffi::send(inner.fd.get(), data);
-            if let Ok(n) = r {
-                if n == data.len() {
-                    self.sent_now(n);
-                    return Ok(true);
-                }
-            }
-            return self.send_from(data, None, r);
-        }
         self.send_inner(data, None)
     }
 
@@ -789,7 +778,14 @@ impl Socket {
     where
         F: FnOnce(&Loop, &Socket, Result<()>) + 'static,
     {
-        self.send_inner(data, Some(Box::new(on_written)))
+        self.send_written(data, Box::new(on_written))
+    }
+
+    /// `send_then`'s body, kept out of line so that callers inlining
+    /// `send` do not also carry this path.
+    #[inline(never)]
+    fn send_written(&self, data: &[u8], on_written: Written) -> Result<bool> {
+        self.send_inner(data, Some(on_written))
     }
 
     /// Counts bytes that reached the kernel.
@@ -802,20 +798,34 @@ impl Socket {
         self.touch();
     }
 
-    #[inline(never)]
+    #[inline]
     fn send_inner(&self, data: &[u8], on_written: Option<Written>) -> Result<bool> {
+        let inner = &*self.inner;
+        if !inner.can_send_now() {
+            return self.send_later(data, on_written);
+        }
+        let first = ffi::send(inner.fd.get(), data);
+        if let Ok(n) = first {
+            if n == data.len() && on_written.is_none() {
+                // The common case: it all went out at once.
+                self.sent_now(n);
+                return Ok(true);
+            }
+        }
+        self.send_from(data, on_written, first)
+    }
+
+    /// A send that cannot go to the kernel now: refused on a closed or
+    /// ending socket, queued while connecting or behind queued bytes.
+    #[inline(never)]
+    fn send_later(&self, data: &[u8], on_written: Option<Written>) -> Result<bool> {
         let inner = &*self.inner;
         if inner.state.has(flag::CLOSED | flag::ENDING | flag::CLOSING)
             || (inner.fd.get() < 0 && !inner.state.has(flag::CONNECTING))
         {
             return Err(Error::Closed { op: "send" });
         }
-        if !inner.can_send_now() {
-            // Connecting, or bytes already wait: keep the order.
-            return self.send_rest(data, 0, on_written);
-        }
-        let first = ffi::send(inner.fd.get(), data);
-        self.send_from(data, on_written, first)
+        self.send_rest(data, 0, on_written)
     }
 
     /// Goes on with a direct send whose first attempt returned `first`.
@@ -941,17 +951,15 @@ impl Socket {
         if inner.state.has(flag::CLOSED | flag::CONNECTING) || !inner.queue.borrow().is_empty() {
             return;
         }
-        let close_now = inner.state.has(flag::CLOSING)
-            || (inner.state.has(flag::ENDING) && inner.state.has(flag::READ_EOF));
-        if inner.state.has(flag::ENDING | flag::CLOSING) && !inner.state.has(flag::WRITE_SHUT) {
-            inner.state.set(flag::WRITE_SHUT, true);
-            // Closing sends the FIN anyway: shut down only to half-close.
-            if !close_now {
-                let _ = self.with_sock(|s| s.shutdown(std::net::Shutdown::Write));
-            }
-        }
-        if close_now || (inner.state.has(flag::WRITE_SHUT) && inner.state.has(flag::READ_EOF)) {
+        if inner.state.has(flag::CLOSING)
+            || (inner.state.has(flag::ENDING) && inner.state.has(flag::READ_EOF))
+        {
+            // Closing sends the FIN: no shutdown first.
             self.finish_close(false);
+        } else if inner.state.has(flag::ENDING) && !inner.state.has(flag::WRITE_SHUT) {
+            // Half-close; the peer's EOF closes the socket (`on_eof`).
+            inner.state.set(flag::WRITE_SHUT, true);
+            let _ = self.with_sock(|s| s.shutdown(std::net::Shutdown::Write));
         }
     }
 
@@ -964,9 +972,9 @@ impl Socket {
         if inner.state.has(flag::CONNECTING) || !inner.queue.borrow().is_empty() {
             want |= Events::WRITE;
         }
-        if !inner.state.has(flag::CONNECTING)
-            && !inner.state.has(flag::PAUSED)
-            && !inner.state.has(flag::READ_EOF)
+        if !inner
+            .state
+            .has(flag::CONNECTING | flag::PAUSED | flag::READ_EOF)
         {
             want |= Events::READ;
         }
@@ -1039,12 +1047,7 @@ impl Socket {
         if inner.state.replace(flag::CLOSED, true) {
             return;
         }
-        inner.fd.set(-1);
-        // Close the fd now: the watcher itself may live on until its
-        // running callback returns.
-        if let Some(io) = inner.io.borrow_mut().take() {
-            io.close_socket();
-        }
+        inner.release_io();
         inner.state.set(flag::HAS_IDLE_TIMER, false);
         if let Some(r) = inner.rare.get() {
             drop(r.idle_timer.borrow_mut().take());
