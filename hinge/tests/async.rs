@@ -88,6 +88,10 @@ fn racing_sends_against_loop_teardown() {
                 std::thread::spawn(move || {
                     while s.send() {
                         n.fetch_add(1, Ordering::Relaxed);
+                        // Let the loop's thread in: a scheduler that runs
+                        // one thread at a time (valgrind's) would
+                        // otherwise never get to the teardown.
+                        std::thread::yield_now();
                     }
                 })
             })
