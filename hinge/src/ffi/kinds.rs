@@ -1,0 +1,454 @@
+//! The per-kind table: for each libev watcher type, its struct, its
+//! init/start/stop functions, the parameters it keeps alive, and the
+//! kind-specific operations (timer `again`, signal re-claim, stream
+//! sockets, async senders).
+
+use std::any::Any;
+use std::cell::Cell;
+use std::cell::RefCell;
+use std::ffi::CString;
+use std::os::raw::c_int;
+use std::rc::Rc;
+use std::sync::{Arc, RwLock};
+
+use libev_sys as sys;
+
+use super::cell::{call_boxed, Callback, Handle, Kind, Shared, Trampoline};
+use super::signals;
+use crate::{Error, Events, Loop};
+
+/// The parts of `Kind` shared by every public watcher type: its boxed
+/// closure is called with the watcher as that type.
+macro_rules! boxed_callback {
+    ($public:ty) => {
+        type Public = $public;
+        type Cb = Box<Callback<Self>>;
+        fn wrap(handle: Handle<Self>) -> $public {
+            <$public>::from_handle(handle)
+        }
+        fn invoke(cb: &mut Self::Cb, lp: &Loop, shared: &Rc<Shared<Self>>, events: Events) {
+            call_boxed(cb, lp, shared, events)
+        }
+    };
+}
+
+macro_rules! kind {
+    ($kind:ident, $public:ty, $raw:ty, $extra:ty, $start:ident, $stop:ident,
+     |$w:ident, $cb:ident, $x:ident| $init:expr) => {
+        pub(crate) struct $kind;
+        impl Kind for $kind {
+            type Raw = $raw;
+            type Extra = $extra;
+            boxed_callback!($public);
+            unsafe fn init($w: *mut $raw, $cb: Trampoline<Self>, $x: &$extra) {
+                // SAFETY: forwarded from the caller.
+                unsafe { $init }
+            }
+            unsafe fn start(lp: *mut sys::ev_loop, w: *mut $raw) {
+                // SAFETY: forwarded from the caller.
+                unsafe { sys::$start(lp, w) }
+            }
+            unsafe fn stop(lp: *mut sys::ev_loop, w: *mut $raw) {
+                // SAFETY: forwarded from the caller.
+                unsafe { sys::$stop(lp, w) }
+            }
+        }
+    };
+}
+
+/// An io watcher owns its fd source, so safe code cannot close the fd
+/// behind libev's back (libev aborts on a watched fd that was closed).
+pub(crate) struct IoParams {
+    pub(crate) fd: c_int,
+    pub(crate) events: c_int,
+    pub(crate) source: Box<dyn Any>,
+}
+pub(crate) struct TimeParams {
+    pub(crate) a: f64,
+    pub(crate) b: f64,
+}
+
+kind!(
+    IoKind,
+    crate::Io,
+    sys::ev_io,
+    IoParams,
+    ev_io_start,
+    ev_io_stop,
+    |w, cb, x| sys::hinge_ev_io_init(w, cb, x.fd, x.events)
+);
+kind!(
+    TimerKind,
+    crate::Timer,
+    sys::ev_timer,
+    TimeParams,
+    ev_timer_start,
+    ev_timer_stop,
+    |w, cb, x| sys::hinge_ev_timer_init(w, cb, x.a, x.b)
+);
+kind!(
+    PeriodicKind,
+    crate::Periodic,
+    sys::ev_periodic,
+    TimeParams,
+    ev_periodic_start,
+    ev_periodic_stop,
+    |w, cb, x| sys::hinge_ev_periodic_init(w, cb, x.a, x.b)
+);
+kind!(
+    IdleKind,
+    crate::Idle,
+    sys::ev_idle,
+    (),
+    ev_idle_start,
+    ev_idle_stop,
+    |w, cb, _x| sys::hinge_ev_idle_init(w, cb)
+);
+kind!(
+    PrepareKind,
+    crate::Prepare,
+    sys::ev_prepare,
+    (),
+    ev_prepare_start,
+    ev_prepare_stop,
+    |w, cb, _x| sys::hinge_ev_prepare_init(w, cb)
+);
+kind!(
+    CheckKind,
+    crate::Check,
+    sys::ev_check,
+    (),
+    ev_check_start,
+    ev_check_stop,
+    |w, cb, _x| sys::hinge_ev_check_init(w, cb)
+);
+kind!(
+    ForkKind,
+    crate::Fork,
+    sys::ev_fork,
+    (),
+    ev_fork_start,
+    ev_fork_stop,
+    |w, cb, _x| sys::hinge_ev_fork_init(w, cb)
+);
+
+pub(crate) struct CleanupKind;
+impl Kind for CleanupKind {
+    type Raw = sys::ev_cleanup;
+    type Extra = ();
+    const IS_CLEANUP: bool = true;
+    boxed_callback!(crate::Cleanup);
+    unsafe fn init(w: *mut Self::Raw, cb: Trampoline<Self>, _: &()) {
+        // SAFETY: forwarded from the caller.
+        unsafe { sys::hinge_ev_cleanup_init(w, cb) }
+    }
+    unsafe fn start(lp: *mut sys::ev_loop, w: *mut Self::Raw) {
+        // SAFETY: forwarded from the caller.
+        unsafe { sys::ev_cleanup_start(lp, w) }
+    }
+    unsafe fn stop(lp: *mut sys::ev_loop, w: *mut Self::Raw) {
+        // SAFETY: forwarded from the caller.
+        unsafe { sys::ev_cleanup_stop(lp, w) }
+    }
+}
+
+/// A signal watcher's claim on its signal number, released on detach.
+pub(crate) struct SignalParams {
+    pub(crate) signum: Cell<c_int>,
+}
+
+pub(crate) struct SignalKind;
+impl Kind for SignalKind {
+    type Raw = sys::ev_signal;
+    type Extra = SignalParams;
+    boxed_callback!(crate::Signal);
+    unsafe fn init(w: *mut Self::Raw, cb: Trampoline<Self>, x: &SignalParams) {
+        // SAFETY: forwarded from the caller; signum was validated.
+        unsafe { sys::hinge_ev_signal_init(w, cb, x.signum.get()) }
+    }
+    unsafe fn start(lp: *mut sys::ev_loop, w: *mut Self::Raw) {
+        // SAFETY: forwarded; the signal is claimed for this loop, which
+        // is libev's precondition for starting it.
+        unsafe { sys::ev_signal_start(lp, w) }
+    }
+    unsafe fn stop(lp: *mut sys::ev_loop, w: *mut Self::Raw) {
+        // SAFETY: forwarded from the caller.
+        unsafe { sys::ev_signal_stop(lp, w) }
+    }
+    fn on_detach(extra: &SignalParams, owner: usize) {
+        if owner != 0 {
+            signals::release(extra.signum.get(), owner);
+        }
+    }
+}
+
+impl Handle<SignalKind> {
+    /// Moves the watcher to another signal: claim the new, release the old.
+    pub(crate) fn set_signum(&self, signum: c_int) -> Result<(), Error> {
+        let owner = self.owner();
+        if owner == 0 {
+            return Ok(());
+        }
+        if !signals::claim(signum, owner) {
+            return Err(Error::SignalInUse { signum });
+        }
+        let old = self.rc.extra.signum.replace(signum);
+        // SAFETY: reconfigure stops the watcher before the set.
+        self.reconfigure(|w| unsafe { sys::hinge_ev_signal_set(w, signum) });
+        signals::release(old, owner);
+        Ok(())
+    }
+}
+
+pub(crate) struct ChildParams {
+    pub(crate) pid: c_int,
+    pub(crate) trace: c_int,
+}
+kind!(
+    ChildKind,
+    crate::Child,
+    sys::ev_child,
+    ChildParams,
+    ev_child_start,
+    ev_child_stop,
+    |w, cb, x| sys::hinge_ev_child_init(w, cb, x.pid, x.trace)
+);
+
+/// The path must outlive the watcher: libev keeps the pointer.
+pub(crate) struct StatParams {
+    pub(crate) path: CString,
+    pub(crate) interval: f64,
+}
+kind!(
+    StatKind,
+    crate::Stat,
+    sys::ev_stat,
+    StatParams,
+    ev_stat_start,
+    ev_stat_stop,
+    |w, cb, x| sys::hinge_ev_stat_init(w, cb, x.path.as_ptr(), x.interval)
+);
+
+impl Handle<StatKind> {
+    /// `ev_stat_stat`: refreshes `attr` from the file system now.
+    pub(crate) fn refresh(&self) {
+        // SAFETY: lp is live; the path pointer lives in `extra`.
+        self.with_loop(|lp, w| unsafe { sys::ev_stat_stat(lp, w) });
+    }
+}
+
+impl Handle<TimerKind> {
+    pub(crate) fn again(&self) {
+        // SAFETY: lp is live and the timer initialised; repeat >= 0 was
+        // validated when it was set.
+        self.with_loop(|lp, w| unsafe { sys::ev_timer_again(lp, w) });
+        self.rc.apply_ref();
+    }
+
+    pub(crate) fn remaining(&self) -> Option<f64> {
+        // SAFETY: lp is live and the timer initialised.
+        self.with_loop(|lp, w| unsafe { sys::ev_timer_remaining(lp, w) })
+    }
+
+    pub(crate) fn set(&self, after: f64, repeat: f64) {
+        // SAFETY: reconfigure stops the watcher first; values validated.
+        self.reconfigure(|w| unsafe { sys::hinge_ev_timer_set(w, after, repeat) });
+    }
+
+    pub(crate) fn set_repeat(&self, repeat: f64) {
+        // SAFETY: `repeat` may be changed at any time (libev docs); the
+        // value is validated non-negative by the caller.
+        unsafe { (*self.rc.raw.get()).repeat = repeat };
+    }
+}
+
+impl Handle<PeriodicKind> {
+    pub(crate) fn again(&self) {
+        // SAFETY: lp is live and the watcher initialised.
+        self.with_loop(|lp, w| unsafe { sys::ev_periodic_again(lp, w) });
+        self.rc.apply_ref();
+    }
+
+    pub(crate) fn at(&self) -> f64 {
+        // SAFETY: reading a field of an initialised struct.
+        self.read(|w| unsafe { sys::hinge_ev_periodic_at(w) })
+    }
+
+    pub(crate) fn set(&self, offset: f64, interval: f64) {
+        // SAFETY: reconfigure stops the watcher first; values validated.
+        self.reconfigure(|w| unsafe { sys::hinge_ev_periodic_set(w, offset, interval) });
+    }
+}
+
+impl Handle<IoKind> {
+    pub(crate) fn modify(&self, events: c_int) {
+        let fd = self.rc.extra.fd;
+        // SAFETY: reconfigure stops the watcher first; the mask was
+        // validated and the fd is owned by this watcher.
+        self.reconfigure(|w| unsafe { sys::hinge_ev_io_set(w, fd, events) });
+    }
+}
+
+/// The io watcher of hinge's own stream sockets. It owns the socket and
+/// calls its handler (the socket itself, a cheap `Rc` handle) directly:
+/// no boxed closure, no type-erased fd source, one allocation in all.
+pub(crate) trait StreamHandler: 'static {
+    fn on_io(&self, lp: &Loop, events: Events);
+}
+
+/// A stream watcher's socket, closed by `close_socket` (or with the
+/// watcher), never while libev watches its fd.
+pub(crate) struct StreamSource {
+    fd: c_int,
+    sock: RefCell<Option<socket2::Socket>>,
+}
+
+impl StreamSource {
+    pub(crate) fn new(sock: socket2::Socket) -> StreamSource {
+        use std::os::fd::AsRawFd;
+        StreamSource {
+            fd: sock.as_raw_fd(),
+            sock: RefCell::new(Some(sock)),
+        }
+    }
+}
+
+pub(crate) struct StreamKind<H>(std::marker::PhantomData<H>);
+impl<H: StreamHandler> Kind for StreamKind<H> {
+    type Raw = sys::ev_io;
+    type Public = Handle<Self>;
+    type Extra = StreamSource;
+    type Cb = H;
+    fn wrap(handle: Handle<Self>) -> Handle<Self> {
+        handle
+    }
+    unsafe fn init(w: *mut Self::Raw, cb: Trampoline<Self>, x: &StreamSource) {
+        // SAFETY: forwarded from the caller; the fd is owned by the
+        // source, which lives in the watcher.
+        unsafe { sys::hinge_ev_io_init(w, cb, x.fd, 0) }
+    }
+    unsafe fn start(lp: *mut sys::ev_loop, w: *mut Self::Raw) {
+        // SAFETY: forwarded from the caller.
+        unsafe { sys::ev_io_start(lp, w) }
+    }
+    unsafe fn stop(lp: *mut sys::ev_loop, w: *mut Self::Raw) {
+        // SAFETY: forwarded from the caller.
+        unsafe { sys::ev_io_stop(lp, w) }
+    }
+    fn invoke(handler: &mut H, lp: &Loop, _: &Rc<Shared<Self>>, events: Events) {
+        handler.on_io(lp, events)
+    }
+}
+
+impl<H: StreamHandler> Handle<StreamKind<H>> {
+    /// Watches `events` (READ and/or WRITE, or none: an open socket keeps
+    /// its loop alive even while it waits for nothing) and starts. Does
+    /// nothing once the socket is closed.
+    pub(crate) fn set_events(&self, events: Events) {
+        self.stop();
+        let source = &self.rc.extra;
+        if source.sock.borrow().is_none() {
+            return;
+        }
+        // SAFETY: the watcher is stopped; the fd is open and owned by this
+        // watcher, and the mask holds only READ/WRITE.
+        unsafe { sys::hinge_ev_io_set(self.rc.raw.get(), source.fd, events.bits()) };
+        self.start();
+    }
+
+    /// Calls `f` with the socket, unless it is closed.
+    pub(crate) fn with_socket<R>(&self, f: impl FnOnce(&socket2::Socket) -> R) -> Option<R> {
+        self.rc.extra.sock.borrow().as_ref().map(f)
+    }
+
+    /// Closes the watcher and its socket now, even if the watcher's cell
+    /// outlives this call (its callback is running).
+    pub(crate) fn close_socket(self) {
+        self.stop();
+        let sock = self.rc.extra.sock.borrow_mut().take();
+        drop(sock);
+    }
+}
+
+impl Handle<ChildKind> {
+    pub(crate) fn set(&self, pid: c_int, trace: c_int) {
+        // SAFETY: reconfigure stops the watcher first.
+        self.reconfigure(|w| unsafe { sys::hinge_ev_child_set(w, pid, trace) });
+    }
+}
+
+/// Where `ev_async_send` should go, while the watcher and loop exist.
+#[derive(Default)]
+pub(crate) struct AsyncTarget {
+    /// (loop, watcher) addresses; `None` once either is gone. Senders hold
+    /// the read lock across `ev_async_send`, so teardown (write lock)
+    /// waits for any send in progress.
+    target: RwLock<Option<(usize, usize)>>,
+}
+
+impl AsyncTarget {
+    pub(crate) fn send(&self) -> bool {
+        let guard = self.target.read().unwrap_or_else(|e| e.into_inner());
+        match *guard {
+            Some((lp, w)) => {
+                // SAFETY: while the read lock is held the loop and the
+                // watcher are alive (on_detach takes the write lock before
+                // either is stopped or freed); ev_async_send is thread-safe.
+                unsafe { sys::ev_async_send(lp as *mut sys::ev_loop, w as *mut sys::ev_async) };
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn is_connected(&self) -> bool {
+        self.target
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+}
+
+pub(crate) struct AsyncKind;
+impl Kind for AsyncKind {
+    type Raw = sys::ev_async;
+    type Extra = Arc<AsyncTarget>;
+    boxed_callback!(crate::Async);
+    unsafe fn init(w: *mut Self::Raw, cb: Trampoline<Self>, _: &Self::Extra) {
+        // SAFETY: forwarded from the caller.
+        unsafe { sys::hinge_ev_async_init(w, cb) }
+    }
+    unsafe fn start(lp: *mut sys::ev_loop, w: *mut Self::Raw) {
+        // SAFETY: forwarded from the caller.
+        unsafe { sys::ev_async_start(lp, w) }
+    }
+    unsafe fn stop(lp: *mut sys::ev_loop, w: *mut Self::Raw) {
+        // SAFETY: forwarded from the caller.
+        unsafe { sys::ev_async_stop(lp, w) }
+    }
+    fn on_detach(extra: &Arc<AsyncTarget>, _owner: usize) {
+        *extra.target.write().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+impl Handle<AsyncKind> {
+    /// Publishes the (loop, watcher) pair to senders.
+    pub(crate) fn connect(&self) {
+        if let Some(lp) = self.rc.live_loop() {
+            let w = self.rc.raw.get() as usize;
+            *self
+                .rc
+                .extra
+                .target
+                .write()
+                .unwrap_or_else(|e| e.into_inner()) = Some((lp as usize, w));
+        }
+    }
+
+    pub(crate) fn async_pending(&self) -> bool {
+        // SAFETY: other threads write `sent` (a sig_atomic_t) through
+        // ev_async_send, so no Rust reference is made: C reads it through
+        // the raw pointer.
+        unsafe { sys::hinge_ev_async_pending(self.rc.raw.get()) != 0 }
+    }
+}

@@ -1,0 +1,322 @@
+//! The loop core: the raw libev loop, its watcher table and loop-local
+//! state, and teardown.
+
+use std::any::{Any, TypeId};
+use std::cell::{Cell, RefCell};
+use std::os::raw::{c_int, c_uint};
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use libev_sys as sys;
+use slab::Slab;
+
+use super::cell::Node;
+use super::panic::{self, Payload, Stash};
+use super::signals;
+use crate::Error;
+/// Set while some `Loop` owns libev's process-wide default loop.
+static DEFAULT_TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// The state behind a [`Loop`]: the raw loop and every watcher made on it.
+pub(crate) struct LoopCore {
+    /// Null once the loop has been destroyed.
+    raw: Cell<*mut sys::ev_loop>,
+    is_default: bool,
+    /// Every live watcher, so teardown can stop and detach them.
+    watchers: RefCell<Slab<Weak<dyn Node>>>,
+    /// The first panic caught in a callback, waiting for `run` to re-raise.
+    panics: Stash,
+    suspended: Cell<bool>,
+    tearing_down: Cell<bool>,
+    /// Per-loop state of other modules (read buffer, pool port), by type.
+    locals: RefCell<Vec<(TypeId, Rc<dyn Any>)>>,
+}
+
+impl LoopCore {
+    pub(crate) fn new(flags: c_uint, default: bool) -> Result<Rc<LoopCore>, Error> {
+        if default && DEFAULT_TAKEN.swap(true, Ordering::AcqRel) {
+            return Err(Error::DefaultLoopBusy);
+        }
+        // libev's default loop watches SIGCHLD itself, and aborts if another
+        // loop already does: claim it first. The claim is keyed by a
+        // placeholder until the loop's address is known.
+        if default && !signals::claim(libc::SIGCHLD, signals::DEFAULT_LOOP) {
+            DEFAULT_TAKEN.store(false, Ordering::Release);
+            return Err(Error::SignalInUse {
+                signum: libc::SIGCHLD,
+            });
+        }
+        // SAFETY: both constructors accept any flags and return null on failure.
+        let raw = unsafe {
+            if default {
+                sys::ev_default_loop(flags)
+            } else {
+                sys::ev_loop_new(flags)
+            }
+        };
+        if raw.is_null() {
+            if default {
+                signals::release(libc::SIGCHLD, signals::DEFAULT_LOOP);
+                DEFAULT_TAKEN.store(false, Ordering::Release);
+            }
+            return Err(Error::LoopCreate { flags });
+        }
+        if default {
+            signals::rekey(libc::SIGCHLD, signals::DEFAULT_LOOP, raw as usize);
+        }
+        Ok(Rc::new(LoopCore {
+            raw: Cell::new(raw),
+            is_default: default,
+            watchers: RefCell::new(Slab::new()),
+            panics: Stash::default(),
+            suspended: Cell::new(false),
+            tearing_down: Cell::new(false),
+            locals: RefCell::new(Vec::new()),
+        }))
+    }
+
+    /// The raw loop, or `None` once it is being or has been destroyed.
+    pub(super) fn live(&self) -> Option<*mut sys::ev_loop> {
+        let raw = self.raw.get();
+        (!raw.is_null()).then_some(raw)
+    }
+
+    pub(crate) fn is_default(&self) -> bool {
+        self.is_default
+    }
+
+    /// The raw loop's address: a process-unique id while the loop lives.
+    pub(crate) fn id(&self) -> usize {
+        self.raw.get() as usize
+    }
+
+    pub(crate) fn run(&self, flags: c_int) -> bool {
+        let Some(raw) = self.live() else { return false };
+        if self.tearing_down.get() {
+            return false;
+        }
+        self.resume();
+        // SAFETY: raw is a live loop owned by this core; callbacks cannot
+        // unwind through ev_run (invariant 5).
+        let more = unsafe { sys::ev_run(raw, flags) };
+        self.panics.rethrow();
+        more != 0
+    }
+
+    pub(crate) fn break_loop(&self, how: c_int) {
+        if let Some(raw) = self.live() {
+            // SAFETY: raw is live; ev_break only sets a flag.
+            unsafe { sys::ev_break(raw, how) }
+        }
+    }
+
+    pub(crate) fn now(&self) -> f64 {
+        match self.live() {
+            // SAFETY: raw is live.
+            Some(raw) => unsafe { sys::ev_now(raw) },
+            None => time(),
+        }
+    }
+
+    pub(crate) fn update_now(&self) {
+        if let Some(raw) = self.live() {
+            // SAFETY: raw is live.
+            unsafe { sys::ev_now_update(raw) }
+        }
+    }
+
+    pub(crate) fn iteration(&self) -> u32 {
+        // SAFETY: raw is live.
+        self.live()
+            .map_or(0, |raw| unsafe { sys::ev_iteration(raw) })
+    }
+
+    pub(crate) fn depth(&self) -> u32 {
+        // SAFETY: raw is live.
+        self.live().map_or(0, |raw| unsafe { sys::ev_depth(raw) })
+    }
+
+    pub(crate) fn pending_count(&self) -> u32 {
+        // SAFETY: raw is live.
+        self.live()
+            .map_or(0, |raw| unsafe { sys::ev_pending_count(raw) })
+    }
+
+    pub(crate) fn backend(&self) -> c_uint {
+        // SAFETY: raw is live.
+        self.live().map_or(0, |raw| unsafe { sys::ev_backend(raw) })
+    }
+
+    pub(crate) fn suspend(&self) {
+        if let Some(raw) = self.live() {
+            if !self.suspended.replace(true) {
+                // SAFETY: raw is live and not already suspended.
+                unsafe { sys::ev_suspend(raw) }
+            }
+        }
+    }
+
+    pub(crate) fn resume(&self) {
+        if let Some(raw) = self.live() {
+            if self.suspended.replace(false) {
+                // SAFETY: raw is live and was suspended by us.
+                unsafe { sys::ev_resume(raw) }
+            }
+        }
+    }
+
+    pub(crate) fn fork(&self) {
+        if let Some(raw) = self.live() {
+            // SAFETY: raw is live; ev_loop_fork only marks the loop.
+            unsafe { sys::ev_loop_fork(raw) }
+        }
+    }
+
+    pub(crate) fn set_io_collect_interval(&self, seconds: f64) {
+        if let Some(raw) = self.live() {
+            // SAFETY: raw is live; the value is finite and non-negative.
+            unsafe { sys::ev_set_io_collect_interval(raw, seconds) }
+        }
+    }
+
+    pub(crate) fn set_timeout_collect_interval(&self, seconds: f64) {
+        if let Some(raw) = self.live() {
+            // SAFETY: raw is live; the value is finite and non-negative.
+            unsafe { sys::ev_set_timeout_collect_interval(raw, seconds) }
+        }
+    }
+
+    /// The loop's single value of type `T`, created by `init` on first use.
+    pub(crate) fn local<T: 'static>(&self, init: impl FnOnce() -> T) -> Rc<T> {
+        let key = TypeId::of::<T>();
+        let found = self
+            .locals
+            .borrow()
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone());
+        let value = match found {
+            Some(value) => value,
+            None => {
+                let value: Rc<dyn Any> = Rc::new(init());
+                self.locals.borrow_mut().push((key, value.clone()));
+                value
+            }
+        };
+        match value.downcast::<T>() {
+            Ok(value) => value,
+            Err(_) => unreachable!("locals are keyed by their TypeId"),
+        }
+    }
+
+    /// Keeps a callback's panic for `run` to re-raise, and breaks the loop.
+    pub(super) fn stash_panic(&self, payload: Payload) {
+        self.panics.keep(payload);
+        self.break_loop(sys::EVBREAK_ALL as c_int);
+    }
+
+    pub(super) fn register(&self, node: Weak<dyn Node>) -> usize {
+        self.watchers.borrow_mut().insert(node)
+    }
+
+    pub(super) fn unregister(&self, slot: usize) {
+        self.watchers.borrow_mut().try_remove(slot);
+    }
+
+    fn snapshot(&self) -> Vec<Rc<dyn Node>> {
+        self.watchers
+            .borrow()
+            .iter()
+            .filter_map(|(_, w)| w.upgrade())
+            .collect()
+    }
+
+    /// Destroys the loop: runs cleanup watchers, stops every watcher,
+    /// frees the libev loop, then detaches the watchers and drops their
+    /// closures. Called once, by `Loop`'s `Drop`.
+    pub(crate) fn teardown(&self) {
+        let Some(raw) = self.live() else { return };
+        self.tearing_down.set(true);
+        self.resume();
+        // Cleanup callbacks run first, while the loop still fully works;
+        // skipped while unwinding, where a second panic would abort.
+        if !std::thread::panicking() {
+            for node in self.snapshot() {
+                if let Err(payload) = panic::catch(move || node.run_cleanup()) {
+                    self.stash_panic(payload);
+                }
+            }
+        }
+        // Stop everything (again: cleanup callbacks may have started some),
+        // so that no signal handler or fd registration outlives the loop.
+        let running = self.snapshot();
+        for node in &running {
+            node.stop_for_teardown();
+        }
+        for node in running {
+            self.panics.drop_value(node);
+        }
+        // SAFETY: raw is live and every watcher on it is stopped.
+        unsafe { sys::ev_loop_destroy(raw) };
+        self.raw.set(std::ptr::null_mut());
+        if self.is_default {
+            // Only now has libev given up its own SIGCHLD watcher.
+            signals::release(libc::SIGCHLD, raw as usize);
+        }
+        if self.is_default {
+            DEFAULT_TAKEN.store(false, Ordering::Release);
+        }
+        // Detach, then drop closures; those drops may drop other watchers,
+        // which by then see a detached core and do nothing.
+        let nodes: Vec<_> = std::mem::take(&mut *self.watchers.borrow_mut())
+            .into_iter()
+            .filter_map(|(_, w)| w.upgrade())
+            .collect();
+        let closures: Vec<_> = nodes.iter().map(|n| n.detach()).collect();
+        // User code runs from here on (closure and value drops); a panic
+        // in one must not skip the rest.
+        for closure in closures {
+            self.panics.drop_value(closure);
+        }
+        for node in nodes {
+            self.panics.drop_value(node);
+        }
+        // Take first: a value's Drop may itself ask for a loop local.
+        let locals = std::mem::take(&mut *self.locals.borrow_mut());
+        for local in locals {
+            self.panics.drop_value(local);
+        }
+        self.panics.rethrow_unless_unwinding();
+    }
+}
+
+/// libev's clock: seconds since the epoch, as a float.
+pub(crate) fn time() -> f64 {
+    // SAFETY: no preconditions.
+    unsafe { sys::ev_time() }
+}
+
+pub(crate) fn version() -> (i32, i32) {
+    // SAFETY: no preconditions.
+    unsafe { (sys::ev_version_major(), sys::ev_version_minor()) }
+}
+
+pub(crate) fn supported_backends() -> c_uint {
+    // SAFETY: no preconditions.
+    unsafe { sys::ev_supported_backends() }
+}
+
+pub(crate) fn recommended_backends() -> c_uint {
+    // SAFETY: no preconditions.
+    unsafe { sys::ev_recommended_backends() }
+}
+
+pub(crate) fn embeddable_backends() -> c_uint {
+    // SAFETY: no preconditions.
+    unsafe { sys::ev_embeddable_backends() }
+}
+
+pub(crate) fn priority_range() -> (i32, i32) {
+    // SAFETY: no preconditions.
+    unsafe { (sys::hinge_ev_minpri(), sys::hinge_ev_maxpri()) }
+}

@@ -1,0 +1,60 @@
+//! The syscalls of the socket hot path, on raw fds: `recv`, `send` and
+//! `accept4`, each one call with no allocation.
+
+use std::os::raw::c_int;
+
+/// `recv(2)` into `buf`. Any fd value is memory-safe here: a stale one
+/// fails with EBADF; the buffer is a valid, exclusively borrowed slice.
+#[inline]
+pub(crate) fn recv(fd: c_int, buf: &mut [u8]) -> std::io::Result<usize> {
+    // SAFETY: buf is valid for writes of buf.len() bytes.
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// `send(2)` with MSG_NOSIGNAL: a closed peer is an EPIPE error, never a
+/// SIGPIPE.
+#[inline]
+pub(crate) fn send(fd: c_int, buf: &[u8]) -> std::io::Result<usize> {
+    // SAFETY: buf is valid for reads of buf.len() bytes.
+    let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+    if n < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// `accept4(2)` with `SOCK_NONBLOCK | SOCK_CLOEXEC`: a ready-to-use
+/// connection in one system call.
+pub(crate) fn accept(fd: c_int) -> std::io::Result<(socket2::Socket, socket2::SockAddr)> {
+    // SAFETY: socket2's try_init hands us zeroed storage of the right size
+    // and length to fill; accept4 writes at most that many bytes. A
+    // successful accept4 returns a new fd that nothing else owns, which
+    // the OwnedFd takes over.
+    unsafe {
+        let mut conn = -1;
+        let ((), addr) = socket2::SockAddr::try_init(|storage, len| {
+            conn = libc::accept4(
+                fd,
+                storage.cast(),
+                len,
+                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            );
+            if conn < 0 {
+                Err(std::io::Error::last_os_error())
+            } else {
+                Ok(())
+            }
+        })?;
+        use std::os::fd::FromRawFd;
+        Ok((
+            socket2::Socket::from(std::os::fd::OwnedFd::from_raw_fd(conn)),
+            addr,
+        ))
+    }
+}
