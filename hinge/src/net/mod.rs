@@ -3,9 +3,10 @@
 mod addr;
 mod client;
 mod server;
-mod socket;
+mod stream;
+mod sys;
 
 pub use addr::Addr;
 pub use client::{tcp_send, SendOptions};
 pub use server::Server;
-pub use socket::{Socket, SocketEvent, DEFAULT_HIGH_WATER};
+pub use stream::{Socket, SocketEvent, DEFAULT_HIGH_WATER};

@@ -9,11 +9,11 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use slab::Slab;
-use socket2::{Domain, SockAddr, Type};
 
 use crate::event_loop::Loop;
 use crate::ffi::LoopCore;
 use crate::net::addr::{parse_host, resolve, Addr, Host};
+use crate::net::sys;
 use crate::{Error, Event, Events, Io, ListenerId, Result, Socket, Timer, Watcher};
 
 /// Connections accepted per readiness event, so one busy listener cannot
@@ -267,12 +267,8 @@ impl Server {
     pub fn listen_unix(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let label = Addr::Unix(path.to_path_buf());
-        let addr = SockAddr::unix(path).map_err(|_| Error::InvalidAddress {
-            addr: label.to_string(),
-            reason: "not a valid Unix socket path",
-        })?;
-        let sock = socket2::Socket::new(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None)
-            .map_err(|e| Error::from_io("socket", &label, e))?;
+        let addr = sys::unix_addr(path)?;
+        let sock = sys::unix_stream().map_err(|e| Error::from_io("socket", &label, e))?;
         sock.bind(&addr)
             .map_err(|e| Error::from_io("listen", &label, e))?;
         *self.inner.unix_path.borrow_mut() = Some(path.to_path_buf());
@@ -280,13 +276,7 @@ impl Server {
     }
 
     fn bind_inet(&self, addr: SocketAddr, dual_stack: bool) -> Result<()> {
-        let domain = if addr.is_ipv4() {
-            Domain::IPV4
-        } else {
-            Domain::IPV6
-        };
-        let sock = socket2::Socket::new(domain, Type::STREAM.nonblocking().cloexec(), None)
-            .map_err(|e| Error::from_io("listen", addr, e))?;
+        let sock = sys::inet_stream(&addr).map_err(|e| Error::from_io("listen", addr, e))?;
         let setup = || -> io::Result<()> {
             if dual_stack {
                 sock.set_only_v6(false)?;

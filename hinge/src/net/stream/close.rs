@@ -1,0 +1,86 @@
+//! Failing and closing: an `error` (or its report when nobody listens),
+//! then `close`, once, from the loop, after which every listener goes.
+
+use std::io;
+
+use super::state::{flag, Chunk, SocketTable, NO_SLOT};
+use super::Socket;
+use crate::event_loop::Loop;
+use crate::net::server::ServerInner;
+use crate::Error;
+
+impl Socket {
+    /// Reports `error` (or logs it if nobody listens), then closes.
+    #[cold]
+    pub(crate) fn fail(&self, lp: &Loop, error: Error) {
+        if self.inner.state.has(flag::CLOSED) {
+            return;
+        }
+        if !self.inner.events.error.emit(lp, self, &error) {
+            log::warn!("hinge: unhandled socket error, closing: {error}");
+        }
+        self.finish_close(true);
+    }
+
+    /// `fail` for an OS error during `op`.
+    #[cold]
+    pub(super) fn fail_io(&self, lp: &Loop, op: &'static str, e: io::Error) {
+        self.fail(lp, Error::from_io(op, self.label(), e));
+    }
+
+    /// `fail` with hinge's own timeout (no OS error behind it).
+    pub(crate) fn fail_timed_out(&self, lp: &Loop, op: &'static str, why: &str) {
+        let source = io::Error::new(io::ErrorKind::TimedOut, why.to_string());
+        self.fail(
+            lp,
+            Error::TimedOut {
+                op,
+                addr: self.label(),
+                source,
+            },
+        );
+    }
+
+    /// `fail` from outside a loop callback.
+    pub(super) fn fail_soon(&self, error: Error) {
+        let me = self.clone();
+        self.lp().defer(move |lp| me.fail(lp, error));
+    }
+
+    /// Closes now; `close` is emitted from the loop, then every listener
+    /// is dropped.
+    pub(super) fn finish_close(&self, had_error: bool) {
+        let inner = &*self.inner;
+        if inner.state.replace(flag::CLOSED, true) {
+            return;
+        }
+        inner.release_io();
+        inner.state.set(flag::HAS_IDLE_TIMER, false);
+        if let Some(r) = inner.rare.get() {
+            drop(r.idle_timer.borrow_mut().take());
+            drop(r.connect_timer.borrow_mut().take());
+        }
+        let unsent: Vec<Chunk> = inner.queue.borrow_mut().drain(..).collect();
+        inner.queued.set(0);
+        let server = inner.server.take();
+        if let Some(server) = server.upgrade() {
+            ServerInner::connection_closed(&server);
+        }
+        let me = self.clone();
+        self.lp().defer(move |lp| {
+            for chunk in unsent {
+                if let Some(cb) = chunk.on_written {
+                    cb(lp, &me, Err(Error::Closed { op: "send" }));
+                }
+            }
+            me.inner.events.close.emit(lp, &me, &had_error);
+            me.inner.clear_listeners();
+            let slot = me.inner.slot.replace(NO_SLOT);
+            if slot != NO_SLOT {
+                let table = me.inner.core.local(SocketTable::default);
+                let own = table.0.borrow_mut().try_remove(slot);
+                drop(own);
+            }
+        });
+    }
+}

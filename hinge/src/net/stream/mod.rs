@@ -1,0 +1,679 @@
+//! A stream socket (TCP or Unix), accepted by a [`Server`](crate::Server)
+//! or connected: its public face. The engine behind it is split by
+//! concern: `state` (flags, tables), `read`, `write`, `connect`, `close`.
+
+mod close;
+mod connect;
+mod read;
+mod state;
+mod write;
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::event_loop::Loop;
+use crate::net::addr::Addr;
+use crate::{Error, Event, Result, Timer, Watcher};
+
+use state::flag;
+pub(crate) use state::SocketInner;
+
+/// Above this many queued bytes, [`Socket::send`] returns `false`.
+pub const DEFAULT_HIGH_WATER: usize = 64 * 1024;
+
+/// One built-in event of a [`Socket`], to count or remove its listeners.
+///
+/// ```
+/// # let lp = hinge::Loop::new()?;
+/// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+/// use hinge::SocketEvent;
+/// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+/// s.on_data(|_, _, _| {});
+/// s.on_end(|_, _, _| {});
+/// s.remove_listeners(SocketEvent::Data);
+/// assert_eq!(s.listeners(SocketEvent::Data), 0);
+/// assert_eq!(s.listeners(SocketEvent::End), 1);
+/// # Ok::<(), hinge::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SocketEvent {
+    /// `connect`
+    Connect,
+    /// `data`
+    Data,
+    /// `end`
+    End,
+    /// `drain`
+    Drain,
+    /// `timeout`
+    Timeout,
+    /// `error`
+    Error,
+    /// `close`
+    Close,
+}
+
+macro_rules! event_methods {
+    ($($(#[$doc:meta])* $on:ident, $once:ident, |$s:ident| $event:expr, $payload:ty;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $on<F>(&self, f: F) -> crate::ListenerId
+            where
+                F: FnMut(&Loop, &Socket, &$payload) + 'static,
+            {
+                let $s = self;
+                $event.on(f)
+            }
+
+            #[doc = concat!("Like [`", stringify!($on), "`](Socket::", stringify!($on), "), but runs once.")]
+            ///
+            /// ```
+            /// # let lp = hinge::Loop::new()?;
+            /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+            /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
+            #[doc = concat!("s.", stringify!($once), "(|_, _, _| {});")]
+            /// # Ok::<(), hinge::Error>(())
+            /// ```
+            pub fn $once<F>(&self, f: F) -> crate::ListenerId
+            where
+                F: FnOnce(&Loop, &Socket, &$payload) + 'static,
+            {
+                let $s = self;
+                $event.once(f)
+            }
+        )*
+    };
+}
+
+/// A connected stream socket, TCP or Unix-domain.
+///
+/// A `Socket` is a cheap handle (clone it freely); the loop keeps an open
+/// socket alive, so you need not store it. Events, in the vocabulary of
+/// Node's `net`:
+///
+/// | event | when | payload |
+/// |---|---|---|
+/// | [`connect`](Socket::on_connect) | an outgoing connection is established | `()` |
+/// | [`data`](Socket::on_data) | bytes arrived | `&[u8]`, borrowed from the loop's shared read buffer |
+/// | [`end`](Socket::on_end) | the peer half-closed | `()` |
+/// | [`drain`](Socket::on_drain) | the send queue emptied after `send` returned `false` | `()` |
+/// | [`timeout`](Socket::on_timeout) | no activity for [`set_timeout`](Socket::set_timeout) | `()` |
+/// | [`error`](Socket::on_error) | a typed [`Error`]; `close` follows | `Error` |
+/// | [`close`](Socket::on_close) | the socket is closed, once | `had_error: bool` |
+///
+/// Closing a socket drops all its listeners, so listeners that capture
+/// socket handles cannot keep each other alive.
+///
+/// An `error` that no listener handles is logged (via the `log` crate) and
+/// the socket is closed; it never vanishes silently and never panics.
+///
+/// ```no_run
+/// use hinge::{Loop, Socket};
+///
+/// let lp = Loop::new()?;
+/// let sock = Socket::connect(&lp, "localhost", 4545)?;
+/// sock.on_connect(|_, s, _| {
+///     s.send(b"hello\n").ok();
+/// });
+/// sock.on_data(|_, s, bytes| {
+///     println!("got {:?}", String::from_utf8_lossy(bytes));
+///     s.end();
+/// });
+/// sock.on_error(|_, _, e| eprintln!("{e}"));
+/// lp.run();
+/// # Ok::<(), hinge::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Socket {
+    inner: Rc<SocketInner>,
+}
+
+impl Socket {
+    /// Wraps a connected `std` Unix stream (for example one half of
+    /// `UnixStream::pair()`), which is handy in tests and for IPC.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// assert!(!s.is_closed());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn from_unix_stream(lp: &Loop, stream: std::os::unix::net::UnixStream) -> Result<Socket> {
+        stream
+            .set_nonblocking(true)
+            .map_err(|e| Error::from_io("adopt", "unix", e))?;
+        Socket::adopt(
+            lp,
+            socket2::Socket::from(std::os::fd::OwnedFd::from(stream)),
+            Some(Addr::Unix(Default::default())),
+        )
+    }
+
+    /// Wraps a connected `std` TCP stream.
+    ///
+    /// ```
+    /// # let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let stream = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// let lp = hinge::Loop::new()?;
+    /// let s = hinge::Socket::from_tcp_stream(&lp, stream)?;
+    /// assert_eq!(s.peer_addr().unwrap().port(), l.local_addr().unwrap().port());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn from_tcp_stream(lp: &Loop, stream: std::net::TcpStream) -> Result<Socket> {
+        let peer = stream.peer_addr().ok().map(Addr::Inet);
+        stream
+            .set_nonblocking(true)
+            .map_err(|e| Error::from_io("adopt", "tcp", e))?;
+        Socket::adopt(
+            lp,
+            socket2::Socket::from(std::os::fd::OwnedFd::from(stream)),
+            peer,
+        )
+    }
+
+    /// Stops reading (no more `data` events) until [`resume`](Socket::resume).
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.pause();
+    /// assert!(s.is_paused());
+    /// s.resume();
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn pause(&self) {
+        self.inner.state.set(flag::PAUSED, true);
+        self.update_interest();
+    }
+
+    /// Resumes reading after [`pause`](Socket::pause).
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.resume();
+    /// assert!(!s.is_paused());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn resume(&self) {
+        self.inner.state.set(flag::PAUSED, false);
+        self.update_interest();
+    }
+
+    /// Whether reading is paused.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// assert!(!s.is_paused());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn is_paused(&self) -> bool {
+        self.inner.state.has(flag::PAUSED)
+    }
+
+    /// Half-closes: once everything queued is written, shuts down the
+    /// writing side. The socket closes when the peer has ended too.
+    ///
+    /// ```
+    /// # use std::io::Read;
+    /// let lp = hinge::Loop::new()?;
+    /// let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.send(b"bye")?;
+    /// s.end();
+    /// let mut got = String::new();
+    /// b.read_to_string(&mut got).unwrap(); // sees EOF after "bye"
+    /// assert_eq!(got, "bye");
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn end(&self) {
+        if self.inner.state.has(flag::CLOSED) {
+            return;
+        }
+        self.inner.state.set(flag::ENDING, true);
+        self.after_flush();
+    }
+
+    /// Flushes what is queued, then closes (without waiting for the peer).
+    /// Like libuv's `uv_close`, it closes the fd without a `shutdown`
+    /// first: if the fd is shared (a `try_clone` made before adopting it,
+    /// or a `fork` without exec), the peer sees the FIN only once every
+    /// copy is closed. [`end`](Socket::end) half-closes explicitly.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.on_close(|_, _, had_error| assert!(!had_error));
+    /// s.close();
+    /// lp.run();
+    /// assert!(s.is_closed());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn close(&self) {
+        if self.inner.state.has(flag::CLOSED) {
+            return;
+        }
+        self.inner.state.set(flag::CLOSING, true);
+        self.after_flush();
+    }
+
+    /// Closes at once, discarding anything queued.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.destroy();
+    /// assert!(s.is_closed());
+    /// assert!(matches!(s.send(b"x"), Err(hinge::Error::Closed { .. })));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn destroy(&self) {
+        self.finish_close(false);
+    }
+
+    /// Whether the socket is closed.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// assert!(!s.is_closed());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.inner.state.has(flag::CLOSED)
+    }
+
+    /// Emits `timeout` after `idle` without reads or writes; `None` turns
+    /// it off. The socket stays open: close it in the listener if wanted.
+    /// Uses one libev timer per socket, re-armed with `ev_timer_again`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let lp = hinge::Loop::new()?;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.set_timeout(Some(Duration::from_millis(10)));
+    /// s.on_timeout(|_, s, _| s.destroy());
+    /// lp.run();
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn set_timeout(&self, idle: Option<Duration>) {
+        self.inner.state.set(flag::HAS_IDLE_TIMER, false);
+        if let Some(r) = self.inner.rare.get() {
+            let old = r.idle_timer.borrow_mut().take();
+            drop(old);
+        }
+        let Some(idle) = idle.filter(|d| !d.is_zero()) else {
+            return;
+        };
+        if self.is_closed() {
+            return;
+        }
+        let weak = Rc::downgrade(&self.inner);
+        let timer = Timer::new(&self.lp(), idle, idle, move |lp, _| {
+            if let Some(inner) = weak.upgrade().filter(|i| !i.state.has(flag::CLOSED)) {
+                let s = Socket { inner };
+                s.inner
+                    .rare()
+                    .timeout
+                    .emit_while(lp, &s, &(), || !s.inner.state.has(flag::CLOSED));
+            }
+        });
+        // The timer does not keep the loop alive; the socket does.
+        timer.unref();
+        *self.inner.rare().idle_timer.borrow_mut() = Some(timer);
+        self.inner.state.set(flag::HAS_IDLE_TIMER, true);
+    }
+
+    /// Sets `TCP_NODELAY` (disable Nagle's algorithm).
+    ///
+    /// ```
+    /// # let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// # let lp = hinge::Loop::new()?;
+    /// # let s = hinge::Socket::from_tcp_stream(&lp, std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap())?;
+    /// s.set_nodelay(true)?;
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn set_nodelay(&self, on: bool) -> Result<()> {
+        self.with_sock(|s| s.set_tcp_nodelay(on))
+            .unwrap_or(Ok(()))
+            .map_err(|e| Error::from_io("set_nodelay", self.label(), e))
+    }
+
+    /// Turns TCP keep-alive probes on (after `idle`) or off (`None`).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// # let lp = hinge::Loop::new()?;
+    /// # let s = hinge::Socket::from_tcp_stream(&lp, std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap())?;
+    /// s.set_keepalive(Some(Duration::from_secs(60)))?;
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn set_keepalive(&self, idle: Option<Duration>) -> Result<()> {
+        let r = self.with_sock(|s| match idle {
+            Some(d) => s.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(d)),
+            None => s.set_keepalive(false),
+        });
+        r.unwrap_or(Ok(()))
+            .map_err(|e| Error::from_io("set_keepalive", self.label(), e))
+    }
+
+    /// Lets the socket stay open for writing after the peer's `end`
+    /// (default `false`: hinge ends its side too, like Node).
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.set_allow_half_open(true);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn set_allow_half_open(&self, allow: bool) {
+        self.inner.state.set(flag::ALLOW_HALF_OPEN, allow);
+    }
+
+    /// Sets the queue size above which `send` returns `false`.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.set_high_water_mark(1 << 20);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn set_high_water_mark(&self, bytes: usize) {
+        self.inner.high_water.set(bytes.max(1));
+    }
+
+    /// Bytes queued in user space, waiting for the kernel.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// assert_eq!(s.pending_bytes(), 0);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn pending_bytes(&self) -> usize {
+        self.inner.queued.get()
+    }
+
+    /// Bytes received so far.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// assert_eq!(s.bytes_read(), 0);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn bytes_read(&self) -> u64 {
+        self.inner.bytes_read.get()
+    }
+
+    /// Bytes handed to the kernel so far.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.send(b"abc")?;
+    /// assert_eq!(s.bytes_written(), 3);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn bytes_written(&self) -> u64 {
+        self.inner.bytes_written.get()
+    }
+
+    /// The peer's address (`None` if unknown or closed before connecting).
+    ///
+    /// ```
+    /// # let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// # let lp = hinge::Loop::new()?;
+    /// # let s = hinge::Socket::from_tcp_stream(&lp, std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap())?;
+    /// assert_eq!(s.peer_addr().unwrap().inet(), Some(l.local_addr().unwrap()));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn peer_addr(&self) -> Option<Addr> {
+        self.inner.peer.borrow().clone()
+    }
+
+    /// The local address (`None` once closed).
+    ///
+    /// ```
+    /// # let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// # let lp = hinge::Loop::new()?;
+    /// # let s = hinge::Socket::from_tcp_stream(&lp, std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap())?;
+    /// let local = s.local_addr().unwrap();
+    /// assert_eq!(local.inet().unwrap().ip(), std::net::IpAddr::from([127, 0, 0, 1]));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn local_addr(&self) -> Option<Addr> {
+        self.with_sock(|s| s.local_addr().ok().map(|a| Addr::from_sock(&a)))
+            .flatten()
+    }
+
+    /// Removes every listener of every event of this socket.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.on_data(|_, _, _| {});
+    /// s.remove_all_listeners();
+    /// assert_eq!(s.data_listeners().listener_count(), 0);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn remove_all_listeners(&self) {
+        self.inner.clear_listeners();
+    }
+
+    /// How many listeners one event has.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.on_close(|_, _, _| {});
+    /// assert_eq!(s.listeners(hinge::SocketEvent::Close), 1);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn listeners(&self, event: SocketEvent) -> usize {
+        let e = &self.inner.events;
+        let rare = self.inner.rare.get();
+        match event {
+            SocketEvent::Connect => rare.map_or(0, |r| r.connect.listener_count()),
+            SocketEvent::Data => e.data.listener_count(),
+            SocketEvent::End => rare.map_or(0, |r| r.end.listener_count()),
+            SocketEvent::Drain => e.drain.listener_count(),
+            SocketEvent::Timeout => rare.map_or(0, |r| r.timeout.listener_count()),
+            SocketEvent::Error => e.error.listener_count(),
+            SocketEvent::Close => e.close.listener_count(),
+        }
+    }
+
+    /// Removes every listener of one event.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.on_timeout(|_, _, _| {});
+    /// s.remove_listeners(hinge::SocketEvent::Timeout);
+    /// assert_eq!(s.listener_count(), 0);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn remove_listeners(&self, event: SocketEvent) {
+        let e = &self.inner.events;
+        let rare = self.inner.rare.get();
+        match event {
+            SocketEvent::Connect => rare.map_or((), |r| r.connect.clear()),
+            SocketEvent::Data => e.data.clear(),
+            SocketEvent::End => rare.map_or((), |r| r.end.clear()),
+            SocketEvent::Drain => e.drain.clear(),
+            SocketEvent::Timeout => rare.map_or((), |r| r.timeout.clear()),
+            SocketEvent::Error => e.error.clear(),
+            SocketEvent::Close => e.close.clear(),
+        }
+    }
+
+    /// The `data` event itself, for `off`, `listener_count` and `clear`.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// let id = s.on_data(|_, _, _| {});
+    /// assert!(s.data_listeners().off(id));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn data_listeners(&self) -> &Event<Socket, [u8]> {
+        &self.inner.events.data
+    }
+
+    /// Removes a listener from whichever event it was added to.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// let id = s.on_end(|_, _, _| {});
+    /// assert!(s.off(id));
+    /// assert!(!s.off(id));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn off(&self, id: crate::ListenerId) -> bool {
+        let e = &self.inner.events;
+        let rare = self.inner.rare.get();
+        e.data.off(id)
+            || e.drain.off(id)
+            || e.error.off(id)
+            || e.close.off(id)
+            || rare.is_some_and(|r| r.connect.off(id) || r.end.off(id) || r.timeout.off(id))
+    }
+
+    /// How many listeners the socket has, over all events.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.on_data(|_, _, _| {});
+    /// s.on_close(|_, _, _| {});
+    /// assert_eq!(s.listener_count(), 2);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn listener_count(&self) -> usize {
+        let e = &self.inner.events;
+        let rare = self.inner.rare.get().map_or(0, |r| {
+            r.connect.listener_count() + r.end.listener_count() + r.timeout.listener_count()
+        });
+        e.data.listener_count()
+            + e.drain.listener_count()
+            + e.error.listener_count()
+            + e.close.listener_count()
+            + rare
+    }
+
+    event_methods! {
+        /// Runs `f` when an outgoing connection is established.
+        ///
+        /// ```
+        /// # let lp = hinge::Loop::new()?;
+        /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
+        /// s.on_connect(|_, s, _| println!("connected to {:?}", s.peer_addr()));
+        /// # Ok::<(), hinge::Error>(())
+        /// ```
+        on_connect, once_connect, |s| s.inner.rare().connect, ();
+        /// Runs `f` with each chunk of received bytes. The slice borrows the
+        /// loop's shared read buffer: copy what you keep.
+        ///
+        /// ```
+        /// # let lp = hinge::Loop::new()?;
+        /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
+        /// s.on_data(|_, s, bytes| {
+        ///     s.send(bytes).ok(); // echo
+        /// });
+        /// # Ok::<(), hinge::Error>(())
+        /// ```
+        on_data, once_data, |s| s.inner.events.data, [u8];
+        /// Runs `f` when the peer half-closes (no more data will come).
+        ///
+        /// ```
+        /// # let lp = hinge::Loop::new()?;
+        /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
+        /// s.on_end(|_, _, _| println!("peer finished sending"));
+        /// # Ok::<(), hinge::Error>(())
+        /// ```
+        on_end, once_end, |s| s.inner.rare().end, ();
+        /// Runs `f` when the send queue empties after `send` returned `false`.
+        ///
+        /// ```
+        /// # let lp = hinge::Loop::new()?;
+        /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
+        /// s.on_drain(|_, s, _| s.resume());
+        /// # Ok::<(), hinge::Error>(())
+        /// ```
+        on_drain, once_drain, |s| s.inner.events.drain, ();
+        /// Runs `f` after the inactivity period of [`set_timeout`](Socket::set_timeout).
+        ///
+        /// ```
+        /// # let lp = hinge::Loop::new()?;
+        /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
+        /// s.on_timeout(|_, s, _| s.destroy());
+        /// # Ok::<(), hinge::Error>(())
+        /// ```
+        on_timeout, once_timeout, |s| s.inner.rare().timeout, ();
+        /// Runs `f` with a typed error; `close` follows.
+        ///
+        /// ```
+        /// # let lp = hinge::Loop::new()?;
+        /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
+        /// s.on_error(|_, _, e| eprintln!("socket error: {e}"));
+        /// # Ok::<(), hinge::Error>(())
+        /// ```
+        on_error, once_error, |s| s.inner.events.error, Error;
+        /// Runs `f` once when the socket has closed, with whether an error
+        /// caused it. All listeners are dropped afterwards.
+        ///
+        /// ```
+        /// # let lp = hinge::Loop::new()?;
+        /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
+        /// s.on_close(|_, _, had_error| println!("closed (error: {had_error})"));
+        /// # Ok::<(), hinge::Error>(())
+        /// ```
+        on_close, once_close, |s| s.inner.events.close, bool;
+    }
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("peer", &self.peer_addr())
+            .field("closed", &self.is_closed())
+            .field("pending", &self.pending_bytes())
+            .finish()
+    }
+}
+
+impl PartialEq for Socket {
+    fn eq(&self, other: &Socket) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+}

@@ -1,0 +1,124 @@
+//! The read path: readiness from the socket's io watcher, `recv` into
+//! the loop's shared buffer, `data` and `end`.
+
+use std::io;
+
+use super::state::{flag, READ_BUF};
+use super::Socket;
+use crate::event_loop::Loop;
+use crate::ffi::{self, StreamHandler};
+use crate::{Error, Events};
+
+/// Reads per readiness event before giving other sockets a turn.
+const READS_PER_WAKEUP: usize = 4;
+
+impl StreamHandler for Socket {
+    #[inline]
+    fn on_io(&self, lp: &Loop, events: Events) {
+        self.handle_io(lp, events)
+    }
+}
+
+impl Socket {
+    #[inline]
+    pub(super) fn handle_io(&self, lp: &Loop, ev: Events) {
+        if self.inner.state.has(flag::CONNECTING) || ev.is_error() {
+            return self.on_io_rare(lp, ev);
+        }
+        if ev.is_writable() {
+            self.flush(lp);
+        }
+        if ev.is_readable() {
+            self.read(lp);
+        }
+    }
+
+    #[cold]
+    pub(super) fn on_io_rare(&self, lp: &Loop, ev: Events) {
+        if self.inner.state.has(flag::CONNECTING) {
+            if ev.is_writable() || ev.is_error() {
+                self.finish_connect(lp);
+            }
+            return;
+        }
+        let source = io::Error::other("libev reported an error on the socket");
+        self.fail(
+            lp,
+            Error::Io {
+                op: "poll",
+                addr: self.label(),
+                source,
+            },
+        );
+    }
+
+    #[inline]
+    pub(super) fn read(&self, lp: &Loop) {
+        match self.inner.read_buf.0.try_borrow_mut() {
+            Ok(mut buf) => self.read_into(lp, &mut buf),
+            Err(_) => self.read_nested(lp),
+        }
+    }
+
+    /// A nested run inside a data listener finds the shared buffer in use
+    /// and reads into a temporary one instead.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn read_nested(&self, lp: &Loop) {
+        self.read_into(lp, &mut vec![0u8; READ_BUF]);
+    }
+
+    #[inline(always)]
+    pub(super) fn read_into(&self, lp: &Loop, buf: &mut [u8]) {
+        let inner = &*self.inner;
+        for _ in 0..READS_PER_WAKEUP {
+            if inner
+                .state
+                .has(flag::CLOSED | flag::PAUSED | flag::READ_EOF)
+            {
+                break;
+            }
+            match ffi::recv(inner.fd.get(), buf) {
+                Ok(n) if n > 0 => {
+                    inner.bytes_read.set(inner.bytes_read.get() + n as u64);
+                    self.touch();
+                    inner
+                        .events
+                        .data
+                        .emit_while(lp, self, &buf[..n], || !inner.state.has(flag::CLOSED));
+                    if n < buf.len() {
+                        break;
+                    }
+                }
+                Ok(_) => {
+                    self.on_eof(lp);
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.fail_io(lp, "read", e);
+                    break;
+                }
+            }
+        }
+    }
+
+    #[cold]
+    pub(super) fn on_eof(&self, lp: &Loop) {
+        self.inner.state.set(flag::READ_EOF, true);
+        self.update_interest();
+        if let Some(r) = self.inner.rare.get() {
+            r.end
+                .emit_while(lp, self, &(), || !self.inner.state.has(flag::CLOSED));
+        }
+        if self.inner.state.has(flag::CLOSED) {
+            return;
+        }
+        if self.inner.state.has(flag::WRITE_SHUT) {
+            self.finish_close(false);
+        } else if !self.inner.state.has(flag::ALLOW_HALF_OPEN) {
+            self.end();
+        }
+    }
+}

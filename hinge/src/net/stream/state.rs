@@ -1,0 +1,271 @@
+//! A socket's state: its flag word, the `SocketInner` behind every
+//! handle, the rarely used parts allocated on first use, and the loop's
+//! tables of open sockets and the shared read buffer.
+
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+use std::rc::{Rc, Weak};
+
+use slab::Slab;
+
+use super::{Socket, DEFAULT_HIGH_WATER};
+use crate::event_loop::Loop;
+use crate::ffi::{Handle, LoopCore, StreamKind, StreamSource};
+use crate::net::addr::Addr;
+use crate::net::server::ServerInner;
+use crate::{Backend, Error, Event, Events, Result, Timer};
+
+/// The one read buffer every socket of a loop shares.
+pub(super) const READ_BUF: usize = 64 * 1024;
+/// `SocketInner::slot` of a socket the loop no longer holds.
+pub(super) const NO_SLOT: usize = usize::MAX;
+
+/// A callback told whether queued bytes reached the kernel.
+pub(super) type Written = Box<dyn FnOnce(&Loop, &Socket, Result<()>)>;
+
+/// The bits of `SocketInner::state`.
+pub(super) mod flag {
+    /// Connecting, or resolving the name to connect to.
+    pub(crate) const CONNECTING: u16 = 1;
+    pub(crate) const PAUSED: u16 = 1 << 1;
+    /// The peer ended: no more reads.
+    pub(crate) const READ_EOF: u16 = 1 << 2;
+    /// `end()` was called: shut down writing once the queue is flushed.
+    pub(crate) const ENDING: u16 = 1 << 3;
+    /// `close()` was called: close once the queue is flushed.
+    pub(crate) const CLOSING: u16 = 1 << 4;
+    pub(crate) const WRITE_SHUT: u16 = 1 << 5;
+    pub(crate) const CLOSED: u16 = 1 << 6;
+    pub(crate) const ALLOW_HALF_OPEN: u16 = 1 << 7;
+    /// `send` returned false: emit `drain` once the queue empties.
+    pub(crate) const NEED_DRAIN: u16 = 1 << 8;
+    /// An inactivity timer is set: reads and writes re-arm it.
+    pub(crate) const HAS_IDLE_TIMER: u16 = 1 << 9;
+    /// A `send` cannot go straight to the kernel.
+    pub(crate) const NO_DIRECT_SEND: u16 = CONNECTING | ENDING | CLOSING | CLOSED;
+}
+
+/// A socket's state, as `flag` bits in one word.
+#[derive(Default)]
+pub(super) struct State(Cell<u16>);
+
+impl State {
+    #[inline]
+    pub(super) fn has(&self, bits: u16) -> bool {
+        self.0.get() & bits != 0
+    }
+
+    #[inline]
+    pub(super) fn set(&self, bit: u16, on: bool) {
+        let v = self.0.get();
+        self.0.set(if on { v | bit } else { v & !bit });
+    }
+
+    /// Sets `bit` to `on`; returns whether it was set before.
+    #[inline]
+    pub(super) fn replace(&self, bit: u16, on: bool) -> bool {
+        let was = self.has(bit);
+        self.set(bit, on);
+        was
+    }
+}
+
+/// The socket's io watcher: it owns the OS socket and calls the socket.
+pub(super) type Stream = Handle<StreamKind<Socket>>;
+
+pub(super) struct Chunk {
+    pub(super) data: Vec<u8>,
+    pub(super) sent: usize,
+    pub(super) on_written: Option<Written>,
+}
+
+/// The events every socket needs at hand. Reach them through the methods
+/// of [`Socket`] (`on_data`, `on_close`...).
+#[derive(Default)]
+pub(super) struct SocketEvents {
+    pub(super) data: Event<Socket, [u8]>,
+    pub(super) drain: Event<Socket, ()>,
+    pub(super) error: Event<Socket, Error>,
+    pub(super) close: Event<Socket, bool>,
+}
+
+/// What most sockets never use, allocated on first use: an idle server
+/// connection pays for none of it.
+#[derive(Default)]
+pub(super) struct Rare {
+    pub(super) connect: Event<Socket, ()>,
+    pub(super) end: Event<Socket, ()>,
+    pub(super) timeout: Event<Socket, ()>,
+    /// Resolved addresses still to try if the current connect fails.
+    pub(super) fallback: RefCell<Vec<SocketAddr>>,
+    pub(super) idle_timer: RefCell<Option<Timer>>,
+    pub(super) connect_timer: RefCell<Option<Timer>>,
+}
+
+impl SocketInner {
+    pub(super) fn rare(&self) -> &Rare {
+        self.rare.get_or_init(Box::default)
+    }
+
+    /// Neither closed nor closing nor connecting, and nothing queued: a
+    /// send can go straight to the kernel.
+    #[inline]
+    pub(super) fn can_send_now(&self) -> bool {
+        !self.state.has(flag::NO_DIRECT_SEND)
+            && self.queued.get() == 0
+            && self.queue.borrow().is_empty()
+    }
+
+    /// Closes the io watcher and the OS socket now (the watcher's cell
+    /// may live on while its own callback runs).
+    pub(super) fn release_io(&self) {
+        self.fd.set(-1);
+        if let Some(io) = self.io.borrow_mut().take() {
+            io.close_socket();
+        }
+    }
+
+    pub(super) fn clear_listeners(&self) {
+        let e = &self.events;
+        e.data.clear();
+        e.drain.clear();
+        e.error.clear();
+        e.close.clear();
+        if let Some(r) = self.rare.get() {
+            r.connect.clear();
+            r.end.clear();
+            r.timeout.clear();
+        }
+    }
+}
+
+pub(crate) struct SocketInner {
+    pub(super) core: Rc<LoopCore>,
+    /// Owns the OS socket; `None` before connecting and after closing.
+    pub(super) io: RefCell<Option<Stream>>,
+    /// The fd `io` owns, or -1: the hot path reads and writes it directly.
+    pub(super) fd: Cell<RawFd>,
+    /// Events the io watcher currently asks for.
+    pub(super) interest: Cell<Events>,
+    /// `flag` bits.
+    pub(super) state: State,
+    /// The loop's shared read buffer, looked up once per socket.
+    pub(super) read_buf: Rc<ReadBuf>,
+    /// This socket's entry in the loop's socket table, or `NO_SLOT`.
+    pub(super) slot: Cell<usize>,
+    pub(super) peer: RefCell<Option<Addr>>,
+    pub(super) queue: RefCell<VecDeque<Chunk>>,
+    pub(super) queued: Cell<usize>,
+    pub(super) high_water: Cell<usize>,
+    pub(super) bytes_read: Cell<u64>,
+    pub(super) bytes_written: Cell<u64>,
+    pub(super) server: Cell<Weak<ServerInner>>,
+    pub(super) events: SocketEvents,
+    pub(super) rare: OnceCell<Box<Rare>>,
+}
+
+/// The loop's open sockets: the loop owns a socket until it closes.
+#[derive(Default)]
+pub(super) struct SocketTable(pub(super) RefCell<Slab<Rc<SocketInner>>>);
+
+impl Drop for SocketTable {
+    fn drop(&mut self) {
+        // The loop is going away with sockets still open: break any
+        // listener -> socket cycles so everything is freed.
+        for (_, s) in std::mem::take(&mut *self.0.borrow_mut()) {
+            // Handles kept past the loop see a closed socket, never a
+            // stale fd number.
+            s.state.set(flag::CLOSED, true);
+            s.clear_listeners();
+            // The io watcher holds its socket: let go of it too.
+            s.release_io();
+            drop(s.queue.borrow_mut().drain(..).collect::<Vec<_>>());
+        }
+    }
+}
+
+/// The loop's shared read buffer; borrowed while a read runs.
+pub(super) struct ReadBuf(pub(super) RefCell<Box<[u8]>>);
+
+impl Default for ReadBuf {
+    fn default() -> ReadBuf {
+        ReadBuf(RefCell::new(vec![0u8; READ_BUF].into_boxed_slice()))
+    }
+}
+
+impl Socket {
+    pub(super) fn new(core: &Rc<LoopCore>) -> Socket {
+        let inner = Rc::new(SocketInner {
+            core: core.clone(),
+            io: RefCell::new(None),
+            fd: Cell::new(-1),
+            interest: Cell::new(Events::NONE),
+            state: State::default(),
+            read_buf: core.local(ReadBuf::default),
+            slot: Cell::new(NO_SLOT),
+            peer: RefCell::new(None),
+            queue: RefCell::new(VecDeque::new()),
+            queued: Cell::new(0),
+            high_water: Cell::new(DEFAULT_HIGH_WATER),
+            bytes_read: Cell::new(0),
+            bytes_written: Cell::new(0),
+            server: Cell::new(Weak::new()),
+            events: SocketEvents::default(),
+            rare: OnceCell::new(),
+        });
+        let table = core.local(SocketTable::default);
+        let slot = table.0.borrow_mut().insert(inner.clone());
+        inner.slot.set(slot);
+        Socket { inner }
+    }
+
+    pub(super) fn lp(&self) -> Loop {
+        Loop::view(&self.inner.core)
+    }
+
+    /// Wraps an open, connected OS socket and starts reading.
+    pub(crate) fn adopt(lp: &Loop, sock: socket2::Socket, peer: Option<Addr>) -> Result<Socket> {
+        let s = Socket::new(lp.core());
+        *s.inner.peer.borrow_mut() = peer;
+        s.attach(lp, sock, Events::READ)?;
+        Ok(s)
+    }
+
+    /// Gives the OS socket to a new io watcher, which holds the socket
+    /// until it closes (the loop keeps open sockets alive anyway).
+    pub(super) fn attach(&self, lp: &Loop, sock: socket2::Socket, events: Events) -> Result<()> {
+        let fd = sock.as_raw_fd();
+        // libev's select backend asserts on fds it cannot put in an fd_set.
+        if lp.backend() == Backend::SELECT && fd >= libc::FD_SETSIZE as RawFd {
+            self.finish_close(false);
+            return Err(Error::InvalidFd(fd));
+        }
+        let io = Stream::with_callback(lp, StreamSource::new(sock), self.clone());
+        io.set_events(events);
+        self.inner.interest.set(events);
+        *self.inner.io.borrow_mut() = Some(io);
+        self.inner.fd.set(fd);
+        Ok(())
+    }
+
+    pub(super) fn with_sock<R>(&self, f: impl FnOnce(&socket2::Socket) -> R) -> Option<R> {
+        self.inner
+            .io
+            .borrow()
+            .as_ref()
+            .and_then(|io| io.with_socket(f))
+    }
+
+    pub(super) fn label(&self) -> String {
+        match &*self.inner.peer.borrow() {
+            Some(a) => a.to_string(),
+            None => "socket".to_string(),
+        }
+    }
+
+    pub(crate) fn set_server(&self, server: &Rc<ServerInner>) {
+        self.inner.server.set(Rc::downgrade(server));
+    }
+}

@@ -1,0 +1,283 @@
+//! The write path: a direct `send` when nothing is queued, the bounded
+//! queue and its flush, `drain`, and the io watcher's interest.
+
+use std::io;
+
+use super::state::{flag, Chunk, Written};
+use super::Socket;
+use crate::event_loop::Loop;
+use crate::ffi;
+use crate::{Error, Events, Result};
+
+impl Socket {
+    /// Sends `data`: written to the kernel at once when nothing is queued,
+    /// and only the remainder is queued. Returns `Ok(false)` once the queue
+    /// exceeds the high-water mark: stop sending (or [`pause`](Socket::pause)
+    /// the source) until `drain`. Sending on a closed or ended socket is an
+    /// [`Error::Closed`]; an immediate OS failure (the peer reset) is
+    /// returned and closes the socket. Never raises SIGPIPE.
+    ///
+    /// ```
+    /// # use std::io::Read;
+    /// let lp = hinge::Loop::new()?;
+    /// let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// assert!(s.send(b"ping")?);
+    /// let mut buf = [0u8; 4];
+    /// b.read_exact(&mut buf).unwrap();
+    /// assert_eq!(&buf, b"ping");
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    #[inline]
+    pub fn send(&self, data: &[u8]) -> Result<bool> {
+        self.send_inner(data, None)
+    }
+
+    /// [`send`](Socket::send), then calls `on_written` once all of `data`
+    /// reached the kernel (`Ok`), or the socket closed first (`Err`). The
+    /// callback runs from the loop, never inside this call, and only if
+    /// this call returned `Ok`.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.send_then(b"hi", |_, _, r| println!("written: {r:?}"))?;
+    /// # s.destroy();
+    /// lp.run();
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn send_then<F>(&self, data: &[u8], on_written: F) -> Result<bool>
+    where
+        F: FnOnce(&Loop, &Socket, Result<()>) + 'static,
+    {
+        self.send_written(data, Box::new(on_written))
+    }
+
+    /// `send_then`'s body, kept out of line so that callers inlining
+    /// `send` do not also carry this path.
+    #[inline(never)]
+    pub(super) fn send_written(&self, data: &[u8], on_written: Written) -> Result<bool> {
+        self.send_inner(data, Some(on_written))
+    }
+
+    /// Counts bytes that reached the kernel.
+    #[inline]
+    pub(super) fn sent_now(&self, n: usize) {
+        let inner = &*self.inner;
+        inner
+            .bytes_written
+            .set(inner.bytes_written.get() + n as u64);
+        self.touch();
+    }
+
+    #[inline]
+    pub(super) fn send_inner(&self, data: &[u8], on_written: Option<Written>) -> Result<bool> {
+        let inner = &*self.inner;
+        if !inner.can_send_now() {
+            return self.send_later(data, on_written);
+        }
+        let first = ffi::send(inner.fd.get(), data);
+        if let Ok(n) = first {
+            if n == data.len() && on_written.is_none() {
+                // The common case: it all went out at once.
+                self.sent_now(n);
+                return Ok(true);
+            }
+        }
+        self.send_from(data, on_written, first)
+    }
+
+    /// A send that cannot go to the kernel now: refused on a closed or
+    /// ending socket, queued while connecting or behind queued bytes.
+    #[inline(never)]
+    pub(super) fn send_later(&self, data: &[u8], on_written: Option<Written>) -> Result<bool> {
+        let inner = &*self.inner;
+        if inner.state.has(flag::CLOSED | flag::ENDING | flag::CLOSING)
+            || (inner.fd.get() < 0 && !inner.state.has(flag::CONNECTING))
+        {
+            return Err(Error::Closed { op: "send" });
+        }
+        self.send_rest(data, 0, on_written)
+    }
+
+    /// Goes on with a direct send whose first attempt returned `first`.
+    #[inline(never)]
+    pub(super) fn send_from(
+        &self,
+        data: &[u8],
+        on_written: Option<Written>,
+        first: io::Result<usize>,
+    ) -> Result<bool> {
+        let inner = &*self.inner;
+        let mut sent = 0;
+        let mut next = Some(first);
+        loop {
+            let r = match next.take() {
+                Some(r) => r,
+                None => ffi::send(inner.fd.get(), &data[sent..]),
+            };
+            match r {
+                Ok(n) => {
+                    sent += n;
+                    if sent == data.len() {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    let err = Error::from_io("send", self.label(), e);
+                    self.finish_close(true);
+                    return Err(err);
+                }
+            }
+        }
+        self.send_rest(data, sent, on_written)
+    }
+
+    /// After `sent` bytes of `data` went out at once: queues the rest, or
+    /// schedules `on_written` if there is none.
+    #[inline(never)]
+    pub(super) fn send_rest(
+        &self,
+        data: &[u8],
+        sent: usize,
+        on_written: Option<Written>,
+    ) -> Result<bool> {
+        let inner = &*self.inner;
+        if sent > 0 {
+            self.sent_now(sent);
+        }
+        if sent == data.len() {
+            if let Some(cb) = on_written {
+                let me = self.clone();
+                self.lp().defer(move |lp| cb(lp, &me, Ok(())));
+            }
+            return Ok(true);
+        }
+        let rest = &data[sent..];
+        inner.queue.borrow_mut().push_back(Chunk {
+            data: rest.to_vec(),
+            sent: 0,
+            on_written,
+        });
+        inner.queued.set(inner.queued.get() + rest.len());
+        self.update_interest();
+        let below = inner.queued.get() < inner.high_water.get();
+        if !below {
+            inner.state.set(flag::NEED_DRAIN, true);
+        }
+        Ok(below)
+    }
+
+    pub(super) fn flush(&self, lp: &Loop) {
+        if self.inner.fd.get() < 0 {
+            return;
+        }
+        loop {
+            let front = {
+                let queue = self.inner.queue.borrow();
+                match queue.front() {
+                    Some(c) => ffi::send(self.inner.fd.get(), &c.data[c.sent..]),
+                    None => break,
+                }
+            };
+            match front {
+                Ok(n) => {
+                    self.inner.queued.set(self.inner.queued.get() - n);
+                    self.sent_now(n);
+                    let done = {
+                        let mut queue = self.inner.queue.borrow_mut();
+                        let c = queue.front_mut().expect("front exists");
+                        c.sent += n;
+                        if c.sent == c.data.len() {
+                            queue.pop_front()
+                        } else {
+                            None
+                        }
+                    };
+                    if let Some(Chunk {
+                        on_written: Some(cb),
+                        ..
+                    }) = done
+                    {
+                        cb(lp, self, Ok(()));
+                    }
+                    if self.inner.state.has(flag::CLOSED) {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => return self.fail_io(lp, "write", e),
+            }
+        }
+        self.update_interest();
+        if self.inner.state.replace(flag::NEED_DRAIN, false) && !self.is_closed() {
+            self.inner
+                .events
+                .drain
+                .emit_while(lp, self, &(), || !self.inner.state.has(flag::CLOSED));
+        }
+        self.after_flush();
+    }
+
+    /// Finishes `end()`/`close()` once the queue is empty.
+    pub(super) fn after_flush(&self) {
+        let inner = &*self.inner;
+        if inner.state.has(flag::CLOSED | flag::CONNECTING) || !inner.queue.borrow().is_empty() {
+            return;
+        }
+        if inner.state.has(flag::CLOSING)
+            || (inner.state.has(flag::ENDING) && inner.state.has(flag::READ_EOF))
+        {
+            // Closing sends the FIN: no shutdown first.
+            self.finish_close(false);
+        } else if inner.state.has(flag::ENDING) && !inner.state.has(flag::WRITE_SHUT) {
+            // Half-close; the peer's EOF closes the socket (`on_eof`).
+            inner.state.set(flag::WRITE_SHUT, true);
+            let _ = self.with_sock(|s| s.shutdown(std::net::Shutdown::Write));
+        }
+    }
+
+    pub(super) fn update_interest(&self) {
+        let inner = &*self.inner;
+        if inner.state.has(flag::CLOSED) {
+            return;
+        }
+        let mut want = Events::NONE;
+        if inner.state.has(flag::CONNECTING) || !inner.queue.borrow().is_empty() {
+            want |= Events::WRITE;
+        }
+        if !inner
+            .state
+            .has(flag::CONNECTING | flag::PAUSED | flag::READ_EOF)
+        {
+            want |= Events::READ;
+        }
+        if want != inner.interest.get() {
+            inner.interest.set(want);
+            if let Some(io) = &*inner.io.borrow() {
+                io.set_events(want);
+            }
+        }
+    }
+
+    /// Re-arms the inactivity timer, if there is one.
+    #[inline]
+    pub(super) fn touch(&self) {
+        if self.inner.state.has(flag::HAS_IDLE_TIMER) {
+            self.rearm_idle_timer();
+        }
+    }
+
+    #[cold]
+    pub(super) fn rearm_idle_timer(&self) {
+        if let Some(r) = self.inner.rare.get() {
+            if let Some(t) = &*r.idle_timer.borrow() {
+                t.again();
+            }
+        }
+    }
+}
