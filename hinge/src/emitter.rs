@@ -429,3 +429,175 @@ impl<S, T: ?Sized> std::fmt::Debug for Event<S, T> {
             .finish()
     }
 }
+
+impl ListenerId {
+    /// An id no event holds: what adding a listener to a finished source
+    /// returns, so that `off` on it is simply `false`.
+    pub(crate) fn unregistered() -> ListenerId {
+        ListenerId(NEXT_ID.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// Declares a type's built-in events and its whole listener surface:
+/// `on_*`/`once_*` per event, plus `listeners`, `remove_listeners`, `off`,
+/// `listener_count` and `remove_all_listeners`, over an enum naming the
+/// events. Every type with events (sockets, servers, and protocol layers
+/// such as HTTP) gets the same surface from here.
+///
+/// For each event: its enum variant, its method names, its payload, an
+/// expression giving the `Event` (created on demand), and one peeking at
+/// it without creating it (`None`: no listeners). `finished` says when the
+/// source has closed for good: listeners added then are dropped at once,
+/// since nothing would ever call or free them.
+macro_rules! typed_events {
+    (
+        $ty:ident, $enum:ident, finished: |$f:ident| $finished:expr,
+        example: $setup:literal, $ex_variant:ident, $ex_on:ident;
+        $(
+            $(#[$doc:meta])*
+            $variant:ident => $on:ident, $once:ident, $payload:ty,
+                |$s:ident| $event:expr, |$p:ident| $peek:expr;
+        )*
+    ) => {
+        impl $ty {
+            $(
+                $(#[$doc])*
+                pub fn $on<F>(&self, f: F) -> $crate::ListenerId
+                where
+                    F: FnMut(&$crate::Loop, &$ty, &$payload) + 'static,
+                {
+                    let $f = self;
+                    if $finished {
+                        return $crate::ListenerId::unregistered();
+                    }
+                    let $s = self;
+                    $event.on(f)
+                }
+
+                #[doc = concat!("Like [`", stringify!($on), "`](", stringify!($ty), "::", stringify!($on), "), but runs once.")]
+                ///
+                /// ```
+                /// # let lp = hinge::Loop::new()?;
+                #[doc = concat!("# ", $setup)]
+                #[doc = concat!("s.", stringify!($once), "(|_, _, _| {});")]
+                #[doc = concat!("assert_eq!(s.listeners(hinge::", stringify!($enum), "::", stringify!($variant), "), 1);")]
+                /// # Ok::<(), hinge::Error>(())
+                /// ```
+                pub fn $once<F>(&self, f: F) -> $crate::ListenerId
+                where
+                    F: FnOnce(&$crate::Loop, &$ty, &$payload) + 'static,
+                {
+                    let $f = self;
+                    if $finished {
+                        return $crate::ListenerId::unregistered();
+                    }
+                    let $s = self;
+                    $event.once(f)
+                }
+            )*
+
+            /// How many listeners one event has.
+            ///
+            /// ```
+            /// # let lp = hinge::Loop::new()?;
+            #[doc = concat!("# ", $setup)]
+            #[doc = concat!("s.", stringify!($ex_on), "(|_, _, _| {});")]
+            #[doc = concat!("assert_eq!(s.listeners(hinge::", stringify!($enum), "::", stringify!($ex_variant), "), 1);")]
+            /// # Ok::<(), hinge::Error>(())
+            /// ```
+            pub fn listeners(&self, event: $enum) -> usize {
+                match event {
+                    $($enum::$variant => {
+                        let $p = self;
+                        $peek.map_or(0, |e| e.listener_count())
+                    })*
+                }
+            }
+
+            /// Removes every listener of one event.
+            ///
+            /// ```
+            /// # let lp = hinge::Loop::new()?;
+            #[doc = concat!("# ", $setup)]
+            #[doc = concat!("s.", stringify!($ex_on), "(|_, _, _| {});")]
+            #[doc = concat!("s.remove_listeners(hinge::", stringify!($enum), "::", stringify!($ex_variant), ");")]
+            /// assert_eq!(s.listener_count(), 0);
+            /// # Ok::<(), hinge::Error>(())
+            /// ```
+            pub fn remove_listeners(&self, event: $enum) {
+                match event {
+                    $($enum::$variant => {
+                        let $p = self;
+                        if let Some(e) = $peek {
+                            e.clear();
+                        }
+                    })*
+                }
+            }
+
+            /// Removes a listener from whichever event it was added to;
+            /// returns whether it was registered.
+            ///
+            /// ```
+            /// # let lp = hinge::Loop::new()?;
+            #[doc = concat!("# ", $setup)]
+            #[doc = concat!("let id = s.", stringify!($ex_on), "(|_, _, _| {});")]
+            /// assert!(s.off(id));
+            /// assert!(!s.off(id));
+            /// # Ok::<(), hinge::Error>(())
+            /// ```
+            pub fn off(&self, id: $crate::ListenerId) -> bool {
+                $(
+                    {
+                        let $p = self;
+                        if $peek.is_some_and(|e| e.off(id)) {
+                            return true;
+                        }
+                    }
+                )*
+                false
+            }
+
+            /// How many listeners there are, over all events.
+            ///
+            /// ```
+            /// # let lp = hinge::Loop::new()?;
+            #[doc = concat!("# ", $setup)]
+            #[doc = concat!("s.", stringify!($ex_on), "(|_, _, _| {});")]
+            /// assert_eq!(s.listener_count(), 1);
+            /// # Ok::<(), hinge::Error>(())
+            /// ```
+            pub fn listener_count(&self) -> usize {
+                let mut n = 0;
+                $(
+                    {
+                        let $p = self;
+                        n += $peek.map_or(0, |e| e.listener_count());
+                    }
+                )*
+                n
+            }
+
+            /// Removes every listener of every event.
+            ///
+            /// ```
+            /// # let lp = hinge::Loop::new()?;
+            #[doc = concat!("# ", $setup)]
+            #[doc = concat!("s.", stringify!($ex_on), "(|_, _, _| {});")]
+            /// s.remove_all_listeners();
+            /// assert_eq!(s.listener_count(), 0);
+            /// # Ok::<(), hinge::Error>(())
+            /// ```
+            pub fn remove_all_listeners(&self) {
+                $(
+                    {
+                        let $p = self;
+                        if let Some(e) = $peek {
+                            e.clear();
+                        }
+                    }
+                )*
+            }
+        }
+    };
+}

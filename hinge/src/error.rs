@@ -2,7 +2,7 @@
 
 use std::io;
 
-use crate::Events;
+use crate::Ready;
 
 /// Everything that can go wrong in hinge, one variant per failure a caller
 /// handles differently.
@@ -44,9 +44,9 @@ pub enum Error {
     /// A negative file descriptor.
     #[error("invalid file descriptor {0}")]
     InvalidFd(i32),
-    /// An io watcher accepts only [`Events::READ`] and [`Events::WRITE`].
+    /// An io watcher accepts only [`Ready::READ`] and [`Ready::WRITE`].
     #[error("invalid io event mask {0:?}: only READ and WRITE are allowed")]
-    InvalidEvents(Events),
+    InvalidEvents(Ready),
     /// A path containing a NUL byte.
     #[error("path contains a NUL byte")]
     InvalidPath,
@@ -155,6 +155,12 @@ pub enum Error {
     Closed {
         /// What was attempted.
         op: &'static str,
+    },
+    /// `listen` on a server that is already listening.
+    #[error("listen: the server is already listening on {addr}")]
+    AlreadyListening {
+        /// Where it listens.
+        addr: String,
     },
     /// Any other OS error, with the operation and address.
     #[error("{op} {addr}: {source}")]

@@ -98,16 +98,18 @@
 //! * `Loop` and watchers are `!Send`; [`AsyncSender`] is the one handle
 //!   other threads may use.
 #![deny(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod defer;
+#[macro_use]
 mod emitter;
 mod error;
 mod event_loop;
-mod events;
 mod ffi;
+mod handle;
 mod net;
 mod pool;
+mod ready;
 mod timers;
 mod watcher;
 
@@ -115,9 +117,11 @@ pub use defer::Priority;
 pub use emitter::{Event, ListenerId};
 pub use error::{Error, Result};
 pub use event_loop::{libev_version, priority_range, time, Backend, Loop, LoopBuilder};
-pub use events::Events;
-pub use net::{tcp_send, Addr, SendOptions, Server, Socket, SocketEvent, DEFAULT_HIGH_WATER};
+pub use net::{
+    tcp_send, Addr, SendOptions, Server, ServerEvent, Socket, SocketEvent, DEFAULT_HIGH_WATER,
+};
 pub use pool::{JobError, Pool, PoolBuilder};
+pub use ready::Ready;
 pub use timers::TimerHandle;
 pub use watcher::{
     Async, AsyncSender, Check, Child, Cleanup, FileStat, Fork, Idle, Io, Periodic, Prepare, Signal,

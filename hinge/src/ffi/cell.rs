@@ -12,10 +12,10 @@ use libev_sys as sys;
 
 use super::loop_core::{priority_range, LoopCore};
 use super::panic;
-use crate::{Error, Events, Loop};
+use crate::{Error, Loop, Ready};
 
 /// The closure type every watcher stores.
-pub(crate) type Callback<K> = dyn FnMut(&Loop, &<K as Kind>::Public, Events);
+pub(crate) type Callback<K> = dyn FnMut(&Loop, &<K as Kind>::Public, Ready);
 
 /// One libev watcher type and its public Rust face.
 pub(crate) trait Kind: Sized + 'static {
@@ -46,7 +46,7 @@ pub(crate) trait Kind: Sized + 'static {
     /// Called once when the watcher is closed or its loop torn down.
     fn on_detach(_extra: &Self::Extra, _owner: usize) {}
     /// Calls `cb` for an event of the watcher `shared`.
-    fn invoke(cb: &mut Self::Cb, lp: &Loop, shared: &Rc<Shared<Self>>, events: Events);
+    fn invoke(cb: &mut Self::Cb, lp: &Loop, shared: &Rc<Shared<Self>>, events: Ready);
 }
 
 /// `Kind::invoke` for the public watcher types: hands the closure its
@@ -55,7 +55,7 @@ pub(super) fn call_boxed<K: Kind<Cb = Box<Callback<K>>>>(
     cb: &mut Box<Callback<K>>,
     lp: &Loop,
     shared: &Rc<Shared<K>>,
-    events: Events,
+    events: Ready,
 ) {
     // SAFETY: the trampoline holds a strong count for this call; the
     // alias is never dropped, so the count is not touched.
@@ -81,7 +81,7 @@ pub(crate) struct Shared<K: Kind> {
     /// An `ev_unref` for this watcher is currently in effect.
     unref_applied: Cell<bool>,
     closed: Cell<bool>,
-    /// Events that arrived while the closure was running (a nested `run`),
+    /// Ready that arrived while the closure was running (a nested `run`),
     /// re-fed once it returns.
     missed: Cell<c_int>,
     pub(super) extra: K::Extra,
@@ -181,7 +181,7 @@ impl<K: Kind> Handle<K> {
         Ok(())
     }
 
-    pub(crate) fn feed_event(&self, events: Events) {
+    pub(crate) fn feed_event(&self, events: Ready) {
         if let Some(lp) = self.rc.live_loop() {
             // SAFETY: lp is live; the watcher is initialised and will be
             // stopped (clearing the pending event) before it is freed.
@@ -189,16 +189,16 @@ impl<K: Kind> Handle<K> {
         }
     }
 
-    pub(crate) fn clear_pending(&self) -> Events {
+    pub(crate) fn clear_pending(&self) -> Ready {
         if let Some(lp) = self.rc.live_loop() {
             self.rc.sync_ref(lp);
         }
         match self.rc.live_loop() {
             // SAFETY: lp is live and the watcher belongs to it.
             Some(lp) => {
-                Events::from_bits(unsafe { sys::ev_clear_pending(lp, self.raw_watcher().cast()) })
+                Ready::from_bits(unsafe { sys::ev_clear_pending(lp, self.raw_watcher().cast()) })
             }
-            None => Events::NONE,
+            None => Ready::NONE,
         }
     }
 
@@ -370,7 +370,7 @@ impl<K: Kind> Shared<K> {
         // SAFETY: core_ptr came from Rc::as_ptr and the loop is alive while
         // callbacks run; ManuallyDrop means this alias never drops it.
         let lp = ManuallyDrop::new(Loop::alias(unsafe { Rc::from_raw(core_ptr) }));
-        let outcome = panic::catch(|| K::invoke(&mut cb, &lp, self, Events::from_bits(revents)));
+        let outcome = panic::catch(|| K::invoke(&mut cb, &lp, self, Ready::from_bits(revents)));
         if let Err(payload) = outcome {
             // SAFETY: as above, the core is alive during callbacks.
             unsafe { &*core_ptr }.stash_panic(payload);

@@ -15,7 +15,7 @@ use libev_sys as sys;
 
 use super::cell::{call_boxed, Callback, Handle, Kind, Shared, Trampoline};
 use super::signals;
-use crate::{Error, Events, Loop};
+use crate::{Error, Loop, Ready};
 
 /// The parts of `Kind` shared by every public watcher type: its boxed
 /// closure is called with the watcher as that type.
@@ -26,7 +26,7 @@ macro_rules! boxed_callback {
         fn wrap(handle: Handle<Self>) -> $public {
             <$public>::from_handle(handle)
         }
-        fn invoke(cb: &mut Self::Cb, lp: &Loop, shared: &Rc<Shared<Self>>, events: Events) {
+        fn invoke(cb: &mut Self::Cb, lp: &Loop, shared: &Rc<Shared<Self>>, events: Ready) {
             call_boxed(cb, lp, shared, events)
         }
     };
@@ -293,7 +293,7 @@ impl Handle<IoKind> {
 /// calls its handler (the socket itself, a cheap `Rc` handle) directly:
 /// no boxed closure, no type-erased fd source, one allocation in all.
 pub(crate) trait StreamHandler: 'static {
-    fn on_io(&self, lp: &Loop, events: Events);
+    fn on_io(&self, lp: &Loop, events: Ready);
 }
 
 /// A stream watcher's socket, closed by `close_socket` (or with the
@@ -335,7 +335,7 @@ impl<H: StreamHandler> Kind for StreamKind<H> {
         // SAFETY: forwarded from the caller.
         unsafe { sys::ev_io_stop(lp, w) }
     }
-    fn invoke(handler: &mut H, lp: &Loop, _: &Rc<Shared<Self>>, events: Events) {
+    fn invoke(handler: &mut H, lp: &Loop, _: &Rc<Shared<Self>>, events: Ready) {
         handler.on_io(lp, events)
     }
 }
@@ -344,7 +344,7 @@ impl<H: StreamHandler> Handle<StreamKind<H>> {
     /// Watches `events` (READ and/or WRITE, or none: an open socket keeps
     /// its loop alive even while it waits for nothing) and starts. Does
     /// nothing once the socket is closed.
-    pub(crate) fn set_events(&self, events: Events) {
+    pub(crate) fn set_events(&self, events: Ready) {
         self.stop();
         let source = &self.rc.extra;
         if source.sock.borrow().is_none() {

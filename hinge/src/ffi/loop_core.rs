@@ -81,6 +81,12 @@ impl LoopCore {
         (!raw.is_null()).then_some(raw)
     }
 
+    /// Whether the libev loop still exists. Every operation on a dead
+    /// loop is inert (and returns `Error::Closed` where it returns at all).
+    pub(crate) fn is_alive(&self) -> bool {
+        !self.raw.get().is_null()
+    }
+
     pub(crate) fn is_default(&self) -> bool {
         self.is_default
     }
@@ -197,6 +203,9 @@ impl LoopCore {
             .map(|(_, v)| v.clone());
         let value = match found {
             Some(value) => value,
+            // A dead loop keeps nothing: the value lives as long as the
+            // caller holds it, so it cannot tie a cycle to this core.
+            None if !self.is_alive() => return Rc::new(init()),
             None => {
                 let value: Rc<dyn Any> = Rc::new(init());
                 self.locals.borrow_mut().push((key, value.clone()));

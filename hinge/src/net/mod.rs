@@ -8,5 +8,5 @@ mod sys;
 
 pub use addr::Addr;
 pub use client::{tcp_send, SendOptions};
-pub use server::Server;
+pub use server::{Server, ServerEvent};
 pub use stream::{Socket, SocketEvent, DEFAULT_HIGH_WATER};

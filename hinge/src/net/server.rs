@@ -8,19 +8,42 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
 
-use slab::Slab;
-
 use crate::event_loop::Loop;
 use crate::ffi::LoopCore;
+use crate::handle::{Owned, Table};
 use crate::net::addr::{parse_host, resolve, Addr, Host};
 use crate::net::sys;
-use crate::{Error, Event, Events, Io, ListenerId, Result, Socket, Timer, Watcher};
+use crate::{Error, Event, Io, Ready, Result, Socket, Timer, Watcher};
 
 /// Connections accepted per readiness event, so one busy listener cannot
 /// starve the loop's other work.
 const ACCEPTS_PER_WAKEUP: usize = 64;
 /// How long to stop accepting after running out of file descriptors.
 const EMFILE_BACKOFF: Duration = Duration::from_millis(100);
+
+/// One built-in event of a [`Server`], to count or remove its listeners.
+///
+/// ```
+/// # let lp = hinge::Loop::new()?;
+/// use hinge::ServerEvent;
+/// let s = hinge::Server::new(&lp);
+/// s.on_connection(|_, _, _| {});
+/// assert_eq!(s.listeners(ServerEvent::Connection), 1);
+/// s.remove_listeners(ServerEvent::Connection);
+/// assert_eq!(s.listener_count(), 0);
+/// # Ok::<(), hinge::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ServerEvent {
+    /// `listening`
+    Listening,
+    /// `connection`
+    Connection,
+    /// `error`
+    Error,
+    /// `close`
+    Close,
+}
 
 #[derive(Default)]
 struct ServerEvents {
@@ -33,7 +56,8 @@ struct ServerEvents {
 pub(crate) struct ServerInner {
     core: Rc<LoopCore>,
     io: RefCell<Option<Io>>,
-    slot: Cell<Option<usize>>,
+    /// This server's entry in the loop's server table.
+    slot: Cell<usize>,
     local: RefCell<Option<Addr>>,
     unix_path: RefCell<Option<PathBuf>>,
     backlog: Cell<i32>,
@@ -42,6 +66,10 @@ pub(crate) struct ServerInner {
     connections: Cell<usize>,
     closed: Cell<bool>,
     close_emitted: Cell<bool>,
+    /// `close` was emitted and the listeners dropped: new ones are refused.
+    finished: Cell<bool>,
+    /// The user asked that this server not keep the loop alive.
+    unref: Cell<bool>,
     backoff: RefCell<Option<Timer>>,
     events: ServerEvents,
 }
@@ -49,7 +77,7 @@ pub(crate) struct ServerInner {
 /// A listening server. Each accepted connection is handed to the
 /// `connection` listeners as a [`Socket`].
 ///
-/// Events: [`listening`](Server::on_listening), [`connection`](Server::on_connection),
+/// Ready: [`listening`](Server::on_listening), [`connection`](Server::on_connection),
 /// [`error`](Server::on_error) (accept failures, such as running out of
 /// file descriptors, after which accepting pauses briefly and resumes),
 /// and [`close`](Server::on_close), emitted once the server stopped
@@ -74,15 +102,27 @@ pub struct Server {
     inner: Rc<ServerInner>,
 }
 
-/// The loop's listening servers: the loop owns a server until it closes.
-#[derive(Default)]
-struct ServerTable(RefCell<Slab<Rc<ServerInner>>>);
+/// The loop's servers: every server is known to its loop from birth (so
+/// teardown can break a cycle through its listeners, even if it never
+/// listened), and owned by it while it listens.
+type ServerTable = Table<ServerInner>;
 
-impl Drop for ServerTable {
-    fn drop(&mut self) {
-        for (_, s) in std::mem::take(&mut *self.0.borrow_mut()) {
-            s.clear_listeners();
+impl Owned for ServerInner {
+    fn teardown(&self) {
+        self.closed.set(true);
+        self.finished.set(true);
+        drop(self.io.borrow_mut().take());
+        drop(self.backoff.borrow_mut().take());
+        if let Some(path) = self.unix_path.borrow_mut().take() {
+            let _ = std::fs::remove_file(path);
         }
+        self.clear_listeners();
+    }
+}
+
+impl Drop for ServerInner {
+    fn drop(&mut self) {
+        self.core.local(ServerTable::default).leave(self.slot.get());
     }
 }
 
@@ -116,11 +156,11 @@ impl Server {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn new(lp: &Loop) -> Server {
-        Server {
+        let server = Server {
             inner: Rc::new(ServerInner {
                 core: lp.core().clone(),
                 io: RefCell::new(None),
-                slot: Cell::new(None),
+                slot: Cell::new(usize::MAX),
                 local: RefCell::new(None),
                 unix_path: RefCell::new(None),
                 backlog: Cell::new(1024),
@@ -129,10 +169,15 @@ impl Server {
                 connections: Cell::new(0),
                 closed: Cell::new(false),
                 close_emitted: Cell::new(false),
+                finished: Cell::new(false),
+                unref: Cell::new(false),
                 backoff: RefCell::new(None),
                 events: ServerEvents::default(),
             }),
-        }
+        };
+        let table = server.inner.core.local(ServerTable::default);
+        server.inner.slot.set(table.join(&server.inner, false));
+        server
     }
 
     fn lp(&self) -> Loop {
@@ -212,6 +257,7 @@ impl Server {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn listen(&self, port: u16) -> Result<()> {
+        self.can_listen()?;
         let any6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port);
         match self.bind_inet(any6, true) {
             Err(Error::Io { source, .. }) | Err(Error::AddrNotAvailable { source, .. })
@@ -244,6 +290,7 @@ impl Server {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn listen_on(&self, host: &str, port: u16) -> Result<()> {
+        self.can_listen()?;
         let addr = match parse_host(host)? {
             Host::Ip(ip) => SocketAddr::new(ip, port),
             Host::Name(name) => resolve(&name, port)?[0],
@@ -265,6 +312,7 @@ impl Server {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn listen_unix(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.can_listen()?;
         let path = path.as_ref();
         let label = Addr::Unix(path.to_path_buf());
         let addr = sys::unix_addr(path)?;
@@ -291,10 +339,20 @@ impl Server {
         self.start(sock, Addr::Inet(addr))
     }
 
-    fn start(&self, sock: socket2::Socket, label: Addr) -> Result<()> {
-        if self.inner.closed.get() || self.inner.io.borrow().is_some() {
+    /// `listen`'s preconditions, checked before any socket is made: the
+    /// server is open, not yet listening, and its loop alive.
+    fn can_listen(&self) -> Result<()> {
+        if self.inner.closed.get() || !self.inner.core.is_alive() {
             return Err(Error::Closed { op: "listen" });
         }
+        if self.inner.io.borrow().is_some() {
+            return Err(Error::AlreadyListening { addr: self.label() });
+        }
+        Ok(())
+    }
+
+    fn start(&self, sock: socket2::Socket, label: Addr) -> Result<()> {
+        self.can_listen()?;
         sock.listen(self.inner.backlog.get())
             .map_err(|e| Error::from_io("listen", &label, e))?;
         let local = sock
@@ -305,16 +363,19 @@ impl Server {
         *self.inner.local.borrow_mut() = Some(local);
         let lp = self.lp();
         let weak = Rc::downgrade(&self.inner);
-        let io = Io::new(&lp, sock, Events::READ, move |lp, io, _| {
+        let io = Io::new(&lp, sock, Ready::READ, move |lp, io, _| {
             if let Some(inner) = weak.upgrade() {
                 Server { inner }.accept(lp, io);
             }
         })?;
+        if self.inner.unref.get() {
+            io.unref();
+        }
         *self.inner.io.borrow_mut() = Some(io);
-        let table = self.inner.core.local(ServerTable::default);
         self.inner
-            .slot
-            .set(Some(table.0.borrow_mut().insert(self.inner.clone())));
+            .core
+            .local(ServerTable::default)
+            .own(self.inner.slot.get(), &self.inner);
         let me = self.clone();
         lp.defer(move |lp| {
             if !me.inner.closed.get() {
@@ -394,6 +455,9 @@ impl Server {
                 }
             }
         });
+        if self.inner.unref.get() {
+            timer.unref();
+        }
         *self.inner.backoff.borrow_mut() = Some(timer);
     }
 
@@ -427,12 +491,10 @@ impl Server {
         if let Some(path) = self.inner.unix_path.borrow_mut().take() {
             let _ = std::fs::remove_file(path);
         }
-        if let Some(slot) = self.inner.slot.take() {
-            let table = self.inner.core.local(ServerTable::default);
-            let own = table.0.borrow_mut().try_remove(slot);
+        let table = self.inner.core.local(ServerTable::default);
+        if let Some(own) = table.release(self.inner.slot.get()) {
             // Keep it alive until `close` is emitted.
-            let lp = self.lp();
-            lp.defer(move |_| drop(own));
+            self.lp().defer(move |_| drop(own));
         }
         self.maybe_emit_close();
     }
@@ -446,7 +508,69 @@ impl Server {
         self.lp().defer(move |lp| {
             me.inner.events.close.emit(lp, &me, &());
             me.inner.clear_listeners();
+            me.inner.finished.set(true);
         });
+    }
+
+    /// Lets the loop's `run` return while this server is its only work
+    /// (a listening server keeps the loop alive by default), like Node's
+    /// `server.unref()`. Open connections still count: unref them too.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// let server = hinge::Server::new(&lp);
+    /// server.listen(0)?;
+    /// server.unref();
+    /// assert!(!server.has_ref());
+    /// lp.run(); // returns at once: only an unref'd server is left
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn unref(&self) {
+        self.inner.unref.set(true);
+        self.apply_ref();
+    }
+
+    /// Undoes [`unref`](Server::unref): the server keeps the loop alive again.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// let server = hinge::Server::new(&lp);
+    /// server.unref();
+    /// server.ref_();
+    /// assert!(server.has_ref());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn ref_(&self) {
+        self.inner.unref.set(false);
+        self.apply_ref();
+    }
+
+    /// Whether this server keeps the loop alive while it listens.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// assert!(hinge::Server::new(&lp).has_ref());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn has_ref(&self) -> bool {
+        !self.inner.unref.get()
+    }
+
+    fn apply_ref(&self) {
+        let unref = self.inner.unref.get();
+        let io = self.inner.io.borrow();
+        let backoff = self.inner.backoff.borrow();
+        let watchers = [
+            io.as_ref().map(|w| w as &dyn Watcher),
+            backoff.as_ref().map(|w| w as &dyn Watcher),
+        ];
+        for w in watchers.into_iter().flatten() {
+            if unref {
+                w.unref();
+            } else {
+                w.ref_();
+            }
+        }
     }
 
     /// Whether [`close`](Server::close) was called.
@@ -475,7 +599,11 @@ impl Server {
     pub fn local_addr(&self) -> Option<Addr> {
         self.inner.local.borrow().clone()
     }
+}
 
+typed_events! {
+    Server, ServerEvent, finished: |f| f.inner.finished.get(),
+    example: "let s = hinge::Server::new(&lp);", Close, on_close;
     /// Runs `f` once the server listens (from the loop, after `listen`).
     ///
     /// ```
@@ -489,10 +617,8 @@ impl Server {
     /// lp.run();
     /// # Ok::<(), hinge::Error>(())
     /// ```
-    pub fn on_listening<F: FnMut(&Loop, &Server, &()) + 'static>(&self, f: F) -> ListenerId {
-        self.inner.events.listening.on(f)
-    }
-
+    Listening => on_listening, once_listening, (),
+        |s| s.inner.events.listening, |p| Some(&p.inner.events.listening);
     /// Runs `f` with every accepted connection.
     ///
     /// ```
@@ -501,10 +627,8 @@ impl Server {
     /// s.on_connection(|_, _, sock| println!("new client {:?}", sock.peer_addr()));
     /// # Ok::<(), hinge::Error>(())
     /// ```
-    pub fn on_connection<F: FnMut(&Loop, &Server, &Socket) + 'static>(&self, f: F) -> ListenerId {
-        self.inner.events.connection.on(f)
-    }
-
+    Connection => on_connection, once_connection, Socket,
+        |s| s.inner.events.connection, |p| Some(&p.inner.events.connection);
     /// Runs `f` on an accept error (the server keeps listening).
     ///
     /// ```
@@ -513,10 +637,8 @@ impl Server {
     /// s.on_error(|_, _, e| eprintln!("accept failed: {e}"));
     /// # Ok::<(), hinge::Error>(())
     /// ```
-    pub fn on_error<F: FnMut(&Loop, &Server, &Error) + 'static>(&self, f: F) -> ListenerId {
-        self.inner.events.error.on(f)
-    }
-
+    Error => on_error, once_error, Error,
+        |s| s.inner.events.error, |p| Some(&p.inner.events.error);
     /// Runs `f` once the server has closed and its connections are gone.
     ///
     /// ```
@@ -525,36 +647,8 @@ impl Server {
     /// s.on_close(|_, _, _| println!("server closed"));
     /// # Ok::<(), hinge::Error>(())
     /// ```
-    pub fn on_close<F: FnMut(&Loop, &Server, &()) + 'static>(&self, f: F) -> ListenerId {
-        self.inner.events.close.on(f)
-    }
-
-    /// Removes a listener from whichever event it was added to.
-    ///
-    /// ```
-    /// # let lp = hinge::Loop::new()?;
-    /// let s = hinge::Server::new(&lp);
-    /// let id = s.on_close(|_, _, _| {});
-    /// assert!(s.off(id));
-    /// # Ok::<(), hinge::Error>(())
-    /// ```
-    pub fn off(&self, id: ListenerId) -> bool {
-        let e = &self.inner.events;
-        e.listening.off(id) || e.connection.off(id) || e.close.off(id) || e.error.off(id)
-    }
-
-    /// Removes every listener of every event.
-    ///
-    /// ```
-    /// # let lp = hinge::Loop::new()?;
-    /// let s = hinge::Server::new(&lp);
-    /// s.on_close(|_, _, _| {});
-    /// s.remove_all_listeners();
-    /// # Ok::<(), hinge::Error>(())
-    /// ```
-    pub fn remove_all_listeners(&self) {
-        self.inner.clear_listeners();
-    }
+    Close => on_close, once_close, (),
+        |s| s.inner.events.close, |p| Some(&p.inner.events.close);
 }
 
 impl std::fmt::Debug for Server {

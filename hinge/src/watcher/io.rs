@@ -4,7 +4,7 @@ use std::any::Any;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 
 use crate::ffi::{Handle, IoKind, IoParams};
-use crate::{Backend, Error, Events, Loop, Result};
+use crate::{Backend, Error, Loop, Ready, Result};
 
 /// Calls back when a file descriptor becomes readable and/or writable.
 ///
@@ -18,11 +18,11 @@ use crate::{Backend, Error, Events, Loop, Result};
 /// ```
 /// use std::io::{Read, Write};
 /// use std::os::unix::net::UnixStream;
-/// use hinge::{Events, Io, Loop, Watcher};
+/// use hinge::{Ready, Io, Loop, Watcher};
 ///
 /// let lp = Loop::new()?;
 /// let (a, mut b) = UnixStream::pair().expect("socketpair");
-/// let _io = Io::new(&lp, a, Events::READ, |_, io, ev| {
+/// let _io = Io::new(&lp, a, Ready::READ, |_, io, ev| {
 ///     assert!(ev.is_readable());
 ///     let mut buf = [0u8; 16];
 ///     let n = io.source::<UnixStream>().unwrap().read(&mut buf).unwrap();
@@ -39,8 +39,8 @@ pub struct Io {
 
 watcher_type!(Io, IoKind);
 
-fn check_events(events: Events) -> Result<()> {
-    if events.bits() & !(Events::READ | Events::WRITE).bits() != 0 {
+fn check_events(events: Ready) -> Result<()> {
+    if events.bits() & !(Ready::READ | Ready::WRITE).bits() != 0 {
         return Err(Error::InvalidEvents(events));
     }
     Ok(())
@@ -51,16 +51,16 @@ impl Io {
     /// the fd of `source`, taking ownership of `source`.
     ///
     /// ```
-    /// # use hinge::{Error, Events, Io, Loop};
+    /// # use hinge::{Error, Ready, Io, Loop};
     /// # let lp = Loop::new()?;
-    /// let r = Io::new(&lp, std::io::stdin(), Events::TIMER, |_, _, _| {});
+    /// let r = Io::new(&lp, std::io::stdin(), Ready::TIMER, |_, _, _| {});
     /// assert!(matches!(r, Err(Error::InvalidEvents(_))));
     /// # Ok::<(), hinge::Error>(())
     /// ```
-    pub fn new<S, F>(lp: &Loop, source: S, events: Events, callback: F) -> Result<Io>
+    pub fn new<S, F>(lp: &Loop, source: S, events: Ready, callback: F) -> Result<Io>
     where
         S: AsFd + 'static,
-        F: FnMut(&Loop, &Io, Events) + 'static,
+        F: FnMut(&Loop, &Io, Ready) + 'static,
     {
         check_events(events)?;
         let fd = source.as_fd().as_raw_fd();
@@ -83,9 +83,9 @@ impl Io {
     /// The value that owns the fd, if it is of type `S`.
     ///
     /// ```
-    /// # use hinge::{Events, Io, Loop};
+    /// # use hinge::{Ready, Io, Loop};
     /// # let lp = Loop::new()?;
-    /// let io = Io::new(&lp, std::io::stdin(), Events::READ, |_, _, _| {})?;
+    /// let io = Io::new(&lp, std::io::stdin(), Ready::READ, |_, _, _| {})?;
     /// assert!(io.source::<std::io::Stdin>().is_some());
     /// assert!(io.source::<std::fs::File>().is_none());
     /// # Ok::<(), hinge::Error>(())
@@ -97,9 +97,9 @@ impl Io {
     /// The watched fd.
     ///
     /// ```
-    /// # use hinge::{Events, Io, Loop};
+    /// # use hinge::{Ready, Io, Loop};
     /// # let lp = Loop::new()?;
-    /// let io = Io::new(&lp, std::io::stdin(), Events::READ, |_, _, _| {})?;
+    /// let io = Io::new(&lp, std::io::stdin(), Ready::READ, |_, _, _| {})?;
     /// assert_eq!(io.fd(), 0);
     /// # Ok::<(), hinge::Error>(())
     /// ```
@@ -110,28 +110,28 @@ impl Io {
     /// The watched events.
     ///
     /// ```
-    /// # use hinge::{Events, Io, Loop};
+    /// # use hinge::{Ready, Io, Loop};
     /// # let lp = Loop::new()?;
-    /// let io = Io::new(&lp, std::io::stdin(), Events::READ, |_, _, _| {})?;
-    /// assert_eq!(io.events(), Events::READ);
+    /// let io = Io::new(&lp, std::io::stdin(), Ready::READ, |_, _, _| {})?;
+    /// assert_eq!(io.events(), Ready::READ);
     /// # Ok::<(), hinge::Error>(())
     /// ```
-    pub fn events(&self) -> Events {
+    pub fn events(&self) -> Ready {
         // libev keeps an internal flag bit in `events`; report only ours.
-        Events::from_bits(self.h.read(|w| w.events)) & (Events::READ | Events::WRITE)
+        Ready::from_bits(self.h.read(|w| w.events)) & (Ready::READ | Ready::WRITE)
     }
 
     /// Watches other events; restarts the watcher if it was active.
     ///
     /// ```
-    /// # use hinge::{Events, Io, Loop};
+    /// # use hinge::{Ready, Io, Loop};
     /// # let lp = Loop::new()?;
-    /// let io = Io::new(&lp, std::io::stdout(), Events::READ, |_, _, _| {})?;
-    /// io.modify(Events::READ | Events::WRITE)?;
+    /// let io = Io::new(&lp, std::io::stdout(), Ready::READ, |_, _, _| {})?;
+    /// io.modify(Ready::READ | Ready::WRITE)?;
     /// assert!(io.events().is_writable());
     /// # Ok::<(), hinge::Error>(())
     /// ```
-    pub fn modify(&self, events: Events) -> Result<()> {
+    pub fn modify(&self, events: Ready) -> Result<()> {
         check_events(events)?;
         self.h.modify(events.bits());
         Ok(())
@@ -140,15 +140,15 @@ impl Io {
     /// Replaces the callback.
     ///
     /// ```
-    /// # use hinge::{Events, Io, Loop};
+    /// # use hinge::{Ready, Io, Loop};
     /// # let lp = Loop::new()?;
-    /// let io = Io::new(&lp, std::io::stdin(), Events::READ, |_, _, _| {})?;
+    /// let io = Io::new(&lp, std::io::stdin(), Ready::READ, |_, _, _| {})?;
     /// io.set_callback(|_, _, ev| println!("{ev:?}"));
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn set_callback<F>(&self, callback: F)
     where
-        F: FnMut(&Loop, &Io, Events) + 'static,
+        F: FnMut(&Loop, &Io, Ready) + 'static,
     {
         self.h.set_callback(Box::new(callback));
     }

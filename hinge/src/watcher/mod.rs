@@ -13,10 +13,10 @@
 //! Callbacks receive the loop and their own watcher, so they can stop,
 //! restart, reconfigure or drop it, and create or drop other watchers.
 
-use crate::{Error, Events};
+use crate::{Error, Ready};
 
 pub(crate) mod sealed {
-    use crate::{Error, Events};
+    use crate::{Error, Ready};
 
     /// The kind-independent operations of a watcher handle.
     pub trait Ops {
@@ -26,8 +26,8 @@ pub(crate) mod sealed {
         fn is_pending(&self) -> bool;
         fn priority(&self) -> i32;
         fn set_priority(&self, priority: i32) -> Result<(), Error>;
-        fn feed_event(&self, events: Events);
-        fn clear_pending(&self) -> Events;
+        fn feed_event(&self, events: Ready);
+        fn clear_pending(&self) -> Ready;
         fn unref(&self);
         fn ref_(&self);
         fn has_ref(&self) -> bool;
@@ -58,10 +58,10 @@ impl<K: crate::ffi::Kind> sealed::Ops for crate::ffi::Handle<K> {
     fn set_priority(&self, priority: i32) -> Result<(), Error> {
         crate::ffi::Handle::set_priority(self, priority)
     }
-    fn feed_event(&self, events: Events) {
+    fn feed_event(&self, events: Ready) {
         crate::ffi::Handle::feed_event(self, events)
     }
-    fn clear_pending(&self) -> Events {
+    fn clear_pending(&self) -> Ready {
         crate::ffi::Handle::clear_pending(self)
     }
     fn unref(&self) {
@@ -133,10 +133,10 @@ pub trait Watcher: sealed::Sealed {
     /// Whether an event is waiting to be dispatched to this watcher.
     ///
     /// ```
-    /// # use hinge::{Events, Idle, Loop, Watcher};
+    /// # use hinge::{Ready, Idle, Loop, Watcher};
     /// # let lp = Loop::new()?;
     /// let idle = Idle::new(&lp, |_, _| {});
-    /// idle.feed_event(Events::CUSTOM);
+    /// idle.feed_event(Ready::CUSTOM);
     /// assert!(idle.is_pending());
     /// # Ok::<(), hinge::Error>(())
     /// ```
@@ -180,35 +180,35 @@ pub trait Watcher: sealed::Sealed {
     /// runs in the next iteration, whether or not the watcher is active.
     ///
     /// ```
-    /// # use hinge::{Events, Idle, Loop, Watcher};
+    /// # use hinge::{Ready, Idle, Loop, Watcher};
     /// # use std::{cell::Cell, rc::Rc};
     /// # let lp = Loop::new()?;
     /// let hits = Rc::new(Cell::new(0));
     /// let h = hits.clone();
     /// let idle = Idle::new(&lp, move |_, _| h.set(h.get() + 1));
     /// idle.stop();
-    /// idle.feed_event(Events::CUSTOM);
+    /// idle.feed_event(Ready::CUSTOM);
     /// lp.run_nowait();
     /// assert_eq!(hits.get(), 1);
     /// # Ok::<(), hinge::Error>(())
     /// ```
-    fn feed_event(&self, events: Events) {
+    fn feed_event(&self, events: Ready) {
         self.ops().feed_event(events)
     }
 
     /// Discards a pending event and returns its bits (empty if none).
     ///
     /// ```
-    /// # use hinge::{Events, Idle, Loop, Watcher};
+    /// # use hinge::{Ready, Idle, Loop, Watcher};
     /// # let lp = Loop::new()?;
     /// let idle = Idle::new(&lp, |_, _| unreachable!());
     /// idle.stop();
-    /// idle.feed_event(Events::CUSTOM);
-    /// assert_eq!(idle.clear_pending(), Events::CUSTOM);
+    /// idle.feed_event(Ready::CUSTOM);
+    /// assert_eq!(idle.clear_pending(), Ready::CUSTOM);
     /// lp.run_nowait();
     /// # Ok::<(), hinge::Error>(())
     /// ```
-    fn clear_pending(&self) -> Events {
+    fn clear_pending(&self) -> Ready {
         self.ops().clear_pending()
     }
 
@@ -334,7 +334,7 @@ macro_rules! parameterless_watcher {
 macro_rules! plain_callback {
     ($name:ident, $f:expr) => {{
         let mut f = $f;
-        Box::new(move |lp: &crate::Loop, w: &$name, _: crate::Events| f(lp, w))
+        Box::new(move |lp: &crate::Loop, w: &$name, _: crate::Ready| f(lp, w))
     }};
 }
 

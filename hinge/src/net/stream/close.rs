@@ -75,11 +75,10 @@ impl Socket {
             }
             me.inner.events.close.emit(lp, &me, &had_error);
             me.inner.clear_listeners();
+            me.inner.state.set(flag::FINISHED, true);
             let slot = me.inner.slot.replace(NO_SLOT);
             if slot != NO_SLOT {
-                let table = me.inner.core.local(SocketTable::default);
-                let own = table.0.borrow_mut().try_remove(slot);
-                drop(own);
+                me.inner.core.local(SocketTable::default).leave(slot);
             }
         });
     }

@@ -14,7 +14,7 @@ use super::Socket;
 use crate::event_loop::Loop;
 use crate::net::addr::{parse_host, resolve, Addr, Host};
 use crate::net::sys;
-use crate::{Error, Events, Pool, Result, Timer};
+use crate::{Error, Pool, Ready, Result, Timer};
 
 /// Threads that resolve host names for `connect`, off every loop thread.
 fn resolver() -> &'static Pool {
@@ -137,14 +137,14 @@ impl Socket {
             // writability reports the outcome, like every other connect.
             Ok(()) => {
                 *self.inner.rare().fallback.borrow_mut() = rest;
-                let _ = self.attach(lp, sock, Events::WRITE);
+                let _ = self.attach(lp, sock, Ready::WRITE);
             }
             Err(e)
                 if e.raw_os_error() == Some(libc::EINPROGRESS)
                     || e.kind() == io::ErrorKind::WouldBlock =>
             {
                 *self.inner.rare().fallback.borrow_mut() = rest;
-                let _ = self.attach(lp, sock, Events::WRITE);
+                let _ = self.attach(lp, sock, Ready::WRITE);
             }
             Err(e) if !rest.is_empty() => {
                 log::debug!("connect {label}: {e}; trying the next address");
@@ -179,6 +179,7 @@ impl Socket {
             }
         });
         *self.inner.rare().connect_timer.borrow_mut() = Some(timer);
+        self.apply_ref();
     }
 
     pub(super) fn finish_connect(&self, lp: &Loop) {

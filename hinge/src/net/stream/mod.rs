@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::event_loop::Loop;
 use crate::net::addr::Addr;
-use crate::{Error, Event, Result, Timer, Watcher};
+use crate::{Error, Result, Timer, Watcher};
 
 use state::flag;
 pub(crate) use state::SocketInner;
@@ -51,38 +51,6 @@ pub enum SocketEvent {
     Error,
     /// `close`
     Close,
-}
-
-macro_rules! event_methods {
-    ($($(#[$doc:meta])* $on:ident, $once:ident, |$s:ident| $event:expr, $payload:ty;)*) => {
-        $(
-            $(#[$doc])*
-            pub fn $on<F>(&self, f: F) -> crate::ListenerId
-            where
-                F: FnMut(&Loop, &Socket, &$payload) + 'static,
-            {
-                let $s = self;
-                $event.on(f)
-            }
-
-            #[doc = concat!("Like [`", stringify!($on), "`](Socket::", stringify!($on), "), but runs once.")]
-            ///
-            /// ```
-            /// # let lp = hinge::Loop::new()?;
-            /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-            /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
-            #[doc = concat!("s.", stringify!($once), "(|_, _, _| {});")]
-            /// # Ok::<(), hinge::Error>(())
-            /// ```
-            pub fn $once<F>(&self, f: F) -> crate::ListenerId
-            where
-                F: FnOnce(&Loop, &Socket, &$payload) + 'static,
-            {
-                let $s = self;
-                $event.once(f)
-            }
-        )*
-    };
 }
 
 /// A connected stream socket, TCP or Unix-domain.
@@ -278,6 +246,53 @@ impl Socket {
         self.finish_close(false);
     }
 
+    /// Lets the loop's `run` return while this socket is its only work
+    /// (an open socket keeps the loop alive by default), like Node's
+    /// `socket.unref()`. Its timers follow the socket.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.unref();
+    /// assert!(!s.has_ref());
+    /// lp.run(); // returns at once: only an unref'd socket is left
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn unref(&self) {
+        self.inner.state.set(flag::UNREF, true);
+        self.apply_ref();
+    }
+
+    /// Undoes [`unref`](Socket::unref): the socket keeps the loop alive again.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.unref();
+    /// s.ref_();
+    /// assert!(s.has_ref());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn ref_(&self) {
+        self.inner.state.set(flag::UNREF, false);
+        self.apply_ref();
+    }
+
+    /// Whether this socket keeps the loop alive while it is open.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// assert!(s.has_ref());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn has_ref(&self) -> bool {
+        !self.inner.state.has(flag::UNREF)
+    }
+
     /// Whether the socket is closed.
     ///
     /// ```
@@ -330,6 +345,7 @@ impl Socket {
         // The timer does not keep the loop alive; the socket does.
         timer.unref();
         *self.inner.rare().idle_timer.borrow_mut() = Some(timer);
+        self.apply_ref();
         self.inner.state.set(flag::HAS_IDLE_TIMER, true);
     }
 
@@ -461,205 +477,93 @@ impl Socket {
         self.with_sock(|s| s.local_addr().ok().map(|a| Addr::from_sock(&a)))
             .flatten()
     }
+}
 
-    /// Removes every listener of every event of this socket.
-    ///
-    /// ```
-    /// # let lp = hinge::Loop::new()?;
-    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
-    /// s.on_data(|_, _, _| {});
-    /// s.remove_all_listeners();
-    /// assert_eq!(s.data_listeners().listener_count(), 0);
-    /// # Ok::<(), hinge::Error>(())
-    /// ```
-    pub fn remove_all_listeners(&self) {
-        self.inner.clear_listeners();
-    }
-
-    /// How many listeners one event has.
-    ///
-    /// ```
-    /// # let lp = hinge::Loop::new()?;
-    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
-    /// s.on_close(|_, _, _| {});
-    /// assert_eq!(s.listeners(hinge::SocketEvent::Close), 1);
-    /// # Ok::<(), hinge::Error>(())
-    /// ```
-    pub fn listeners(&self, event: SocketEvent) -> usize {
-        let e = &self.inner.events;
-        let rare = self.inner.rare.get();
-        match event {
-            SocketEvent::Connect => rare.map_or(0, |r| r.connect.listener_count()),
-            SocketEvent::Data => e.data.listener_count(),
-            SocketEvent::End => rare.map_or(0, |r| r.end.listener_count()),
-            SocketEvent::Drain => e.drain.listener_count(),
-            SocketEvent::Timeout => rare.map_or(0, |r| r.timeout.listener_count()),
-            SocketEvent::Error => e.error.listener_count(),
-            SocketEvent::Close => e.close.listener_count(),
-        }
-    }
-
-    /// Removes every listener of one event.
-    ///
-    /// ```
-    /// # let lp = hinge::Loop::new()?;
-    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
-    /// s.on_timeout(|_, _, _| {});
-    /// s.remove_listeners(hinge::SocketEvent::Timeout);
-    /// assert_eq!(s.listener_count(), 0);
-    /// # Ok::<(), hinge::Error>(())
-    /// ```
-    pub fn remove_listeners(&self, event: SocketEvent) {
-        let e = &self.inner.events;
-        let rare = self.inner.rare.get();
-        match event {
-            SocketEvent::Connect => rare.map_or((), |r| r.connect.clear()),
-            SocketEvent::Data => e.data.clear(),
-            SocketEvent::End => rare.map_or((), |r| r.end.clear()),
-            SocketEvent::Drain => e.drain.clear(),
-            SocketEvent::Timeout => rare.map_or((), |r| r.timeout.clear()),
-            SocketEvent::Error => e.error.clear(),
-            SocketEvent::Close => e.close.clear(),
-        }
-    }
-
-    /// The `data` event itself, for `off`, `listener_count` and `clear`.
-    ///
-    /// ```
-    /// # let lp = hinge::Loop::new()?;
-    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
-    /// let id = s.on_data(|_, _, _| {});
-    /// assert!(s.data_listeners().off(id));
-    /// # Ok::<(), hinge::Error>(())
-    /// ```
-    pub fn data_listeners(&self) -> &Event<Socket, [u8]> {
-        &self.inner.events.data
-    }
-
-    /// Removes a listener from whichever event it was added to.
-    ///
-    /// ```
-    /// # let lp = hinge::Loop::new()?;
-    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
-    /// let id = s.on_end(|_, _, _| {});
-    /// assert!(s.off(id));
-    /// assert!(!s.off(id));
-    /// # Ok::<(), hinge::Error>(())
-    /// ```
-    pub fn off(&self, id: crate::ListenerId) -> bool {
-        let e = &self.inner.events;
-        let rare = self.inner.rare.get();
-        e.data.off(id)
-            || e.drain.off(id)
-            || e.error.off(id)
-            || e.close.off(id)
-            || rare.is_some_and(|r| r.connect.off(id) || r.end.off(id) || r.timeout.off(id))
-    }
-
-    /// How many listeners the socket has, over all events.
-    ///
-    /// ```
-    /// # let lp = hinge::Loop::new()?;
-    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-    /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
-    /// s.on_data(|_, _, _| {});
-    /// s.on_close(|_, _, _| {});
-    /// assert_eq!(s.listener_count(), 2);
-    /// # Ok::<(), hinge::Error>(())
-    /// ```
-    pub fn listener_count(&self) -> usize {
-        let e = &self.inner.events;
-        let rare = self.inner.rare.get().map_or(0, |r| {
-            r.connect.listener_count() + r.end.listener_count() + r.timeout.listener_count()
-        });
-        e.data.listener_count()
-            + e.drain.listener_count()
-            + e.error.listener_count()
-            + e.close.listener_count()
-            + rare
-    }
-
-    event_methods! {
+typed_events! {
+    Socket, SocketEvent, finished: |f| f.inner.state.has(flag::FINISHED),
+    example: "let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap(); let s = hinge::Socket::from_unix_stream(&lp, a)?;",
+        Data, on_data;
         /// Runs `f` when an outgoing connection is established.
-        ///
-        /// ```
-        /// # let lp = hinge::Loop::new()?;
-        /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-        /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
-        /// s.on_connect(|_, s, _| println!("connected to {:?}", s.peer_addr()));
-        /// # Ok::<(), hinge::Error>(())
-        /// ```
-        on_connect, once_connect, |s| s.inner.rare().connect, ();
-        /// Runs `f` with each chunk of received bytes. The slice borrows the
-        /// loop's shared read buffer: copy what you keep.
-        ///
-        /// ```
-        /// # let lp = hinge::Loop::new()?;
-        /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-        /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
-        /// s.on_data(|_, s, bytes| {
-        ///     s.send(bytes).ok(); // echo
-        /// });
-        /// # Ok::<(), hinge::Error>(())
-        /// ```
-        on_data, once_data, |s| s.inner.events.data, [u8];
-        /// Runs `f` when the peer half-closes (no more data will come).
-        ///
-        /// ```
-        /// # let lp = hinge::Loop::new()?;
-        /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-        /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
-        /// s.on_end(|_, _, _| println!("peer finished sending"));
-        /// # Ok::<(), hinge::Error>(())
-        /// ```
-        on_end, once_end, |s| s.inner.rare().end, ();
-        /// Runs `f` when the send queue empties after `send` returned `false`.
-        ///
-        /// ```
-        /// # let lp = hinge::Loop::new()?;
-        /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-        /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
-        /// s.on_drain(|_, s, _| s.resume());
-        /// # Ok::<(), hinge::Error>(())
-        /// ```
-        on_drain, once_drain, |s| s.inner.events.drain, ();
-        /// Runs `f` after the inactivity period of [`set_timeout`](Socket::set_timeout).
-        ///
-        /// ```
-        /// # let lp = hinge::Loop::new()?;
-        /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-        /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
-        /// s.on_timeout(|_, s, _| s.destroy());
-        /// # Ok::<(), hinge::Error>(())
-        /// ```
-        on_timeout, once_timeout, |s| s.inner.rare().timeout, ();
-        /// Runs `f` with a typed error; `close` follows.
-        ///
-        /// ```
-        /// # let lp = hinge::Loop::new()?;
-        /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-        /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
-        /// s.on_error(|_, _, e| eprintln!("socket error: {e}"));
-        /// # Ok::<(), hinge::Error>(())
-        /// ```
-        on_error, once_error, |s| s.inner.events.error, Error;
-        /// Runs `f` once when the socket has closed, with whether an error
-        /// caused it. All listeners are dropped afterwards.
-        ///
-        /// ```
-        /// # let lp = hinge::Loop::new()?;
-        /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-        /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
-        /// s.on_close(|_, _, had_error| println!("closed (error: {had_error})"));
-        /// # Ok::<(), hinge::Error>(())
-        /// ```
-        on_close, once_close, |s| s.inner.events.close, bool;
-    }
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.on_connect(|_, s, _| println!("connected to {:?}", s.peer_addr()));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    Connect => on_connect, once_connect, (),
+        |s| s.inner.rare().connect, |p| p.inner.rare.get().map(|r| &r.connect);
+    /// Runs `f` with each chunk of received bytes. The slice borrows the
+    /// loop's shared read buffer: copy what you keep.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.on_data(|_, s, bytes| {
+    ///     s.send(bytes).ok(); // echo
+    /// });
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    Data => on_data, once_data, [u8],
+        |s| s.inner.events.data, |p| Some(&p.inner.events.data);
+    /// Runs `f` when the peer half-closes (no more data will come).
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.on_end(|_, _, _| println!("peer finished sending"));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    End => on_end, once_end, (),
+        |s| s.inner.rare().end, |p| p.inner.rare.get().map(|r| &r.end);
+    /// Runs `f` when the send queue empties after `send` returned `false`.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.on_drain(|_, s, _| s.resume());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    Drain => on_drain, once_drain, (),
+        |s| s.inner.events.drain, |p| Some(&p.inner.events.drain);
+    /// Runs `f` after the inactivity period of [`set_timeout`](Socket::set_timeout).
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.on_timeout(|_, s, _| s.destroy());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    Timeout => on_timeout, once_timeout, (),
+        |s| s.inner.rare().timeout, |p| p.inner.rare.get().map(|r| &r.timeout);
+    /// Runs `f` with a typed error; `close` follows.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.on_error(|_, _, e| eprintln!("socket error: {e}"));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    Error => on_error, once_error, Error,
+        |s| s.inner.events.error, |p| Some(&p.inner.events.error);
+    /// Runs `f` once when the socket has closed, with whether an error
+    /// caused it. All listeners are dropped afterwards.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.on_close(|_, _, had_error| println!("closed (error: {had_error})"));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    Close => on_close, once_close, bool,
+        |s| s.inner.events.close, |p| Some(&p.inner.events.close);
 }
 
 impl std::fmt::Debug for Socket {

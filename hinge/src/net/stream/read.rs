@@ -7,21 +7,21 @@ use super::state::{flag, READ_BUF};
 use super::Socket;
 use crate::event_loop::Loop;
 use crate::ffi::{self, StreamHandler};
-use crate::{Error, Events};
+use crate::{Error, Ready};
 
 /// Reads per readiness event before giving other sockets a turn.
 const READS_PER_WAKEUP: usize = 4;
 
 impl StreamHandler for Socket {
     #[inline]
-    fn on_io(&self, lp: &Loop, events: Events) {
+    fn on_io(&self, lp: &Loop, events: Ready) {
         self.handle_io(lp, events)
     }
 }
 
 impl Socket {
     #[inline]
-    pub(super) fn handle_io(&self, lp: &Loop, ev: Events) {
+    pub(super) fn handle_io(&self, lp: &Loop, ev: Ready) {
         if self.inner.state.has(flag::CONNECTING) || ev.is_error() {
             return self.on_io_rare(lp, ev);
         }
@@ -34,7 +34,7 @@ impl Socket {
     }
 
     #[cold]
-    pub(super) fn on_io_rare(&self, lp: &Loop, ev: Events) {
+    pub(super) fn on_io_rare(&self, lp: &Loop, ev: Ready) {
         if self.inner.state.has(flag::CONNECTING) {
             if ev.is_writable() || ev.is_error() {
                 self.finish_connect(lp);

@@ -8,14 +8,13 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::{Rc, Weak};
 
-use slab::Slab;
-
 use super::{Socket, DEFAULT_HIGH_WATER};
 use crate::event_loop::Loop;
 use crate::ffi::{Handle, LoopCore, StreamKind, StreamSource};
+use crate::handle::{Owned, Table};
 use crate::net::addr::Addr;
 use crate::net::server::ServerInner;
-use crate::{Backend, Error, Event, Events, Result, Timer};
+use crate::{Backend, Error, Event, Ready, Result, Timer, Watcher};
 
 /// The one read buffer every socket of a loop shares.
 pub(super) const READ_BUF: usize = 64 * 1024;
@@ -43,6 +42,11 @@ pub(super) mod flag {
     pub(crate) const NEED_DRAIN: u16 = 1 << 8;
     /// An inactivity timer is set: reads and writes re-arm it.
     pub(crate) const HAS_IDLE_TIMER: u16 = 1 << 9;
+    /// The socket closed for good: `close` was emitted and its listeners
+    /// dropped; new listeners are refused.
+    pub(crate) const FINISHED: u16 = 1 << 10;
+    /// The user asked that this socket not keep the loop alive.
+    pub(crate) const UNREF: u16 = 1 << 11;
     /// A `send` cannot go straight to the kernel.
     pub(crate) const NO_DIRECT_SEND: u16 = CONNECTING | ENDING | CLOSING | CLOSED;
 }
@@ -147,8 +151,8 @@ pub(crate) struct SocketInner {
     pub(super) io: RefCell<Option<Stream>>,
     /// The fd `io` owns, or -1: the hot path reads and writes it directly.
     pub(super) fd: Cell<RawFd>,
-    /// Events the io watcher currently asks for.
-    pub(super) interest: Cell<Events>,
+    /// Ready the io watcher currently asks for.
+    pub(super) interest: Cell<Ready>,
     /// `flag` bits.
     pub(super) state: State,
     /// The loop's shared read buffer, looked up once per socket.
@@ -167,22 +171,17 @@ pub(crate) struct SocketInner {
 }
 
 /// The loop's open sockets: the loop owns a socket until it closes.
-#[derive(Default)]
-pub(super) struct SocketTable(pub(super) RefCell<Slab<Rc<SocketInner>>>);
+pub(super) type SocketTable = Table<SocketInner>;
 
-impl Drop for SocketTable {
-    fn drop(&mut self) {
-        // The loop is going away with sockets still open: break any
-        // listener -> socket cycles so everything is freed.
-        for (_, s) in std::mem::take(&mut *self.0.borrow_mut()) {
-            // Handles kept past the loop see a closed socket, never a
-            // stale fd number.
-            s.state.set(flag::CLOSED, true);
-            s.clear_listeners();
-            // The io watcher holds its socket: let go of it too.
-            s.release_io();
-            drop(s.queue.borrow_mut().drain(..).collect::<Vec<_>>());
-        }
+impl Owned for SocketInner {
+    fn teardown(&self) {
+        // Handles kept past the loop see a closed socket, never a stale
+        // fd number, and accept no listener.
+        self.state.set(flag::CLOSED | flag::FINISHED, true);
+        self.clear_listeners();
+        // The io watcher holds its socket: let go of it too.
+        self.release_io();
+        drop(self.queue.borrow_mut().drain(..).collect::<Vec<_>>());
     }
 }
 
@@ -201,7 +200,7 @@ impl Socket {
             core: core.clone(),
             io: RefCell::new(None),
             fd: Cell::new(-1),
-            interest: Cell::new(Events::NONE),
+            interest: Cell::new(Ready::NONE),
             state: State::default(),
             read_buf: core.local(ReadBuf::default),
             slot: Cell::new(NO_SLOT),
@@ -215,8 +214,7 @@ impl Socket {
             events: SocketEvents::default(),
             rare: OnceCell::new(),
         });
-        let table = core.local(SocketTable::default);
-        let slot = table.0.borrow_mut().insert(inner.clone());
+        let slot = core.local(SocketTable::default).join(&inner, true);
         inner.slot.set(slot);
         Socket { inner }
     }
@@ -229,13 +227,13 @@ impl Socket {
     pub(crate) fn adopt(lp: &Loop, sock: socket2::Socket, peer: Option<Addr>) -> Result<Socket> {
         let s = Socket::new(lp.core());
         *s.inner.peer.borrow_mut() = peer;
-        s.attach(lp, sock, Events::READ)?;
+        s.attach(lp, sock, Ready::READ)?;
         Ok(s)
     }
 
     /// Gives the OS socket to a new io watcher, which holds the socket
     /// until it closes (the loop keeps open sockets alive anyway).
-    pub(super) fn attach(&self, lp: &Loop, sock: socket2::Socket, events: Events) -> Result<()> {
+    pub(super) fn attach(&self, lp: &Loop, sock: socket2::Socket, events: Ready) -> Result<()> {
         let fd = sock.as_raw_fd();
         // libev's select backend asserts on fds it cannot put in an fd_set.
         if lp.backend() == Backend::SELECT && fd >= libc::FD_SETSIZE as RawFd {
@@ -245,6 +243,9 @@ impl Socket {
         let io = Stream::with_callback(lp, StreamSource::new(sock), self.clone());
         io.set_events(events);
         self.inner.interest.set(events);
+        if self.inner.state.has(flag::UNREF) {
+            io.unref();
+        }
         *self.inner.io.borrow_mut() = Some(io);
         self.inner.fd.set(fd);
         Ok(())
@@ -262,6 +263,29 @@ impl Socket {
         match &*self.inner.peer.borrow() {
             Some(a) => a.to_string(),
             None => "socket".to_string(),
+        }
+    }
+
+    /// Makes the io watcher and the timers match `flag::UNREF`.
+    pub(super) fn apply_ref(&self) {
+        let unref = self.inner.state.has(flag::UNREF);
+        if let Some(io) = &*self.inner.io.borrow() {
+            if unref {
+                io.unref();
+            } else {
+                io.ref_();
+            }
+        }
+        if let Some(r) = self.inner.rare.get() {
+            for timer in [&r.idle_timer, &r.connect_timer] {
+                if let Some(t) = &*timer.borrow() {
+                    if unref {
+                        t.unref();
+                    } else {
+                        t.ref_();
+                    }
+                }
+            }
         }
     }
 

@@ -7,7 +7,7 @@ use super::state::{flag, Chunk, Written};
 use super::Socket;
 use crate::event_loop::Loop;
 use crate::ffi;
-use crate::{Error, Events, Result};
+use crate::{Error, Ready, Result};
 
 impl Socket {
     /// Sends `data`: written to the kernel at once when nothing is queued,
@@ -246,15 +246,15 @@ impl Socket {
         if inner.state.has(flag::CLOSED) {
             return;
         }
-        let mut want = Events::NONE;
+        let mut want = Ready::NONE;
         if inner.state.has(flag::CONNECTING) || !inner.queue.borrow().is_empty() {
-            want |= Events::WRITE;
+            want |= Ready::WRITE;
         }
         if !inner
             .state
             .has(flag::CONNECTING | flag::PAUSED | flag::READ_EOF)
         {
-            want |= Events::READ;
+            want |= Ready::READ;
         }
         if want != inner.interest.get() {
             inner.interest.set(want);

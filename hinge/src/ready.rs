@@ -1,4 +1,6 @@
-//! The event bits libev passes to callbacks.
+//! libev's readiness bitmask: what an io watcher waits for, and what
+//! fired when any watcher calls back. Named `Ready` so that it cannot be
+//! mistaken for the emitter's [`Event`](crate::Event).
 
 use libev_sys as sys;
 use std::fmt;
@@ -6,24 +8,24 @@ use std::ops::{BitAnd, BitOr, BitOrAssign};
 
 /// A set of libev event bits (`EV_READ`, `EV_TIMER`, `EV_ERROR`, ...).
 ///
-/// Io watchers are created with a mask of [`Events::READ`] and/or
-/// [`Events::WRITE`]; every callback receives the events that fired.
+/// Io watchers are created with a mask of [`Ready::READ`] and/or
+/// [`Ready::WRITE`]; every callback receives the events that fired.
 ///
 /// ```
-/// use hinge::Events;
+/// use hinge::Ready;
 ///
-/// let both = Events::READ | Events::WRITE;
-/// assert!(both.contains(Events::READ));
-/// assert!(!Events::READ.contains(both));
-/// assert_eq!(format!("{both:?}"), "Events(READ | WRITE)");
+/// let both = Ready::READ | Ready::WRITE;
+/// assert!(both.contains(Ready::READ));
+/// assert!(!Ready::READ.contains(both));
+/// assert_eq!(format!("{both:?}"), "Ready(READ | WRITE)");
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct Events(i32);
+pub struct Ready(i32);
 
 macro_rules! events {
     ($($(#[$doc:meta])* $name:ident = $value:expr;)*) => {
-        impl Events {
-            $($(#[$doc])* pub const $name: Events = Events($value as i32);)*
+        impl Ready {
+            $($(#[$doc])* pub const $name: Ready = Ready($value as i32);)*
         }
         const NAMES: &[(&str, i32)] = &[$((stringify!($name), $value as i32)),*];
     };
@@ -66,11 +68,11 @@ events! {
     ERROR = sys::EV_ERROR;
 }
 
-impl Events {
+impl Ready {
     /// The raw bits.
     ///
     /// ```
-    /// assert_eq!(hinge::Events::NONE.bits(), 0);
+    /// assert_eq!(hinge::Ready::NONE.bits(), 0);
     /// ```
     pub const fn bits(self) -> i32 {
         self.0
@@ -79,81 +81,81 @@ impl Events {
     /// Wraps raw libev bits.
     ///
     /// ```
-    /// let e = hinge::Events::from_bits(1);
-    /// assert_eq!(e, hinge::Events::READ);
+    /// let e = hinge::Ready::from_bits(1);
+    /// assert_eq!(e, hinge::Ready::READ);
     /// ```
-    pub const fn from_bits(bits: i32) -> Events {
-        Events(bits)
+    pub const fn from_bits(bits: i32) -> Ready {
+        Ready(bits)
     }
 
     /// Whether every bit of `other` is set in `self`.
     ///
     /// ```
-    /// use hinge::Events;
-    /// assert!((Events::READ | Events::ERROR).contains(Events::ERROR));
+    /// use hinge::Ready;
+    /// assert!((Ready::READ | Ready::ERROR).contains(Ready::ERROR));
     /// ```
-    pub const fn contains(self, other: Events) -> bool {
+    pub const fn contains(self, other: Ready) -> bool {
         self.0 & other.0 == other.0
     }
 
     /// Whether no bit is set.
     ///
     /// ```
-    /// assert!(hinge::Events::NONE.is_empty());
+    /// assert!(hinge::Ready::NONE.is_empty());
     /// ```
     pub const fn is_empty(self) -> bool {
         self.0 == 0
     }
 
-    /// Whether [`Events::READ`] is set.
+    /// Whether [`Ready::READ`] is set.
     ///
     /// ```
-    /// assert!(hinge::Events::READ.is_readable());
+    /// assert!(hinge::Ready::READ.is_readable());
     /// ```
     pub const fn is_readable(self) -> bool {
-        self.contains(Events::READ)
+        self.contains(Ready::READ)
     }
 
-    /// Whether [`Events::WRITE`] is set.
+    /// Whether [`Ready::WRITE`] is set.
     ///
     /// ```
-    /// assert!(hinge::Events::WRITE.is_writable());
+    /// assert!(hinge::Ready::WRITE.is_writable());
     /// ```
     pub const fn is_writable(self) -> bool {
-        self.contains(Events::WRITE)
+        self.contains(Ready::WRITE)
     }
 
-    /// Whether [`Events::ERROR`] is set.
+    /// Whether [`Ready::ERROR`] is set.
     ///
     /// ```
-    /// assert!(!hinge::Events::READ.is_error());
+    /// assert!(!hinge::Ready::READ.is_error());
     /// ```
     pub const fn is_error(self) -> bool {
-        self.contains(Events::ERROR)
+        self.contains(Ready::ERROR)
     }
 }
 
-impl BitOr for Events {
-    type Output = Events;
-    fn bitor(self, rhs: Events) -> Events {
-        Events(self.0 | rhs.0)
+impl BitOr for Ready {
+    type Output = Ready;
+    fn bitor(self, rhs: Ready) -> Ready {
+        Ready(self.0 | rhs.0)
     }
 }
 
-impl BitOrAssign for Events {
-    fn bitor_assign(&mut self, rhs: Events) {
+impl BitOrAssign for Ready {
+    fn bitor_assign(&mut self, rhs: Ready) {
         self.0 |= rhs.0;
     }
 }
 
-impl BitAnd for Events {
-    type Output = Events;
-    fn bitand(self, rhs: Events) -> Events {
-        Events(self.0 & rhs.0)
+impl BitAnd for Ready {
+    type Output = Ready;
+    fn bitand(self, rhs: Ready) -> Ready {
+        Ready(self.0 & rhs.0)
     }
 }
 
-impl fmt::Debug for Events {
+impl fmt::Debug for Ready {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut rest = self.0;
         let mut names = Vec::new();
@@ -169,6 +171,6 @@ impl fmt::Debug for Events {
         if names.is_empty() {
             names.push("NONE".into());
         }
-        write!(f, "Events({})", names.join(" | "))
+        write!(f, "Ready({})", names.join(" | "))
     }
 }

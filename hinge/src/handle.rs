@@ -1,0 +1,120 @@
+//! The one lifecycle of hinge's long-lived handles.
+//!
+//! Watchers, [`Socket`](crate::Socket)s and [`Server`](crate::Server)s
+//! share the same words, as libuv's handles do:
+//!
+//! | word | watchers | sockets and servers |
+//! |---|---|---|
+//! | start / stop | [`Watcher::start`](crate::Watcher::start), [`Watcher::stop`](crate::Watcher::stop) | `listen`, `connect`; `pause` / `resume` for reading |
+//! | close | drop the handle | `close()` (graceful), `destroy()` (sockets, at once) |
+//! | unref / ref | [`Watcher::unref`](crate::Watcher::unref) | `unref()` / `ref_()` / `has_ref()` |
+//! | drop | stops it and frees its closure | the loop owns an open one; dropping a handle changes nothing |
+//!
+//! Sockets and servers are owned by their loop while they are open, so a
+//! program need not keep them. This file holds the table through which a
+//! loop owns them, and through which its teardown breaks the listener
+//! cycles of those still alive, so that nothing that can hold its own
+//! listeners lives outside the table.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use slab::Slab;
+
+use crate::ffi::panic;
+
+/// What the loop's teardown does to a handle still alive in its table.
+pub(crate) trait Owned: 'static {
+    /// Marks the handle closed, releases its OS resources, and drops its
+    /// listeners (breaking any cycle through them).
+    fn teardown(&self);
+}
+
+/// One handle: always known (weakly), owned (strongly) while open.
+struct Entry<T> {
+    known: Weak<T>,
+    owned: Option<Rc<T>>,
+}
+
+/// A loop-local table of handles of one type (use it through
+/// `LoopCore::local`). A handle joins when it is created and leaves when
+/// it is dropped; in between, the loop may own it.
+pub(crate) struct Table<T: Owned>(RefCell<Slab<Entry<T>>>);
+
+impl<T: Owned> Default for Table<T> {
+    fn default() -> Self {
+        Table(RefCell::new(Slab::new()))
+    }
+}
+
+impl<T: Owned> Table<T> {
+    /// Registers `handle`; returns its slot. `own` also makes the loop
+    /// keep it alive until [`release`](Table::release).
+    pub(crate) fn join(&self, handle: &Rc<T>, own: bool) -> usize {
+        self.0.borrow_mut().insert(Entry {
+            known: Rc::downgrade(handle),
+            owned: own.then(|| handle.clone()),
+        })
+    }
+
+    /// The loop keeps the handle in `slot` alive from now on.
+    pub(crate) fn own(&self, slot: usize, handle: &Rc<T>) {
+        if let Some(entry) = self.0.borrow_mut().get_mut(slot) {
+            entry.owned = Some(handle.clone());
+        }
+    }
+
+    /// The loop lets go of the handle in `slot` (it stays known); the
+    /// caller drops the returned strong reference when it is done with it.
+    pub(crate) fn release(&self, slot: usize) -> Option<Rc<T>> {
+        self.0
+            .borrow_mut()
+            .get_mut(slot)
+            .and_then(|entry| entry.owned.take())
+    }
+
+    /// Forgets `slot` (its handle is being dropped).
+    pub(crate) fn leave(&self, slot: usize) {
+        let entry = match self.0.try_borrow_mut() {
+            Ok(mut entries) => entries.try_remove(slot),
+            Err(_) => None,
+        };
+        // Outside the borrow: this may drop the handle, and run user code.
+        drop(entry);
+    }
+}
+
+impl<T: Owned> Drop for Table<T> {
+    fn drop(&mut self) {
+        // The loop is going away: tear down every handle still alive,
+        // owned or merely kept alive by a cycle of its own listeners.
+        let entries = std::mem::take(&mut *self.0.borrow_mut());
+        let mut alive = Vec::new();
+        for (_, entry) in entries {
+            if let Some(handle) = entry.known.upgrade() {
+                alive.push(handle);
+            }
+            // An owned handle's strong count stays in `alive`.
+            drop(entry.owned);
+        }
+        // One panicking listener drop must not skip the other handles.
+        let mut first = None;
+        for handle in &alive {
+            if let Err(payload) = panic::catch(|| handle.teardown()) {
+                match first {
+                    None => first = Some(payload),
+                    Some(_) => panic::drop_payload(payload),
+                }
+            }
+        }
+        if let Err(payload) = panic::catch(move || drop(alive)) {
+            match first {
+                None => first = Some(payload),
+                Some(_) => panic::drop_payload(payload),
+            }
+        }
+        if let Some(payload) = first {
+            std::panic::resume_unwind(payload);
+        }
+    }
+}
