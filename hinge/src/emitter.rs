@@ -31,9 +31,11 @@ struct Slot<S, T: ?Sized> {
 
 /// One event of an object of type `S`, carrying a payload of type `T`.
 ///
-/// Built-in events of hinge's types are `Event` fields reached through a
-/// method (`socket.data()`, `server.connection()`), so a misspelled event
-/// is a compile error. Custom events are `Event`s of your own.
+/// Built-in events of hinge's types are reached through typed methods
+/// ([`Socket::on_data`](crate::Socket::on_data),
+/// [`Server::on_connection`](crate::Server::on_connection),
+/// [`Socket::once_close`](crate::Socket::once_close), ...), so a misspelled
+/// event is a compile error. Custom events are `Event`s of your own.
 ///
 /// Listeners run in registration order and receive the loop, the emitting
 /// object and the payload. During an emission a listener may add or remove

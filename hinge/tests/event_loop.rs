@@ -116,9 +116,9 @@ fn time_iteration_and_pending_count() {
     assert_eq!(lp.iteration(), i0 + 1);
     let idle = Idle::new(&lp, |_, _| {});
     idle.stop();
-    idle.feed_event(hinge::Events::CUSTOM);
+    idle.feed_event(hinge::Ready::CUSTOM);
     assert_eq!(lp.pending_count(), 1);
-    assert_eq!(idle.clear_pending(), hinge::Events::CUSTOM);
+    assert_eq!(idle.clear_pending(), hinge::Ready::CUSTOM);
     assert!(!idle.is_pending());
 }
 

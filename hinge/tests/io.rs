@@ -9,7 +9,7 @@ use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 
 use common::{DropCounter, Hits};
-use hinge::{Backend, Error, Events, Io, Loop, Watcher};
+use hinge::{Backend, Error, Io, Loop, Ready, Watcher};
 
 #[test]
 fn read_readiness_on_a_socketpair() {
@@ -18,7 +18,7 @@ fn read_readiness_on_a_socketpair() {
     a.set_nonblocking(true).unwrap();
     let got = Rc::new(RefCell::new(Vec::new()));
     let g = got.clone();
-    let _io = Io::new(&lp, a, Events::READ, move |_, io, ev| {
+    let _io = Io::new(&lp, a, Ready::READ, move |_, io, ev| {
         assert!(ev.is_readable());
         let mut buf = [0u8; 64];
         let mut sock = io.source::<UnixStream>().unwrap();
@@ -45,13 +45,13 @@ fn write_readiness_and_modify_on_tcp() {
     let lp = Loop::new().unwrap();
     let seen = Rc::new(RefCell::new(Vec::new()));
     let s = seen.clone();
-    let _io = Io::new(&lp, client, Events::WRITE, move |_, io, ev| {
+    let _io = Io::new(&lp, client, Ready::WRITE, move |_, io, ev| {
         s.borrow_mut().push(ev);
         let mut c = io.source::<TcpStream>().unwrap();
         if ev.is_writable() {
             c.write_all(b"ping").unwrap();
             // Done writing: wait for the reply instead.
-            io.modify(Events::READ).unwrap();
+            io.modify(Ready::READ).unwrap();
         } else {
             let mut buf = [0u8; 4];
             c.read_exact(&mut buf).unwrap();
@@ -77,18 +77,18 @@ fn bad_event_masks_are_typed_errors() {
     let lp = Loop::new().unwrap();
     let (a, _b) = UnixStream::pair().unwrap();
     assert!(matches!(
-        Io::new(&lp, a, Events::TIMER, |_, _, _| {}),
+        Io::new(&lp, a, Ready::TIMER, |_, _, _| {}),
         Err(Error::InvalidEvents(_))
     ));
     let (a, _b) = UnixStream::pair().unwrap();
-    let io = Io::new(&lp, a, Events::READ, |_, _, _| {}).unwrap();
+    let io = Io::new(&lp, a, Ready::READ, |_, _, _| {}).unwrap();
     assert!(matches!(
-        io.modify(Events::SIGNAL),
+        io.modify(Ready::SIGNAL),
         Err(Error::InvalidEvents(_))
     ));
     assert_eq!(
         io.events(),
-        Events::READ,
+        Ready::READ,
         "a failed modify leaves the watcher as it was"
     );
 }
@@ -97,7 +97,7 @@ fn bad_event_masks_are_typed_errors() {
 fn the_watcher_owns_its_fd_and_closes_it_after_stopping() {
     let lp = Loop::new().unwrap();
     let (a, mut b) = UnixStream::pair().unwrap();
-    let io = Io::new(&lp, a, Events::READ, |_, _, _| {}).unwrap();
+    let io = Io::new(&lp, a, Ready::READ, |_, _, _| {}).unwrap();
     lp.run_nowait();
     drop(io);
     // The peer sees EOF: the fd was closed with the watcher.
@@ -122,7 +122,7 @@ fn select_backend_rejects_fds_it_cannot_hold() {
     }
     let (a, _b) = hold.pop().unwrap();
     assert!(matches!(
-        Io::new(&lp, a, Events::READ, |_, _, _| {}),
+        Io::new(&lp, a, Ready::READ, |_, _, _| {}),
         Err(Error::InvalidFd(_))
     ));
 }
@@ -134,7 +134,7 @@ fn dropping_an_io_watcher_inside_another_callback_stops_it() {
     let hits = Hits::default();
     let drops = DropCounter::default();
     let (h, tok) = (hits.clone(), drops.token());
-    let io = Io::new(&lp, a, Events::READ, move |_, _, _| {
+    let io = Io::new(&lp, a, Ready::READ, move |_, _, _| {
         let _ = &tok;
         h.hit();
     })

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use common::{DropCounter, Hits};
-use hinge::{Async, Events, Idle, Io, Loop, Signal, Stat, Timer, Watcher};
+use hinge::{Async, Idle, Io, Loop, Ready, Signal, Stat, Timer, Watcher};
 
 #[test]
 fn dropping_a_watcher_frees_its_closure_at_once() {
@@ -43,7 +43,7 @@ fn dropping_the_loop_frees_every_closure_of_every_kind() {
             a.touch()
         }),
         Idle::new(&lp, move |_, _| b.touch()),
-        Io::new(&lp, r, Events::READ, move |_, _, _| c.touch()).unwrap(),
+        Io::new(&lp, r, Ready::READ, move |_, _, _| c.touch()).unwrap(),
         Async::new(&lp, move |_, _| d.touch()),
         Signal::new(&lp, libc::SIGWINCH, move |_, _| e.touch()).unwrap(),
         Stat::new(&lp, "/", Duration::ZERO, move |_, _| f.touch()).unwrap(),
@@ -54,7 +54,7 @@ fn dropping_the_loop_frees_every_closure_of_every_kind() {
     assert!(!handles.0.is_active());
     handles.0.start();
     handles.0.again();
-    handles.1.feed_event(Events::CUSTOM);
+    handles.1.feed_event(Ready::CUSTOM);
     assert!(!handles.1.is_pending());
     assert!(!handles.3.sender().send());
     drop(handles);

@@ -287,12 +287,7 @@ fn inactivity_timeout_fires_and_activity_postpones_it() {
 #[test]
 fn connect_errors_are_typed() {
     let lp = Loop::new().unwrap();
-    // A port with no listener: take one, then free it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::closed_port();
     let errors = Rc::new(RefCell::new(Vec::new()));
     let e = errors.clone();
     let refused = Socket::connect(&lp, "127.0.0.1", port).unwrap();
@@ -443,11 +438,7 @@ fn a_reset_client_gets_error_then_close_and_others_keep_being_served() {
 #[test]
 fn an_unhandled_error_is_logged_and_the_socket_closed() {
     let lp = Loop::new().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::closed_port();
     let closes = Rc::new(RefCell::new(Vec::new()));
     let c = closes.clone();
     let s = Socket::connect(&lp, "127.0.0.1", port).unwrap();

@@ -35,19 +35,7 @@ fn one_shot_fires_once_after_its_delay_and_run_returns() {
 #[test]
 fn repeating_timer_fires_until_stopped_from_its_callback() {
     let lp = Loop::new().unwrap();
-    let hits = Hits::default();
-    let h = hits.clone();
-    let _t = Timer::new(
-        &lp,
-        Duration::ZERO,
-        Duration::from_millis(2),
-        move |_, t| {
-            h.hit();
-            if h.get() == 5 {
-                t.stop();
-            }
-        },
-    );
+    let (_t, hits) = common::ticker(&lp, Duration::from_millis(2), 5, |_, _| {});
     lp.run();
     assert_eq!(hits.get(), 5);
 }

@@ -480,6 +480,39 @@ fn read_some(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<Got> {
     }
 }
 
+/// Reads what connection `i` echoed and checks it against the pattern
+/// (no more than was `sent`, byte for byte); `None` when nothing is there.
+fn read_echo(
+    i: usize,
+    stream: &mut TcpStream,
+    pattern: &Pattern,
+    sent: u64,
+    received: &mut u64,
+    buf: &mut [u8],
+) -> Outcome<Option<usize>> {
+    let n = match read_some(stream, buf) {
+        Ok(Got::Data(n)) => n,
+        Ok(Got::Empty) => return Ok(None),
+        Ok(Got::Eof) => {
+            return Err(Failure::io(format!(
+                "conn {i}: server closed after {received} of {sent} bytes"
+            )))
+        }
+        Err(e) => return Err(Failure::io(format!("conn {i}: read: {e}"))),
+    };
+    if *received + n as u64 > sent {
+        return Err(Failure::Mismatch(format!(
+            "conn {i}: {} bytes echoed but only {sent} sent",
+            *received + n as u64
+        )));
+    }
+    pattern
+        .check(*received, &buf[..n])
+        .map_err(|at| Failure::Mismatch(format!("conn {i}: stream byte {at} differs")))?;
+    *received += n as u64;
+    Ok(Some(n))
+}
+
 /// Writes what the kernel takes now; `Ok(0)` when it takes nothing.
 fn write_some(stream: &mut TcpStream, data: &[u8]) -> io::Result<usize> {
     loop {
@@ -670,28 +703,17 @@ fn pingpong(args: &Args) -> Outcome<Option<Report>> {
                 continue;
             }
             loop {
-                let n = match read_some(&mut c.stream, &mut buf) {
-                    Ok(Got::Data(n)) => n,
-                    Ok(Got::Empty) => break,
-                    Ok(Got::Eof) => {
-                        return Err(Failure::io(format!(
-                            "conn {i}: server closed after {} of {} bytes",
-                            c.received, c.sent
-                        )))
-                    }
-                    Err(e) => return Err(Failure::io(format!("conn {i}: read: {e}"))),
+                let Some(n) = read_echo(
+                    i,
+                    &mut c.stream,
+                    &c.pattern,
+                    c.sent,
+                    &mut c.received,
+                    &mut buf,
+                )?
+                else {
+                    break;
                 };
-                if c.received + n as u64 > c.sent {
-                    return Err(Failure::Mismatch(format!(
-                        "conn {i}: {} bytes echoed but only {} sent",
-                        c.received + n as u64,
-                        c.sent
-                    )));
-                }
-                c.pattern.check(c.received, &buf[..n]).map_err(|at| {
-                    Failure::Mismatch(format!("conn {i}: stream byte {at} differs"))
-                })?;
-                c.received += n as u64;
                 if c.received < c.msg_end {
                     if n < buf.len() {
                         break;
@@ -805,28 +827,17 @@ fn bulk(args: &Args) -> Outcome<Option<Report>> {
                 }
             }
             loop {
-                let n = match read_some(&mut c.stream, &mut buf) {
-                    Ok(Got::Data(n)) => n,
-                    Ok(Got::Empty) => break,
-                    Ok(Got::Eof) => {
-                        return Err(Failure::io(format!(
-                            "conn {i}: server closed after {} of {} bytes",
-                            c.received, c.sent
-                        )))
-                    }
-                    Err(e) => return Err(Failure::io(format!("conn {i}: read: {e}"))),
+                let Some(n) = read_echo(
+                    i,
+                    &mut c.stream,
+                    &c.pattern,
+                    c.sent,
+                    &mut c.received,
+                    &mut buf,
+                )?
+                else {
+                    break;
                 };
-                if c.received + n as u64 > c.sent {
-                    return Err(Failure::Mismatch(format!(
-                        "conn {i}: {} bytes echoed but only {} sent",
-                        c.received + n as u64,
-                        c.sent
-                    )));
-                }
-                c.pattern.check(c.received, &buf[..n]).map_err(|at| {
-                    Failure::Mismatch(format!("conn {i}: stream byte {at} differs"))
-                })?;
-                c.received += n as u64;
                 if window.is_open() {
                     echoed += n as u64;
                 }

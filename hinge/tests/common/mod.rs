@@ -93,3 +93,33 @@ pub fn rss_kib() -> usize {
 pub fn under_valgrind() -> bool {
     std::env::var_os("HINGE_UNDER_VALGRIND").is_some()
 }
+
+/// A port on 127.0.0.1 where nothing listens (taken, then freed), for
+/// connections that must be refused.
+pub fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("an ephemeral port")
+        .port()
+}
+
+/// A repeating timer that counts its calls and stops itself after `n`,
+/// calling `each` with the count first; returns it and the count.
+pub fn ticker(
+    lp: &hinge::Loop,
+    period: std::time::Duration,
+    n: usize,
+    mut each: impl FnMut(&hinge::Loop, usize) + 'static,
+) -> (hinge::Timer, Hits) {
+    use hinge::Watcher;
+    let hits = Hits::default();
+    let h = hits.clone();
+    let timer = hinge::Timer::new(lp, std::time::Duration::ZERO, period, move |lp, t| {
+        h.hit();
+        each(lp, h.get());
+        if h.get() >= n {
+            t.stop();
+        }
+    });
+    (timer, hits)
+}
