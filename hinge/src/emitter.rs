@@ -3,6 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::ffi::panic;
 use crate::Loop;
 
 /// Identifies one registered listener, for [`Event::off`].
@@ -212,9 +213,17 @@ impl<S, T: ?Sized> Event<S, T> {
     pub fn clear(&self) {
         // One at a time, each dropped outside the borrow (a drop may run
         // user code, even add a listener); no allocation, and nothing to
-        // do for an empty event.
+        // do for an empty event. A drop that panics does not stop the
+        // rest: the first panic is re-raised once all are gone.
+        let mut panicked = None;
         loop {
-            let first = self.remove_first(None);
+            let first = match panic::catch(|| self.remove_first(None)) {
+                Ok(first) => first,
+                Err(payload) => {
+                    panic::keep_first(&mut panicked, payload);
+                    true
+                }
+            };
             let f = {
                 let mut rest = self.rest.borrow_mut();
                 match rest.iter_mut().find(|s| !s.removed) {
@@ -227,9 +236,14 @@ impl<S, T: ?Sized> Event<S, T> {
                     None => break,
                 }
             };
-            drop(f);
+            if let Err(payload) = panic::catch(move || drop(f)) {
+                panic::keep_first(&mut panicked, payload);
+            }
         }
         self.compact();
+        if let Some(payload) = panicked {
+            std::panic::resume_unwind(payload);
+        }
     }
 
     /// How many listeners are registered.

@@ -101,17 +101,11 @@ impl<T: Owned> Drop for Table<T> {
         let mut first = None;
         for handle in &alive {
             if let Err(payload) = panic::catch(|| handle.teardown()) {
-                match first {
-                    None => first = Some(payload),
-                    Some(_) => panic::drop_payload(payload),
-                }
+                panic::keep_first(&mut first, payload);
             }
         }
         if let Err(payload) = panic::catch(move || drop(alive)) {
-            match first {
-                None => first = Some(payload),
-                Some(_) => panic::drop_payload(payload),
-            }
+            panic::keep_first(&mut first, payload);
         }
         if let Some(payload) = first {
             std::panic::resume_unwind(payload);

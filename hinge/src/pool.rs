@@ -14,7 +14,6 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::num::NonZeroUsize;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
@@ -22,6 +21,7 @@ use std::thread::{self, JoinHandle};
 
 use slab::Slab;
 
+use crate::ffi::panic;
 use crate::{Async, AsyncSender, Loop, Watcher};
 
 /// Why a job submitted to a [`Pool`] produced no value.
@@ -382,8 +382,12 @@ struct Job {
 impl Job {
     fn run(self) {
         let Job { task, reply } = self;
-        let out = catch_unwind(AssertUnwindSafe(task))
-            .map_err(|payload| JobError::Panicked(panic_message(&*payload)));
+        let out = panic::catch(task).map_err(|payload| {
+            let message = panic_message(&*payload);
+            // The payload's own Drop may panic: never here, unguarded.
+            panic::drop_payload(payload);
+            JobError::Panicked(message)
+        });
         reply.deliver(out);
     }
 }
@@ -500,7 +504,9 @@ impl Shared {
         while let Some(job) = self.next() {
             // `run` catches the work's panics; this one catches a panic in
             // dropping an undeliverable value, so the thread survives both.
-            let _ = catch_unwind(AssertUnwindSafe(|| job.run()));
+            if let Err(payload) = panic::catch(|| job.run()) {
+                panic::drop_payload(payload);
+            }
         }
     }
 
@@ -511,8 +517,13 @@ impl Shared {
             std::mem::take(&mut state.queue)
         };
         self.ready.notify_all();
-        // Outside the lock: dropping the work closures runs user code.
-        drop(cancelled);
+        // Outside the lock: dropping the work closures runs user code,
+        // which may panic; each job still sends its `Cancelled`.
+        for job in cancelled {
+            if let Err(payload) = panic::catch(move || drop(job)) {
+                panic::drop_payload(payload);
+            }
+        }
         if WORKER_OF.with(|w| w.get()) == self as *const Shared as usize {
             return; // joining our own thread would never end; all exit soon
         }

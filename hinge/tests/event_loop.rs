@@ -197,3 +197,31 @@ fn libev_is_at_least_4_0() {
     let (major, _) = hinge::libev_version();
     assert!(major >= 4);
 }
+
+#[test]
+fn a_huge_timeout_collect_interval_is_clamped_not_an_endless_block() {
+    // Past ~24 days libev's int of milliseconds for epoll_wait overflows
+    // to a negative timeout: an endless block. Clamped, a timer is late by
+    // at most Loop::MAX_COLLECT_INTERVAL.
+    for huge in [Duration::from_secs(30 * 86_400), Duration::MAX] {
+        let lp = Loop::new().unwrap();
+        lp.set_timeout_collect_interval(huge);
+        lp.set_io_collect_interval(huge);
+        let hits = Hits::default();
+        let h = hits.clone();
+        let _t = Timer::new(
+            &lp,
+            Duration::from_millis(1),
+            Duration::ZERO,
+            move |_, _| h.hit(),
+        );
+        let start = Instant::now();
+        common::run_bounded(&lp, 10);
+        assert_eq!(hits.get(), 1);
+        assert!(
+            start.elapsed() < Loop::MAX_COLLECT_INTERVAL * 3,
+            "{:?}",
+            start.elapsed()
+        );
+    }
+}

@@ -157,3 +157,89 @@ fn a_panicking_destructor_during_loop_teardown_still_tears_everything_down() {
     assert!(!other.is_active());
     other.start(); // inert, not a use-after-free
 }
+
+/// A panic payload whose own `Drop` panics again.
+struct PayloadThatPanics;
+
+impl Drop for PayloadThatPanics {
+    fn drop(&mut self) {
+        panic!("the payload's drop panics too");
+    }
+}
+
+/// A value whose `Drop` panics with a `PayloadThatPanics`.
+struct PanicsOnDrop(common::Token);
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        std::panic::panic_any(PayloadThatPanics);
+    }
+}
+
+/// Drops a caught payload that may panic when dropped, as a user must.
+fn drop_guarded(payload: Box<dyn std::any::Any + Send>) {
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+}
+
+#[test]
+fn loop_teardown_with_panicking_drops_and_payloads_never_aborts() {
+    let drops = DropCounter::default();
+    let lp = Loop::new().unwrap();
+    let mut keep = Vec::new();
+    for _ in 0..4 {
+        let bomb = PanicsOnDrop(drops.token());
+        keep.push(Timer::new(
+            &lp,
+            Duration::from_secs(60),
+            Duration::ZERO,
+            move |_, _| {
+                bomb.0.touch();
+            },
+        ));
+    }
+    // The loop's drop frees every closure and re-raises one panic.
+    let outcome = catch_unwind(AssertUnwindSafe(move || drop(lp)));
+    let payload = outcome.expect_err("one panic is re-raised");
+    assert!(payload.is::<PayloadThatPanics>());
+    drop_guarded(payload);
+    assert_eq!(drops.dropped(), 4, "every closure was freed");
+    drop(keep);
+}
+
+#[test]
+fn callbacks_panicking_with_panicking_payloads_are_contained() {
+    let lp = Loop::new().unwrap();
+    let mut keep = Vec::new();
+    for _ in 0..3 {
+        keep.push(Idle::new(&lp, |_, _| {
+            std::panic::panic_any(PayloadThatPanics)
+        }));
+    }
+    let outcome = catch_unwind(AssertUnwindSafe(|| lp.run()));
+    let payload = outcome.expect_err("the first panic resumes from run");
+    assert!(payload.is::<PayloadThatPanics>());
+    drop_guarded(payload);
+    drop(keep);
+    // The loop still works.
+    let hits = Hits::default();
+    let h = hits.clone();
+    let _t = Timer::new(&lp, Duration::ZERO, Duration::ZERO, move |_, _| h.hit());
+    lp.run();
+    assert_eq!(hits.get(), 1);
+}
+
+#[test]
+fn an_emitter_clears_every_listener_even_if_one_drop_panics() {
+    let drops = DropCounter::default();
+    let ev: hinge::Event<(), ()> = hinge::Event::new();
+    let bomb = PanicsOnDrop(drops.token());
+    ev.on(move |_, _, _| bomb.0.touch());
+    for _ in 0..3 {
+        let t = drops.token();
+        ev.on(move |_, _, _| t.touch());
+    }
+    let outcome = catch_unwind(AssertUnwindSafe(|| ev.clear()));
+    drop_guarded(outcome.expect_err("the drop's panic is re-raised"));
+    assert_eq!(ev.listener_count(), 0);
+    assert_eq!(drops.dropped(), 4);
+}

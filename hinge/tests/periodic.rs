@@ -66,3 +66,38 @@ fn set_and_again_reschedule() {
         Err(Error::InvalidTime(_))
     ));
 }
+
+#[test]
+fn far_off_offsets_with_tiny_intervals_return_and_fire() {
+    // libev steps from the offset to now: hinge must hand it an offset
+    // within one interval, or these take ~10^18 steps.
+    for offset in [1e300, -1e20, -1e300, 1e20] {
+        let lp = Loop::new().unwrap();
+        let hits = Hits::default();
+        let h = hits.clone();
+        let p = Periodic::new(&lp, offset, Duration::from_nanos(1), move |_, p| {
+            h.hit();
+            p.stop();
+        })
+        .unwrap();
+        assert!(
+            (p.at() - hinge::time()).abs() < 1.0,
+            "offset {offset}: at {}",
+            p.at()
+        );
+        common::run_bounded(&lp, 10);
+        assert_eq!(hits.get(), 1, "offset {offset}");
+        // set() takes the same path.
+        p.set(offset, Duration::from_micros(1)).unwrap();
+        assert!((p.at() - hinge::time()).abs() < 1.0);
+    }
+}
+
+#[test]
+fn an_absolute_time_far_away_is_accepted_and_never_comes() {
+    let lp = Loop::new().unwrap();
+    let p = Periodic::new(&lp, 1e300, Duration::ZERO, |_, _| panic!("never")).unwrap();
+    assert_eq!(p.at(), 1e300);
+    p.unref();
+    common::run_bounded(&lp, 10);
+}

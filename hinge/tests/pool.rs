@@ -605,3 +605,48 @@ fn debug_shows_the_pool() {
     let text = format!("{pool:?}");
     assert!(text.contains("threads: 2"), "{text}");
 }
+
+/// A panic payload whose own `Drop` panics again.
+struct PayloadThatPanics;
+
+impl Drop for PayloadThatPanics {
+    fn drop(&mut self) {
+        panic!("the payload's drop panics too");
+    }
+}
+
+#[test]
+fn a_worker_survives_a_panic_whose_payload_panics_when_dropped() {
+    let lp = Loop::new().unwrap();
+    let pool = Pool::with_threads(1);
+    let results = Rc::new(RefCell::new(Vec::new()));
+    let r = results.clone();
+    pool.submit(
+        &lp,
+        || -> u32 { std::panic::panic_any(PayloadThatPanics) },
+        move |_, out| r.borrow_mut().push(out.map_err(|e| e.to_string())),
+    );
+    // The same (only) worker must still be there for these.
+    for n in 0..3u32 {
+        let r = results.clone();
+        pool.submit(
+            &lp,
+            move || n,
+            move |_, out| r.borrow_mut().push(out.map_err(|e| e.to_string())),
+        );
+    }
+    let guard = Timer::new(&lp, Duration::from_secs(10), Duration::ZERO, |lp, _| {
+        lp.break_all()
+    });
+    guard.unref();
+    lp.run();
+    let results = results.borrow();
+    assert_eq!(
+        results.len(),
+        4,
+        "every job gets exactly one callback: {results:?}"
+    );
+    let first = results[0].as_ref().unwrap_err();
+    assert!(first.contains("panicked"), "{first}");
+    assert_eq!(results[1..], [Ok(0), Ok(1), Ok(2)]);
+}

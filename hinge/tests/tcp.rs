@@ -642,3 +642,146 @@ fn a_socket_kept_past_its_loop_is_closed() {
     d.read_to_end(&mut buf).unwrap();
     assert!(buf.is_empty());
 }
+
+// --- handles that outlive their loop, and listeners nothing would free ---
+
+#[test]
+fn listen_after_the_loop_is_gone_is_closed_and_opens_no_port() {
+    let lp = Loop::new().unwrap();
+    let server = Server::new(&lp);
+    let drops = DropCounter::default();
+    let t = drops.token();
+    server.on_listening(move |_, _, _| t.touch());
+    drop(lp);
+    let port = common::closed_port();
+    let err = server.listen_on("127.0.0.1", port).unwrap_err();
+    assert!(matches!(err, Error::Closed { op: "listen" }), "{err:?}");
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "nothing listens on {port}"
+    );
+    assert_eq!(drops.dropped(), 1, "teardown dropped the listener");
+    // Inert, never a leak (the leak check runs this too).
+    server.close();
+    assert!(server.is_closed());
+    let t = drops.token();
+    server.on_close(move |_, _, _| t.touch());
+    assert_eq!(drops.dropped(), 2, "a finished server refuses listeners");
+}
+
+#[test]
+fn close_after_the_loop_is_gone_is_inert() {
+    let lp = Loop::new().unwrap();
+    let (server, port) = local_server(&lp);
+    let s2 = server.clone();
+    server.on_error(move |_, _, _| s2.close());
+    drop(lp);
+    server.close();
+    server.close();
+    assert!(server.is_closed());
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the port closed with the loop"
+    );
+}
+
+#[test]
+fn a_listener_added_to_a_finished_socket_is_dropped_at_once() {
+    let lp = Loop::new().unwrap();
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let s = Socket::from_unix_stream(&lp, a).unwrap();
+    s.destroy();
+    // Between destroy and the loop's `close` emission listeners still count.
+    let closes = Hits::default();
+    let c = closes.clone();
+    s.on_close(move |_, _, _| c.hit());
+    run_bounded(&lp, 10);
+    assert_eq!(closes.get(), 1);
+    // Now it is finished: a listener capturing the socket would be a cycle
+    // nothing breaks, so it is refused.
+    let drops = DropCounter::default();
+    let t = drops.token();
+    let me = s.clone();
+    let id = s.on_data(move |_, _, _| {
+        t.touch();
+        me.destroy();
+    });
+    assert_eq!(drops.dropped(), 1);
+    assert_eq!(s.listener_count(), 0);
+    assert!(!s.off(id));
+}
+
+#[test]
+fn a_server_whose_listen_failed_is_freed_with_its_loop() {
+    let drops = DropCounter::default();
+    let lp = Loop::new().unwrap();
+    let (first, port) = local_server(&lp);
+    let second = Server::new(&lp);
+    let me = second.clone();
+    let t = drops.token();
+    // An error listener that captures its own server: a cycle.
+    second.on_error(move |_, _, _| {
+        t.touch();
+        me.close();
+    });
+    let err = second.listen_on("127.0.0.1", port).unwrap_err();
+    assert!(matches!(err, Error::AddrInUse { .. }), "{err:?}");
+    drop(second);
+    first.close();
+    run_bounded(&lp, 10);
+    assert_eq!(drops.dropped(), 0, "still alive: the loop knows it");
+    drop(lp);
+    assert_eq!(drops.dropped(), 1, "the loop's teardown broke the cycle");
+}
+
+#[test]
+fn listen_twice_says_already_listening() {
+    let lp = Loop::new().unwrap();
+    let (server, port) = local_server(&lp);
+    let err = server.listen(0).unwrap_err();
+    assert!(matches!(err, Error::AlreadyListening { .. }), "{err:?}");
+    assert!(err.to_string().contains(&port.to_string()), "{err}");
+    server.close();
+}
+
+#[test]
+fn unref_lets_run_return_with_a_server_and_a_socket_open() {
+    let lp = Loop::new().unwrap();
+    let (server, _port) = local_server(&lp);
+    server.unref();
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let s = Socket::from_unix_stream(&lp, a).unwrap();
+    s.set_timeout(Some(Duration::from_secs(60)));
+    s.unref();
+    assert!(!server.has_ref() && !s.has_ref());
+    run_bounded(&lp, 10); // would hang without the unrefs
+    s.ref_();
+    assert!(s.has_ref());
+    s.destroy();
+    server.close();
+    run_bounded(&lp, 10);
+}
+
+#[test]
+fn server_listener_surface_matches_the_socket_one() {
+    use hinge::ServerEvent;
+    let lp = Loop::new().unwrap();
+    let (server, _port) = local_server(&lp);
+    let listening = Hits::default();
+    let l = listening.clone();
+    server.once_listening(move |_, _, _| l.hit());
+    server.on_connection(|_, _, _| {});
+    assert_eq!(server.listeners(ServerEvent::Listening), 1);
+    assert_eq!(server.listener_count(), 2);
+    server.remove_listeners(ServerEvent::Connection);
+    assert_eq!(server.listeners(ServerEvent::Connection), 0);
+    lp.run_nowait();
+    assert_eq!(listening.get(), 1);
+    assert_eq!(
+        server.listeners(ServerEvent::Listening),
+        0,
+        "once removes itself"
+    );
+    server.close();
+    run_bounded(&lp, 10);
+}

@@ -46,6 +46,13 @@ pub struct Loop {
 }
 
 impl Loop {
+    /// The longest io or timeout collect interval; longer ones are clamped.
+    ///
+    /// ```
+    /// assert_eq!(hinge::Loop::MAX_COLLECT_INTERVAL.as_secs(), 1);
+    /// ```
+    pub const MAX_COLLECT_INTERVAL: Duration = Duration::from_secs(1);
+
     /// Creates a loop with libev's recommended backend.
     ///
     /// ```
@@ -313,16 +320,26 @@ impl Loop {
     /// Trades latency for fewer wakeups: gather io events for up to
     /// `interval` before dispatching them.
     ///
+    /// Intervals above [`Loop::MAX_COLLECT_INTERVAL`] (1 s) are clamped
+    /// to it. Collecting batches wakeups at the millisecond scale; longer
+    /// only delays every timer, and past about 24 days libev's `int` of
+    /// milliseconds for `epoll_wait` overflows (C's undefined behaviour).
+    ///
     /// ```
     /// let lp = hinge::Loop::new()?;
     /// lp.set_io_collect_interval(std::time::Duration::from_millis(1));
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn set_io_collect_interval(&self, interval: Duration) {
-        self.core.set_io_collect_interval(interval.as_secs_f64());
+        self.core.set_io_collect_interval(collect_seconds(interval));
     }
 
     /// Gathers timer expirations that fall within `interval` of each other.
+    ///
+    /// Intervals above [`Loop::MAX_COLLECT_INTERVAL`] (1 s) are clamped
+    /// to it. Collecting batches wakeups at the millisecond scale; longer
+    /// only delays every timer, and past about 24 days libev's `int` of
+    /// milliseconds for `epoll_wait` overflows (C's undefined behaviour).
     ///
     /// ```
     /// let lp = hinge::Loop::new()?;
@@ -331,7 +348,7 @@ impl Loop {
     /// ```
     pub fn set_timeout_collect_interval(&self, interval: Duration) {
         self.core
-            .set_timeout_collect_interval(interval.as_secs_f64());
+            .set_timeout_collect_interval(collect_seconds(interval));
     }
 }
 
@@ -381,6 +398,13 @@ pub fn libev_version() -> (i32, i32) {
 /// ```
 pub fn priority_range() -> (i32, i32) {
     ffi::priority_range()
+}
+
+/// A collect interval as libev can use it: at most
+/// `Loop::MAX_COLLECT_INTERVAL`.
+fn collect_seconds(d: Duration) -> f64 {
+    d.as_secs_f64()
+        .min(Loop::MAX_COLLECT_INTERVAL.as_secs_f64())
 }
 
 pub(crate) fn seconds(d: Duration) -> f64 {

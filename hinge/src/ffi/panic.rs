@@ -44,6 +44,15 @@ pub(crate) fn drop_payload(payload: Payload) {
     std::mem::forget(payload);
 }
 
+/// Keeps `payload` in `first` if that is empty, else drops it (guarded):
+/// for code that must go on after a panic and re-raise the first at its end.
+pub(crate) fn keep_first(first: &mut Option<Payload>, payload: Payload) {
+    match first {
+        None => *first = Some(payload),
+        Some(_) => drop_payload(payload),
+    }
+}
+
 /// A loop's first caught panic, waiting for `run` to re-raise it.
 #[derive(Default)]
 pub(crate) struct Stash(Cell<Option<Payload>>);

@@ -36,10 +36,25 @@ pub struct Periodic {
 watcher_type!(Periodic, PeriodicKind);
 
 impl Periodic {
+    /// The shortest interval libev computes with (1/8192 s); shorter ones
+    /// are raised to it.
+    ///
+    /// ```
+    /// assert_eq!(hinge::Periodic::MIN_INTERVAL, 1.0 / 8192.0);
+    /// ```
+    pub const MIN_INTERVAL: f64 = 1.0 / 8192.0;
+
     /// Creates and starts a periodic. With a zero `interval` it fires once
     /// at the absolute time `offset` (seconds since the epoch); otherwise
     /// at every `offset + k * interval`, with `offset` taken modulo the
     /// interval. A non-finite `offset` is an [`Error::InvalidTime`](crate::Error::InvalidTime).
+    ///
+    /// Accepted ranges: any finite `offset`, any `interval`. hinge reduces
+    /// a repeating periodic's offset into `[0, interval)` itself, and
+    /// raises an interval below [`Periodic::MIN_INTERVAL`] to it, because
+    /// libev computes the next event by stepping from the offset: far-off
+    /// offsets (`1e300`, `-1e20`) or tiny steps would make that loop run
+    /// for ages. An absolute time far in the future simply never comes.
     ///
     /// ```
     /// # use std::time::Duration;
@@ -53,10 +68,7 @@ impl Periodic {
     where
         F: FnMut(&Loop, &Periodic) + 'static,
     {
-        let params = TimeParams {
-            a: check_time(offset)?,
-            b: seconds(interval),
-        };
+        let params = periodic_params(offset, interval)?;
         let p = Periodic {
             h: Handle::new(lp, params, plain_callback!(Periodic, callback)),
         };
@@ -88,7 +100,8 @@ impl Periodic {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn set(&self, offset: f64, interval: Duration) -> Result<()> {
-        self.h.set(check_time(offset)?, seconds(interval));
+        let TimeParams { a, b } = periodic_params(offset, interval)?;
+        self.h.set(a, b);
         Ok(())
     }
 
@@ -121,4 +134,20 @@ impl Periodic {
     {
         self.h.set_callback(plain_callback!(Periodic, callback));
     }
+}
+
+/// Offset and interval as libev can compute with them: finite, the
+/// interval at least `MIN_INTERVAL`, and a repeating offset within one
+/// interval (exact: `rem_euclid` of finite floats rounds nothing).
+fn periodic_params(offset: f64, interval: Duration) -> Result<TimeParams> {
+    let offset = check_time(offset)?;
+    let interval = seconds(interval);
+    if interval == 0.0 {
+        return Ok(TimeParams { a: offset, b: 0.0 });
+    }
+    let interval = interval.max(Periodic::MIN_INTERVAL);
+    Ok(TimeParams {
+        a: offset.rem_euclid(interval),
+        b: interval,
+    })
 }
