@@ -60,6 +60,13 @@ pub enum JobError {
 /// Jobs in flight keep [`Loop::run`] alive; a pool with nothing in flight
 /// for a loop does not.
 ///
+/// A worker survives anything its job does: a panic, even one whose
+/// payload panics again when dropped, becomes [`JobError::Panicked`], and
+/// every submitted job gets exactly one callback. Thread counts: at least
+/// one ([`Pool::with_threads`] raises 0 to 1, the builder refuses it);
+/// above what the OS can start, `build` fails and `new`/`with_threads`
+/// panic, like [`std::thread::spawn`].
+///
 /// ```
 /// use hinge::{Loop, Pool};
 ///
