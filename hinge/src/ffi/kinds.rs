@@ -26,6 +26,7 @@ macro_rules! boxed_callback {
         fn wrap(handle: Handle<Self>) -> $public {
             <$public>::from_handle(handle)
         }
+        #[inline]
         fn invoke(cb: &mut Self::Cb, lp: &Loop, shared: &Rc<Shared<Self>>, events: Ready) {
             call_boxed(cb, lp, shared, events)
         }
@@ -335,6 +336,8 @@ impl<H: StreamHandler> Kind for StreamKind<H> {
         // SAFETY: forwarded from the caller.
         unsafe { sys::ev_io_stop(lp, w) }
     }
+    // Inlined into the trampoline: the socket's read path is its body.
+    #[inline(always)]
     fn invoke(handler: &mut H, lp: &Loop, _: &Rc<Shared<Self>>, events: Ready) {
         handler.on_io(lp, events)
     }
