@@ -536,7 +536,9 @@ impl Shared {
         }
         // Held while joining, so a concurrent second shutdown also waits.
         for handle in lock(&self.workers).drain(..) {
-            let _ = handle.join();
+            if let Err(payload) = handle.join() {
+                panic::drop_payload(payload);
+            }
         }
     }
 }

@@ -243,3 +243,28 @@ fn an_emitter_clears_every_listener_even_if_one_drop_panics() {
     assert_eq!(ev.listener_count(), 0);
     assert_eq!(drops.dropped(), 4);
 }
+
+#[test]
+fn a_socket_whose_listeners_all_panic_on_drop_is_freed_with_its_loop() {
+    use std::io::Read;
+    let drops = DropCounter::default();
+    let lp = Loop::new().unwrap();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let s = hinge::Socket::from_unix_stream(&lp, a).unwrap();
+    let bombs: Vec<_> = (0..3).map(|_| PanicsOnDrop(drops.token())).collect();
+    let mut bombs = bombs.into_iter();
+    let (x, y, z) = (
+        bombs.next().unwrap(),
+        bombs.next().unwrap(),
+        bombs.next().unwrap(),
+    );
+    s.on_data(move |_, _, _| x.0.touch());
+    s.on_error(move |_, _, _| y.0.touch());
+    s.on_close(move |_, _, _| z.0.touch());
+    drop(s);
+    let outcome = catch_unwind(AssertUnwindSafe(move || drop(lp)));
+    drop_guarded(outcome.expect_err("one panic is re-raised"));
+    assert_eq!(drops.dropped(), 3, "every listener was freed");
+    let mut rest = Vec::new();
+    b.read_to_end(&mut rest).unwrap(); // EOF: the fd was closed
+}

@@ -785,3 +785,27 @@ fn server_listener_surface_matches_the_socket_one() {
     server.close();
     run_bounded(&lp, 10);
 }
+
+#[test]
+fn a_closing_server_emits_close_after_its_last_client_even_without_a_handle() {
+    let lp = Loop::new().unwrap();
+    let closed = Hits::default();
+    {
+        let (server, port) = local_server(&lp);
+        let c = closed.clone();
+        server.on_close(move |_, _, _| c.hit());
+        server.on_connection(|_, srv, client| {
+            srv.close(); // stop accepting; this client carries on
+            client.on_data(|_, client, _| client.end());
+        });
+        std::thread::spawn(move || {
+            let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            c.write_all(b"bye").unwrap();
+            let mut rest = Vec::new();
+            let _ = c.read_to_end(&mut rest);
+        });
+    } // no Server handle is kept
+    run_bounded(&lp, 10);
+    assert_eq!(closed.get(), 1);
+}

@@ -702,18 +702,14 @@ fn pingpong(args: &Args) -> Outcome<Option<Report>> {
             if !event.is_readable() && !event.is_read_closed() {
                 continue;
             }
-            loop {
-                let Some(n) = read_echo(
-                    i,
-                    &mut c.stream,
-                    &c.pattern,
-                    c.sent,
-                    &mut c.received,
-                    &mut buf,
-                )?
-                else {
-                    break;
-                };
+            while let Some(n) = read_echo(
+                i,
+                &mut c.stream,
+                &c.pattern,
+                c.sent,
+                &mut c.received,
+                &mut buf,
+            )? {
                 if c.received < c.msg_end {
                     if n < buf.len() {
                         break;
@@ -826,18 +822,14 @@ fn bulk(args: &Args) -> Outcome<Option<Report>> {
                     c.sent += n as u64;
                 }
             }
-            loop {
-                let Some(n) = read_echo(
-                    i,
-                    &mut c.stream,
-                    &c.pattern,
-                    c.sent,
-                    &mut c.received,
-                    &mut buf,
-                )?
-                else {
-                    break;
-                };
+            while let Some(n) = read_echo(
+                i,
+                &mut c.stream,
+                &c.pattern,
+                c.sent,
+                &mut c.received,
+                &mut buf,
+            )? {
                 if window.is_open() {
                     echoed += n as u64;
                 }

@@ -81,7 +81,7 @@ pub(crate) struct Shared<K: Kind> {
     /// An `ev_unref` for this watcher is currently in effect.
     unref_applied: Cell<bool>,
     closed: Cell<bool>,
-    /// Ready that arrived while the closure was running (a nested `run`),
+    /// Events that arrived while the closure was running (a nested `run`),
     /// re-fed once it returns.
     missed: Cell<c_int>,
     pub(super) extra: K::Extra,

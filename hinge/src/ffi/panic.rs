@@ -53,6 +53,28 @@ pub(crate) fn keep_first(first: &mut Option<Payload>, payload: Payload) {
     }
 }
 
+/// Steps that must all run even if one panics (dropping listeners, say):
+/// `finish` re-raises the first panic once every step has run.
+#[must_use = "call finish() to re-raise a caught panic"]
+#[derive(Default)]
+pub(crate) struct Steps(Option<Payload>);
+
+impl Steps {
+    /// Runs one step, catching a panic.
+    pub(crate) fn run(&mut self, step: impl FnOnce()) {
+        if let Err(payload) = catch(step) {
+            keep_first(&mut self.0, payload);
+        }
+    }
+
+    /// Re-raises the first panic a step raised, if any.
+    pub(crate) fn finish(self) {
+        if let Some(payload) = self.0 {
+            resume_unwind(payload);
+        }
+    }
+}
+
 /// A loop's first caught panic, waiting for `run` to re-raise it.
 #[derive(Default)]
 pub(crate) struct Stash(Cell<Option<Payload>>);

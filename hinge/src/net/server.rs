@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::event_loop::Loop;
-use crate::ffi::LoopCore;
+use crate::ffi::{panic, LoopCore};
 use crate::handle::{Owned, Table};
 use crate::net::addr::{parse_host, resolve, Addr, Host};
 use crate::net::sys;
@@ -77,7 +77,7 @@ pub(crate) struct ServerInner {
 /// A listening server. Each accepted connection is handed to the
 /// `connection` listeners as a [`Socket`].
 ///
-/// Ready: [`listening`](Server::on_listening), [`connection`](Server::on_connection),
+/// Events: [`listening`](Server::on_listening), [`connection`](Server::on_connection),
 /// [`error`](Server::on_error) (accept failures, such as running out of
 /// file descriptors, after which accepting pauses briefly and resumes),
 /// and [`close`](Server::on_close), emitted once the server stopped
@@ -127,11 +127,15 @@ impl Drop for ServerInner {
 }
 
 impl ServerInner {
+    /// Drops every listener, all of them even if a drop panics.
     fn clear_listeners(&self) {
-        self.events.listening.clear();
-        self.events.connection.clear();
-        self.events.close.clear();
-        self.events.error.clear();
+        let e = &self.events;
+        let mut steps = panic::Steps::default();
+        steps.run(|| e.listening.clear());
+        steps.run(|| e.connection.clear());
+        steps.run(|| e.close.clear());
+        steps.run(|| e.error.clear());
+        steps.finish();
     }
 
     /// A connection of this server closed.
@@ -491,11 +495,8 @@ impl Server {
         if let Some(path) = self.inner.unix_path.borrow_mut().take() {
             let _ = std::fs::remove_file(path);
         }
-        let table = self.inner.core.local(ServerTable::default);
-        if let Some(own) = table.release(self.inner.slot.get()) {
-            // Keep it alive until `close` is emitted.
-            self.lp().defer(move |_| drop(own));
-        }
+        // The loop keeps owning it until `close` is emitted: connections
+        // only hold it weakly, and the user need not keep a handle.
         self.maybe_emit_close();
     }
 
@@ -506,9 +507,16 @@ impl Server {
         }
         let me = self.clone();
         self.lp().defer(move |lp| {
-            me.inner.events.close.emit(lp, &me, &());
-            me.inner.clear_listeners();
             me.inner.finished.set(true);
+            let table = me.inner.core.local(ServerTable::default);
+            let own = table.release(me.inner.slot.get());
+            let mut steps = panic::Steps::default();
+            steps.run(|| {
+                me.inner.events.close.emit(lp, &me, &());
+            });
+            steps.run(|| me.inner.clear_listeners());
+            steps.run(move || drop(own));
+            steps.finish();
         });
     }
 

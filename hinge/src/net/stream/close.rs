@@ -6,6 +6,7 @@ use std::io;
 use super::state::{flag, Chunk, SocketTable, NO_SLOT};
 use super::Socket;
 use crate::event_loop::Loop;
+use crate::ffi::panic;
 use crate::net::server::ServerInner;
 use crate::Error;
 
@@ -68,18 +69,24 @@ impl Socket {
         }
         let me = self.clone();
         self.lp().defer(move |lp| {
+            // Each step runs even if an earlier one panics, so that the
+            // socket always finishes and leaves the loop's table.
+            let mut steps = panic::Steps::default();
             for chunk in unsent {
                 if let Some(cb) = chunk.on_written {
-                    cb(lp, &me, Err(Error::Closed { op: "send" }));
+                    steps.run(|| cb(lp, &me, Err(Error::Closed { op: "send" })));
                 }
             }
-            me.inner.events.close.emit(lp, &me, &had_error);
-            me.inner.clear_listeners();
+            steps.run(|| {
+                me.inner.events.close.emit(lp, &me, &had_error);
+            });
+            steps.run(|| me.inner.clear_listeners());
             me.inner.state.set(flag::FINISHED, true);
             let slot = me.inner.slot.replace(NO_SLOT);
             if slot != NO_SLOT {
-                me.inner.core.local(SocketTable::default).leave(slot);
+                steps.run(|| me.inner.core.local(SocketTable::default).leave(slot));
             }
+            steps.finish();
         });
     }
 }

@@ -101,6 +101,9 @@ impl Socket {
         s.inner.state.set(flag::CONNECTING, true);
         *s.inner.peer.borrow_mut() = Some(Addr::Unix(path.to_path_buf()));
         let label = Addr::Unix(path.to_path_buf());
+        if s.is_closed() {
+            return Ok(s); // made on a dead loop: closed at birth
+        }
         match sys::unix_stream() {
             Ok(sock) => s.start_connect(lp, sock, &addr, label, Vec::new()),
             Err(e) => {
@@ -113,7 +116,9 @@ impl Socket {
 
     /// Tries the next resolved address.
     pub(super) fn connect_next(&self, lp: &Loop, mut addrs: Vec<SocketAddr>, op: &'static str) {
-        if addrs.is_empty() {
+        // Closed already (made on a dead loop, or closed while resolving):
+        // no connection may start.
+        if addrs.is_empty() || self.is_closed() {
             return;
         }
         let addr = addrs.remove(0);
@@ -179,7 +184,6 @@ impl Socket {
             }
         });
         *self.inner.rare().connect_timer.borrow_mut() = Some(timer);
-        self.apply_ref();
     }
 
     pub(super) fn finish_connect(&self, lp: &Loop) {

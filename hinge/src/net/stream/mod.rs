@@ -345,7 +345,6 @@ impl Socket {
         // The timer does not keep the loop alive; the socket does.
         timer.unref();
         *self.inner.rare().idle_timer.borrow_mut() = Some(timer);
-        self.apply_ref();
         self.inner.state.set(flag::HAS_IDLE_TIMER, true);
     }
 

@@ -10,11 +10,12 @@ use std::rc::{Rc, Weak};
 
 use super::{Socket, DEFAULT_HIGH_WATER};
 use crate::event_loop::Loop;
+use crate::ffi::panic;
 use crate::ffi::{Handle, LoopCore, StreamKind, StreamSource};
 use crate::handle::{Owned, Table};
 use crate::net::addr::Addr;
 use crate::net::server::ServerInner;
-use crate::{Backend, Error, Event, Ready, Result, Timer, Watcher};
+use crate::{Backend, Error, Event, Ready, Result, Timer};
 
 /// The one read buffer every socket of a loop shares.
 pub(super) const READ_BUF: usize = 64 * 1024;
@@ -131,17 +132,21 @@ impl SocketInner {
         }
     }
 
+    /// Drops every listener. A listener whose drop panics does not keep
+    /// the others: all go, then the first panic is re-raised.
     pub(super) fn clear_listeners(&self) {
         let e = &self.events;
-        e.data.clear();
-        e.drain.clear();
-        e.error.clear();
-        e.close.clear();
+        let mut steps = panic::Steps::default();
+        steps.run(|| e.data.clear());
+        steps.run(|| e.drain.clear());
+        steps.run(|| e.error.clear());
+        steps.run(|| e.close.clear());
         if let Some(r) = self.rare.get() {
-            r.connect.clear();
-            r.end.clear();
-            r.timeout.clear();
+            steps.run(|| r.connect.clear());
+            steps.run(|| r.end.clear());
+            steps.run(|| r.timeout.clear());
         }
+        steps.finish();
     }
 }
 
@@ -151,7 +156,7 @@ pub(crate) struct SocketInner {
     pub(super) io: RefCell<Option<Stream>>,
     /// The fd `io` owns, or -1: the hot path reads and writes it directly.
     pub(super) fd: Cell<RawFd>,
-    /// Ready the io watcher currently asks for.
+    /// Events the io watcher currently asks for.
     pub(super) interest: Cell<Ready>,
     /// `flag` bits.
     pub(super) state: State,
@@ -178,10 +183,13 @@ impl Owned for SocketInner {
         // Handles kept past the loop see a closed socket, never a stale
         // fd number, and accept no listener.
         self.state.set(flag::CLOSED | flag::FINISHED, true);
-        self.clear_listeners();
-        // The io watcher holds its socket: let go of it too.
+        // OS resources first: no user code can stop that.
         self.release_io();
-        drop(self.queue.borrow_mut().drain(..).collect::<Vec<_>>());
+        let unsent: Vec<Chunk> = self.queue.borrow_mut().drain(..).collect();
+        let mut steps = panic::Steps::default();
+        steps.run(|| self.clear_listeners());
+        steps.run(move || drop(unsent));
+        steps.finish();
     }
 }
 
@@ -266,7 +274,8 @@ impl Socket {
         }
     }
 
-    /// Makes the io watcher and the timers match `flag::UNREF`.
+    /// Makes the io watcher match `flag::UNREF`. It alone keeps the loop
+    /// alive for the socket: the socket's timers never do.
     pub(super) fn apply_ref(&self) {
         let unref = self.inner.state.has(flag::UNREF);
         if let Some(io) = &*self.inner.io.borrow() {
@@ -274,17 +283,6 @@ impl Socket {
                 io.unref();
             } else {
                 io.ref_();
-            }
-        }
-        if let Some(r) = self.inner.rare.get() {
-            for timer in [&r.idle_timer, &r.connect_timer] {
-                if let Some(t) = &*timer.borrow() {
-                    if unref {
-                        t.unref();
-                    } else {
-                        t.ref_();
-                    }
-                }
             }
         }
     }
