@@ -19,6 +19,7 @@ REFERENCE = "c"
 SERVER_NAMES = {
     "c": "C (raw libev)",
     "hinge": "hinge",
+    "hinge-base": "hinge (base revision)",
     "mio": "mio",
     "tokio": "tokio current_thread",
     "tokio-multi": "tokio multi_thread",

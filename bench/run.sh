@@ -26,6 +26,8 @@
 #   HINGE_SERVER        an echo_server binary to measure instead of the one
 #                       built here (e.g. from a clean checkout); HINGE_REV
 #                       names its revision in the report [git describe]
+#   HINGE_BASE_SERVER   a second echo_server binary (say, before a change),
+#                       measured side by side as server "hinge-base"
 #
 # What is measured (the load generator samples /proc of the server when
 # its window opens and closes; see `loadgen --help`):
@@ -97,6 +99,7 @@ server_cmd() {
   case $1 in
     c) echo "$BIN/echo-libev $2" ;;
     hinge) echo "$HINGE_SERVER $2 --quiet" ;;
+    hinge-base) echo "${HINGE_BASE_SERVER:?set HINGE_BASE_SERVER} $2 --quiet" ;;
     mio) echo "$BIN/echo-mio $2" ;;
     tokio) echo "$BIN/echo-tokio $2" ;;
     tokio-multi) echo "$BIN/echo-tokio $2 --multi" ;;

@@ -25,44 +25,36 @@ fn main() -> hinge::Result<()> {
     );
 
     let server = Server::new(&lp);
-    server.on_listening(|_, s, _| println!("async_work on {}", s.local_addr().expect("bound")));
+    server.on_listening(|_, s| println!("async_work on {}", s.local_addr().expect("bound")));
     server.on_connection(move |_, _, client| {
         let pool = pool.clone();
-        let mut line = Vec::new();
-        client.on_data(move |lp, client, data| {
-            for &byte in data {
-                if byte != b'\n' {
-                    line.push(byte);
-                    continue;
-                }
-                let text = String::from_utf8_lossy(&line).trim().to_string();
-                line.clear();
-                let Ok(n) = text.parse::<i64>() else {
-                    client.send(format!("not a number: {text:?}\n").as_bytes()).ok();
-                    continue;
-                };
-                let reply_to = client.clone();
-                let fail_to = client.clone();
-                pool.submit_split(
-                    lp,
-                    move || {
-                        let worker = std::thread::current().name().unwrap_or("?").to_string();
-                        let float = 1337.0 / n as f64;
-                        let int = 1337 / n; // panics for n = 0: the failure path
-                        (worker, float, int)
-                    },
-                    move |_, (worker, float, int)| {
-                        let here = std::thread::current().name().unwrap_or("?").to_string();
-                        println!("1337/{n} = {float} (integer {int}), computed on {worker}, delivered on {here}");
-                        reply_to.send(format!("{float}\n").as_bytes()).ok();
-                    },
-                    move |_, err| {
-                        let here = std::thread::current().name().unwrap_or("?").to_string();
-                        println!("1337/{n} failed: {err} (delivered on {here})");
-                        fail_to.send(format!("error: {err}\n").as_bytes()).ok();
-                    },
-                );
-            }
+        client.on_line(64, move |lp, client, line| {
+            let text = String::from_utf8_lossy(line).trim().to_string();
+            let Ok(n) = text.parse::<i64>() else {
+                client.send(format!("not a number: {text:?}\n")).ok();
+                return;
+            };
+            let reply_to = client.clone();
+            let fail_to = client.clone();
+            pool.submit_split(
+                lp,
+                move || {
+                    let worker = std::thread::current().name().unwrap_or("?").to_string();
+                    let float = 1337.0 / n as f64;
+                    let int = 1337 / n; // panics for n = 0: the failure path
+                    (worker, float, int)
+                },
+                move |_, (worker, float, int)| {
+                    let here = std::thread::current().name().unwrap_or("?").to_string();
+                    println!("1337/{n} = {float} (integer {int}), computed on {worker}, delivered on {here}");
+                    reply_to.send(format!("{float}\n")).ok();
+                },
+                move |_, err| {
+                    let here = std::thread::current().name().unwrap_or("?").to_string();
+                    println!("1337/{n} failed: {err} (delivered on {here})");
+                    fail_to.send(format!("error: {err}\n")).ok();
+                },
+            );
         });
     });
     server.listen(port)?;

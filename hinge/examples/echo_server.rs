@@ -7,9 +7,7 @@
 //! nc localhost 4545                          # in another terminal
 //! ```
 
-use std::rc::Rc;
-
-use hinge::{Loop, Server, Signal};
+use hinge::{signal, Loop, Server};
 
 fn main() -> hinge::Result<()> {
     let mut port = 4545;
@@ -30,7 +28,7 @@ fn main() -> hinge::Result<()> {
     let lp = Loop::new()?;
     let server = Server::new(&lp);
 
-    server.on_listening(|_, server, _| {
+    server.on_listening(|_, server| {
         println!("listening on {}", server.local_addr().expect("listening"));
     });
 
@@ -72,7 +70,7 @@ fn main() -> hinge::Result<()> {
                 Err(e) => eprintln!("send failed: {e}"),
             }
         });
-        client.on_drain(|_, client, _| client.resume());
+        client.on_drain(|_, client| client.resume());
         client.on_error(|_, _, e| eprintln!("client error: {e}"));
         client.on_close(move |_, _, _| {
             if !quiet {
@@ -83,18 +81,15 @@ fn main() -> hinge::Result<()> {
 
     server.listen(port)?;
 
-    // Exit cleanly on Ctrl-C or kill: stop listening, close the clients.
-    let server = Rc::new(server);
-    let mut signals = Vec::new();
-    for signum in [libc::SIGINT, libc::SIGTERM] {
-        let server = server.clone();
-        let watcher = Signal::new(&lp, signum, move |lp, _| {
+    // Exit cleanly on Ctrl-C or kill: stop listening and close the
+    // clients once they have their echoes; run() then returns.
+    for signum in [signal::SIGINT, signal::SIGTERM] {
+        let server = server.clone(); // a cheap handle, like an Rc
+        lp.on_signal(signum, move |_, _| {
             println!("shutting down");
             server.close();
-            lp.break_all();
+            server.close_connections();
         })?;
-        hinge::Watcher::unref(&watcher);
-        signals.push(watcher);
     }
 
     lp.run();

@@ -20,11 +20,10 @@ use hinge::{Loop, Pool, Server, Socket, TimerHandle};
 const IDLE: Duration = Duration::from_secs(30);
 const PING_EVERY: Duration = Duration::from_secs(5);
 
-/// Everything DIE has to close.
+/// Everything DIE has to close (the server tracks its own clients).
 #[derive(Default)]
 struct World {
     server: Option<Server>,
-    clients: Vec<Socket>,
     pinger: Option<TimerHandle>,
     pinger_socket: Option<Socket>,
 }
@@ -39,8 +38,7 @@ fn main() -> hinge::Result<()> {
     let world = Rc::new(RefCell::new(World::default()));
 
     let server = Server::new(&lp);
-    server
-        .on_listening(|_, s, _| println!("pingpong server on {}", s.local_addr().expect("bound")));
+    server.on_listening(|_, s| println!("pingpong server on {}", s.local_addr().expect("bound")));
     let w = world.clone();
     server.on_connection(move |_, _, client| {
         println!(
@@ -50,9 +48,8 @@ fn main() -> hinge::Result<()> {
                 .map(|a| a.to_string())
                 .unwrap_or_default()
         );
-        w.borrow_mut().clients.push(client.clone());
         client.set_timeout(Some(IDLE));
-        client.on_timeout(|_, c, _| {
+        client.on_timeout(|_, c| {
             println!(
                 "client {} idle for {IDLE:?}, disconnecting",
                 c.peer_addr().map(|a| a.to_string()).unwrap_or_default()
@@ -61,20 +58,14 @@ fn main() -> hinge::Result<()> {
             c.close();
         });
         let (w, pool) = (w.clone(), pool.clone());
-        let mut line = Vec::new();
-        client.on_data(move |lp, c, data| {
-            for &byte in data {
-                if byte != b'\n' {
-                    line.push(byte);
-                    continue;
-                }
-                let cmd = String::from_utf8_lossy(&line).trim().to_ascii_uppercase();
-                line.clear();
-                handle(lp, c, &cmd, &pool, &w);
-                if c.is_closed() {
-                    return;
-                }
-            }
+        // Lines of at most 64 bytes: a longer one is an error, and the
+        // client is disconnected (memory stays bounded).
+        client.on_line(64, move |lp, c, line| {
+            let cmd = String::from_utf8_lossy(line).trim().to_ascii_uppercase();
+            handle(lp, c, &cmd, &pool, &w);
+        });
+        client.on_error(|_, c, e| {
+            c.send(format!("{e}, bye\n")).ok();
         });
         client.on_close(|_, c, _| {
             println!(
@@ -114,7 +105,7 @@ fn handle(lp: &Loop, client: &Socket, cmd: &str, pool: &Pool, world: &Rc<RefCell
                 || RandomState::new().hash_one(std::time::Instant::now()) % 1000,
                 move |_, n| {
                     if let Ok(n) = n {
-                        client.send(format!("Random: {n}\n").as_bytes()).ok();
+                        client.send(format!("Random: {n}\n")).ok();
                     }
                 },
             );
@@ -127,15 +118,16 @@ fn handle(lp: &Loop, client: &Socket, cmd: &str, pool: &Pool, world: &Rc<RefCell
             }
             if let Some(s) = w.server {
                 s.close();
+                s.close_connections();
             }
-            for c in w.clients.iter().chain(w.pinger_socket.iter()) {
+            if let Some(c) = w.pinger_socket {
                 c.close();
             }
         }
         "" => {}
         other => {
             client
-                .send(format!("Unknown command {other:?}, bye\n").as_bytes())
+                .send(format!("Unknown command {other:?}, bye\n"))
                 .ok();
             client.close();
         }

@@ -25,7 +25,7 @@ fn main() -> hinge::Result<()> {
         &lp,
         &host,
         port,
-        message.as_bytes(),
+        message,
         options,
         |_, sock, reply| {
             print!("reply: {}", String::from_utf8_lossy(reply));

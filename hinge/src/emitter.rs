@@ -260,6 +260,30 @@ impl<S, T: ?Sized> Event<S, T> {
 
     /// Calls the listeners in registration order; returns whether any ran.
     ///
+    /// Re-entrancy: a listener may emit the same event again. The nested
+    /// emission calls every listener except those already running (a
+    /// listener never re-enters itself), so a listener that emits its own
+    /// event cannot recurse forever. Node, by contrast, would recurse.
+    ///
+    /// ```
+    /// # use std::{cell::RefCell, rc::Rc};
+    /// # let lp = hinge::Loop::new()?;
+    /// let ev: Rc<hinge::Event<(), u32>> = Rc::new(hinge::Event::new());
+    /// let seen = Rc::new(RefCell::new(Vec::new()));
+    /// let (inner, s) = (ev.clone(), seen.clone());
+    /// ev.on(move |lp, _, n| {
+    ///     s.borrow_mut().push(("a", *n));
+    ///     if *n == 1 {
+    ///         inner.emit(lp, &(), &2); // skips "a" itself, runs "b"
+    ///     }
+    /// });
+    /// let s = seen.clone();
+    /// ev.on(move |_, _, n| s.borrow_mut().push(("b", *n)));
+    /// ev.emit(&lp, &(), &1);
+    /// assert_eq!(*seen.borrow(), [("a", 1), ("b", 2), ("b", 1)]);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    ///
     /// ```
     /// # let lp = hinge::Loop::new()?;
     /// let ev: hinge::Event<(), i32> = hinge::Event::new();
@@ -454,13 +478,92 @@ impl ListenerId {
     }
 }
 
+/// One event's `on_*` and `once_*`, for `typed_events!`: listeners of an
+/// event without payload take `(loop, source)`, others `(loop, source,
+/// payload)`.
+macro_rules! event_methods {
+    ([$($doc:tt)*] $ty:ident, $enum:ident, $variant:ident, $on:ident, $once:ident, (),
+     $setup:literal, |$f:ident| $finished:expr, |$s:ident| $event:expr) => {
+        $($doc)*
+        pub fn $on<F>(&self, mut f: F) -> $crate::ListenerId
+        where
+            F: FnMut(&$crate::Loop, &$ty) + 'static,
+        {
+            let $f = self;
+            if $finished {
+                return $crate::ListenerId::unregistered();
+            }
+            let $s = self;
+            $event.on(move |lp, s, _| f(lp, s))
+        }
+
+        #[doc = concat!("Like [`", stringify!($on), "`](", stringify!($ty), "::", stringify!($on), "), but runs once.")]
+        ///
+        /// ```
+        /// # let lp = hinge::Loop::new()?;
+        #[doc = concat!("# ", $setup)]
+        #[doc = concat!("s.", stringify!($once), "(|_, _| {});")]
+        #[doc = concat!("assert_eq!(s.listeners(hinge::", stringify!($enum), "::", stringify!($variant), "), 1);")]
+        /// # Ok::<(), hinge::Error>(())
+        /// ```
+        pub fn $once<F>(&self, f: F) -> $crate::ListenerId
+        where
+            F: FnOnce(&$crate::Loop, &$ty) + 'static,
+        {
+            let $f = self;
+            if $finished {
+                return $crate::ListenerId::unregistered();
+            }
+            let $s = self;
+            $event.once(move |lp, s, _| f(lp, s))
+        }
+    };
+    ([$($doc:tt)*] $ty:ident, $enum:ident, $variant:ident, $on:ident, $once:ident, $payload:ty,
+     $setup:literal, |$f:ident| $finished:expr, |$s:ident| $event:expr) => {
+        $($doc)*
+        pub fn $on<F>(&self, f: F) -> $crate::ListenerId
+        where
+            F: FnMut(&$crate::Loop, &$ty, &$payload) + 'static,
+        {
+            let $f = self;
+            if $finished {
+                return $crate::ListenerId::unregistered();
+            }
+            let $s = self;
+            $event.on(f)
+        }
+
+        #[doc = concat!("Like [`", stringify!($on), "`](", stringify!($ty), "::", stringify!($on), "), but runs once.")]
+        ///
+        /// ```
+        /// # let lp = hinge::Loop::new()?;
+        #[doc = concat!("# ", $setup)]
+        #[doc = concat!("s.", stringify!($once), "(|_, _, _| {});")]
+        #[doc = concat!("assert_eq!(s.listeners(hinge::", stringify!($enum), "::", stringify!($variant), "), 1);")]
+        /// # Ok::<(), hinge::Error>(())
+        /// ```
+        pub fn $once<F>(&self, f: F) -> $crate::ListenerId
+        where
+            F: FnOnce(&$crate::Loop, &$ty, &$payload) + 'static,
+        {
+            let $f = self;
+            if $finished {
+                return $crate::ListenerId::unregistered();
+            }
+            let $s = self;
+            $event.once(f)
+        }
+    };
+}
+
 /// Declares a type's built-in events and its whole listener surface:
 /// `on_*`/`once_*` per event, plus `listeners`, `remove_listeners`, `off`,
 /// `listener_count` and `remove_all_listeners`, over an enum naming the
 /// events. Every type with events (sockets, servers, and protocol layers
 /// such as HTTP) gets the same surface from here.
 ///
-/// For each event: its enum variant, its method names, its payload, an
+/// For each event: its enum variant, its method names, its payload (`()`
+/// for none: its listeners then take just the loop and the source), an
 /// expression giving the `Event` (created on demand), and one peeking at
 /// it without creating it (`None`: no listeners). `finished` says when the
 /// source has closed for good: listeners added then are dropped at once,
@@ -471,45 +574,16 @@ macro_rules! typed_events {
         example: $setup:literal, $ex_variant:ident, $ex_on:ident;
         $(
             $(#[$doc:meta])*
-            $variant:ident => $on:ident, $once:ident, $payload:ty,
+            $variant:ident => $on:ident, $once:ident, $payload:tt,
                 |$s:ident| $event:expr, |$p:ident| $peek:expr;
         )*
     ) => {
         impl $ty {
             $(
-                $(#[$doc])*
-                pub fn $on<F>(&self, f: F) -> $crate::ListenerId
-                where
-                    F: FnMut(&$crate::Loop, &$ty, &$payload) + 'static,
-                {
-                    let $f = self;
-                    if $finished {
-                        return $crate::ListenerId::unregistered();
-                    }
-                    let $s = self;
-                    $event.on(f)
-                }
-
-                #[doc = concat!("Like [`", stringify!($on), "`](", stringify!($ty), "::", stringify!($on), "), but runs once.")]
-                ///
-                /// ```
-                /// # let lp = hinge::Loop::new()?;
-                #[doc = concat!("# ", $setup)]
-                #[doc = concat!("s.", stringify!($once), "(|_, _, _| {});")]
-                #[doc = concat!("assert_eq!(s.listeners(hinge::", stringify!($enum), "::", stringify!($variant), "), 1);")]
-                /// # Ok::<(), hinge::Error>(())
-                /// ```
-                pub fn $once<F>(&self, f: F) -> $crate::ListenerId
-                where
-                    F: FnOnce(&$crate::Loop, &$ty, &$payload) + 'static,
-                {
-                    let $f = self;
-                    if $finished {
-                        return $crate::ListenerId::unregistered();
-                    }
-                    let $s = self;
-                    $event.once(f)
-                }
+                event_methods!(
+                    [$(#[$doc])*] $ty, $enum, $variant, $on, $once, $payload, $setup,
+                    |$f| $finished, |$s| $event
+                );
             )*
 
             /// How many listeners one event has.

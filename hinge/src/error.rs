@@ -156,6 +156,12 @@ pub enum Error {
         /// What was attempted.
         op: &'static str,
     },
+    /// A line longer than the limit of a [`LineSplitter`](crate::LineSplitter).
+    #[error("a line is longer than the limit of {max} bytes")]
+    LineTooLong {
+        /// The limit.
+        max: usize,
+    },
     /// `listen` on a server that is already listening.
     #[error("listen: the server is already listening on {addr}")]
     AlreadyListening {
@@ -235,3 +241,15 @@ impl Error {
 /// assert!(make().is_ok());
 /// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Reports an error that no listener handled, so it never vanishes: to the
+/// `log` crate at warn level when a logger is installed (its filter then
+/// decides), otherwise straight to stderr, where most programs, which
+/// install no logger, still show it.
+pub(crate) fn report_unhandled(what: std::fmt::Arguments<'_>) {
+    if log::max_level() == log::LevelFilter::Off {
+        eprintln!("hinge: {what}");
+    } else {
+        log::warn!("hinge: {what}");
+    }
+}

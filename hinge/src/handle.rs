@@ -16,7 +16,7 @@
 //! cycles of those still alive, so that nothing that can hold its own
 //! listeners lives outside the table.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use slab::Slab;
@@ -31,7 +31,7 @@ pub(crate) trait Owned: 'static {
 }
 
 /// One handle: always known (weakly), owned (strongly) while open.
-struct Entry<T> {
+struct Slot<T> {
     known: Weak<T>,
     owned: Option<Rc<T>>,
 }
@@ -39,7 +39,7 @@ struct Entry<T> {
 /// A loop-local table of handles of one type (use it through
 /// `LoopCore::local`). A handle joins when it is created and leaves when
 /// it is dropped; in between, the loop may own it.
-pub(crate) struct Table<T: Owned>(RefCell<Slab<Entry<T>>>);
+pub(crate) struct Table<T: Owned>(RefCell<Slab<Slot<T>>>);
 
 impl<T: Owned> Default for Table<T> {
     fn default() -> Self {
@@ -51,7 +51,7 @@ impl<T: Owned> Table<T> {
     /// Registers `handle`; returns its slot. `own` also makes the loop
     /// keep it alive until [`release`](Table::release).
     pub(crate) fn join(&self, handle: &Rc<T>, own: bool) -> usize {
-        self.0.borrow_mut().insert(Entry {
+        self.0.borrow_mut().insert(Slot {
             known: Rc::downgrade(handle),
             owned: own.then(|| handle.clone()),
         })
@@ -110,5 +110,88 @@ impl<T: Owned> Drop for Table<T> {
         if let Some(payload) = first {
             std::panic::resume_unwind(payload);
         }
+    }
+}
+
+/// Watchers the loop owns on the user's behalf (Node-style timers, signal
+/// handlers): the handle a user gets names one by key and generation, may
+/// be dropped freely, and `clear` stops and frees it.
+pub(crate) struct Registry<W> {
+    table: RefCell<Slab<(u64, W)>>,
+    next_gen: Cell<u64>,
+}
+
+impl<W> Default for Registry<W> {
+    fn default() -> Self {
+        Registry {
+            table: RefCell::new(Slab::new()),
+            next_gen: Cell::new(0),
+        }
+    }
+}
+
+impl<W: 'static> Registry<W> {
+    /// Names the entry the next [`insert`](Registry::insert) fills, so a
+    /// watcher's own callback can hold its entry before the watcher exists.
+    pub(crate) fn reserve(self: &Rc<Self>) -> Entry<W> {
+        let generation = self.next_gen.get();
+        self.next_gen.set(generation + 1);
+        Entry {
+            registry: Rc::downgrade(self),
+            key: self.table.borrow().vacant_key(),
+            generation,
+        }
+    }
+
+    /// Fills the entry `reserve` named; nothing may insert in between.
+    pub(crate) fn insert(&self, entry: &Entry<W>, watcher: W) {
+        let key = self.table.borrow_mut().insert((entry.generation, watcher));
+        debug_assert_eq!(key, entry.key);
+    }
+}
+
+/// One loop-owned watcher, or nothing once it was cleared.
+pub(crate) struct Entry<W> {
+    registry: Weak<Registry<W>>,
+    key: usize,
+    generation: u64,
+}
+
+impl<W> Clone for Entry<W> {
+    fn clone(&self) -> Self {
+        Entry {
+            registry: self.registry.clone(),
+            key: self.key,
+            generation: self.generation,
+        }
+    }
+}
+
+impl<W> Entry<W> {
+    /// Calls `f` with the watcher, while it is registered.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&W) -> R) -> Option<R> {
+        let registry = self.registry.upgrade()?;
+        let table = registry.table.borrow();
+        match table.get(self.key) {
+            Some((generation, w)) if *generation == self.generation => Some(f(w)),
+            _ => None,
+        }
+    }
+
+    /// Stops and frees the watcher; does nothing if it is already gone.
+    pub(crate) fn clear(&self) {
+        let Some(registry) = self.registry.upgrade() else {
+            return;
+        };
+        let removed = {
+            let mut table = registry.table.borrow_mut();
+            match table.get(self.key) {
+                Some((generation, _)) if *generation == self.generation => {
+                    Some(table.remove(self.key))
+                }
+                _ => None,
+            }
+        };
+        drop(removed); // outside the borrow: dropping frees the closure
     }
 }

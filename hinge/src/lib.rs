@@ -55,7 +55,7 @@
 //!
 //! let lp = Loop::new()?;
 //! let server = Server::new(&lp);
-//! server.on_listening(|_, s, _| println!("listening on {}", s.local_addr().unwrap()));
+//! server.on_listening(|_, s| println!("listening on {}", s.local_addr().unwrap()));
 //! server.on_connection(|_, _, client| {
 //!     println!("new client {:?}", client.peer_addr());
 //!     client.on_data(|_, client, data| {
@@ -64,7 +64,7 @@
 //!             client.pause();
 //!         }
 //!     });
-//!     client.on_drain(|_, client, _| client.resume());
+//!     client.on_drain(|_, client| client.resume());
 //!     client.on_close(|_, _, _| println!("client left"));
 //! });
 //! server.listen(4545)?;
@@ -76,7 +76,8 @@
 //! writes at once when nothing is queued and returns `false` above the
 //! high-water mark. [`Socket::connect`] resolves names off the loop thread.
 //! Errors are typed ([`Error::ConnectionRefused`], [`Error::AddrInUse`],
-//! ...). An `error` nobody listens to is logged and closes the socket.
+//! ...). An `error` nobody listens to closes the socket and is reported: to the
+//! `log` crate if a logger is installed, else to stderr.
 //!
 //! ## Timers, deferred work and the pool
 //!
@@ -84,15 +85,36 @@
 //! work like Node's; [`Loop::defer`] is `setImmediate`. A [`Pool`] runs
 //! closures on worker threads and calls back on the loop's thread.
 //!
-//! ## Ownership
+//! ## Ownership: two models, side by side
 //!
-//! * Watchers are created started. Dropping a watcher stops it and frees
-//!   its closure, also from inside its own callback.
-//! * Callbacks get `&Loop` and their own watcher, so they rarely need to
-//!   capture handles; capturing a watcher in its own closure would create a
-//!   cycle that keeps it alive.
-//! * Dropping the [`Loop`] stops every watcher still attached and frees
-//!   their closures; handles that outlive it become inert.
+//! | | watchers ([`Timer`], [`Signal`], [`Io`], ...), [`Loop`], [`Pool`] | [`Server`], [`Socket`], [`Loop::set_timeout`] / [`set_interval`](Loop::set_interval), [`Loop::on_signal`], [`Loop::defer`] |
+//! |---|---|---|
+//! | who owns it | your handle | the loop, while it is active (listening, open, pending) |
+//! | dropping the handle | stops it and frees its closure | changes nothing |
+//! | how to stop it | drop it, or `stop()` | `close()`, `destroy()`, [`TimerHandle::clear`], [`SignalHandle::clear`] |
+//! | keeps `run` alive | while active, unless `unref()` | while active, unless `unref()` ([`Loop::on_signal`] never does) |
+//!
+//! The types of the first column are `#[must_use]`: `Timer::new(...);`
+//! without keeping the value would stop the timer at once, and the
+//! compiler says so. Keep it in a variable (`let _tick = ...`).
+//!
+//! ```compile_fail
+//! #![deny(unused_must_use)]
+//! # fn main() -> hinge::Result<()> {
+//! let lp = hinge::Loop::new()?;
+//! // error: unused `Timer` that must be used: it would stop at once
+//! hinge::Timer::new(&lp, std::time::Duration::from_secs(1), std::time::Duration::ZERO, |_, _| {});
+//! # Ok(()) }
+//! ```
+//!
+//! * Callbacks get `&Loop` and their own watcher or socket, so they rarely
+//!   need to capture handles. To use a socket or server from another
+//!   callback, capture a clone: cloning is cheap (a reference count).
+//!   Capturing a watcher in its own closure would create a cycle that keeps
+//!   it alive.
+//! * Dropping the [`Loop`] stops every watcher still attached, closes every
+//!   socket and server, and frees their closures; handles that outlive it
+//!   become inert, and operations on them report [`Error::Closed`].
 //! * A panic in a callback is caught before it reaches C, breaks the loop,
 //!   and resumes from the `run` call.
 //! * `Loop` and watchers are `!Send`; [`AsyncSender`] is the one handle
@@ -118,11 +140,42 @@ pub use emitter::{Event, ListenerId};
 pub use error::{Error, Result};
 pub use event_loop::{libev_version, priority_range, time, Backend, Loop, LoopBuilder};
 pub use net::{
-    tcp_send, Addr, SendOptions, Server, ServerEvent, Socket, SocketEvent, DEFAULT_HIGH_WATER,
+    tcp_send, Addr, LineSplitter, SendOptions, Server, ServerEvent, Socket, SocketEvent,
+    DEFAULT_HIGH_WATER,
 };
 pub use pool::{JobError, Pool, PoolBuilder};
 pub use ready::Ready;
 pub use timers::TimerHandle;
+pub use watcher::SignalHandle;
+
+/// The common Unix signal numbers, so that a program needs no `libc`
+/// dependency to name them ([`Signal::new`], [`Loop::on_signal`]).
+///
+/// ```
+/// assert_eq!(hinge::signal::SIGINT, 2);
+/// ```
+pub mod signal {
+    /// Interrupt from the keyboard (Ctrl-C).
+    pub const SIGINT: i32 = libc::SIGINT;
+    /// Termination request (what `kill` sends by default).
+    pub const SIGTERM: i32 = libc::SIGTERM;
+    /// Hangup; daemons often reload their configuration on it.
+    pub const SIGHUP: i32 = libc::SIGHUP;
+    /// Quit from the keyboard (Ctrl-\\).
+    pub const SIGQUIT: i32 = libc::SIGQUIT;
+    /// User-defined signal 1.
+    pub const SIGUSR1: i32 = libc::SIGUSR1;
+    /// User-defined signal 2.
+    pub const SIGUSR2: i32 = libc::SIGUSR2;
+    /// A child process stopped or ended.
+    pub const SIGCHLD: i32 = libc::SIGCHLD;
+    /// Write to a closed pipe (hinge's sockets never raise it).
+    pub const SIGPIPE: i32 = libc::SIGPIPE;
+    /// The terminal window changed size.
+    pub const SIGWINCH: i32 = libc::SIGWINCH;
+    /// Alarm clock.
+    pub const SIGALRM: i32 = libc::SIGALRM;
+}
 pub use watcher::{
     Async, AsyncSender, Check, Child, Cleanup, FileStat, Fork, Idle, Io, Periodic, Prepare, Signal,
     Stat, Timer, Watcher,

@@ -79,6 +79,7 @@ pub enum JobError {
 /// # Ok::<(), hinge::Error>(())
 /// ```
 #[derive(Clone)]
+#[must_use = "dropping the last Pool handle shuts its threads down"]
 pub struct Pool {
     owner: Arc<Owner>,
 }

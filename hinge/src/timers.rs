@@ -3,21 +3,12 @@
 //! Unlike a [`Timer`] watcher, these belong to the loop: the handle may be
 //! dropped and the timer still fires. `clear` cancels it.
 
-use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use slab::Slab;
-
+use crate::handle::{Entry, Registry};
 use crate::{Loop, Timer, Watcher};
 
 /// The loop's table of live Node-style timers.
-#[derive(Default)]
-struct Timers {
-    table: RefCell<Slab<(u64, Timer)>>,
-    next_gen: Cell<u64>,
-}
-
 /// A handle to a timer made by [`Loop::set_timeout`] or
 /// [`Loop::set_interval`]. Cloning it is cheap; dropping it does not
 /// cancel the timer.
@@ -32,19 +23,12 @@ struct Timers {
 /// ```
 #[derive(Clone)]
 pub struct TimerHandle {
-    timers: Weak<Timers>,
-    key: usize,
-    generation: u64,
+    entry: Entry<Timer>,
 }
 
 impl TimerHandle {
     fn with<R>(&self, f: impl FnOnce(&Timer) -> R) -> Option<R> {
-        let timers = self.timers.upgrade()?;
-        let table = timers.table.borrow();
-        match table.get(self.key) {
-            Some((generation, timer)) if *generation == self.generation => Some(f(timer)),
-            _ => None,
-        }
+        self.entry.with(f)
     }
 
     /// Cancels the timer. Safe to call more than once, after it fired, or
@@ -64,19 +48,7 @@ impl TimerHandle {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn clear(&self) {
-        let Some(timers) = self.timers.upgrade() else {
-            return;
-        };
-        let removed = {
-            let mut table = timers.table.borrow_mut();
-            match table.get(self.key) {
-                Some((generation, _)) if *generation == self.generation => {
-                    Some(table.remove(self.key))
-                }
-                _ => None,
-            }
-        };
-        drop(removed); // outside the borrow: dropping frees the closure
+        self.entry.clear();
     }
 
     /// Whether the timer is still scheduled.
@@ -138,14 +110,9 @@ impl Loop {
         repeat: Duration,
         mut f: impl FnMut(&Loop, &TimerHandle) + 'static,
     ) -> TimerHandle {
-        let timers = self.local(Timers::default);
-        let generation = timers.next_gen.get();
-        timers.next_gen.set(generation + 1);
-        let key = timers.table.borrow().vacant_key();
+        let timers = self.local(Registry::<Timer>::default);
         let handle = TimerHandle {
-            timers: Rc::downgrade(&timers),
-            key,
-            generation,
+            entry: timers.reserve(),
         };
         let me = handle.clone();
         let one_shot = repeat.is_zero();
@@ -157,9 +124,8 @@ impl Loop {
             }
             f(lp, &me);
         });
-        // Timer::new runs no callback, so the vacant key is still ours.
-        let inserted = timers.table.borrow_mut().insert((generation, timer));
-        debug_assert_eq!(inserted, key);
+        // Timer::new runs no callback, so the reserved entry is still ours.
+        timers.insert(&handle.entry, timer);
         handle
     }
 

@@ -211,3 +211,53 @@ fn timers_example_runs_to_completion() {
         "{text}"
     );
 }
+
+#[test]
+fn echo_server_shuts_down_gracefully_on_ctrl_c_with_a_client_connected() {
+    let port = free_port();
+    let mut server = start("echo_server", &[&port.to_string()]);
+    let mut c = connect(port);
+    c.write_all(b"last words\n").unwrap();
+    let mut buf = [0u8; 11];
+    c.read_exact(&mut buf).unwrap();
+    // SIGINT while the client is still connected: the server stops
+    // listening, closes the client, and run() returns on its own.
+    let kill = Command::new("kill")
+        .args(["-INT", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).unwrap(); // EOF: closed by the server
+    assert!(rest.is_empty());
+    let status = wait_exit(&mut server.0, 10);
+    assert!(status.success(), "{status:?}");
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+}
+
+#[test]
+fn ping_client_pings_pingpong_on_an_interval() {
+    let port = free_port();
+    let _server = start("pingpong", &[&port.to_string()]);
+    drop(connect(port)); // wait until it listens
+    let out = Command::new(example("ping_client"))
+        .args(["127.0.0.1", &port.to_string(), "3"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("PONG in ").count(), 3, "{text}");
+    assert!(text.ends_with("closed\n"), "{text}");
+}
+
+#[test]
+fn custom_emitter_example_prints_its_events() {
+    let out = Command::new(example("custom_emitter")).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "reading: 21.5 C\nreading: 28.0 C\nreading: 31.5 C\n\
+         alarm: 31.5 C is over 30.0 C\nreading: 33.0 C\nreading: 29.0 C\n\
+         1 reading listener(s) left\n"
+    );
+}

@@ -25,7 +25,7 @@ fn churn(lp: &Loop, port: u16, cycles: usize, parallel: usize, drops: &DropCount
             return;
         }
         started.set(started.get() + 1);
-        let client = Socket::connect_addr(lp, ([127, 0, 0, 1], port).into());
+        let client = Socket::connect_addr(lp, ([127, 0, 0, 1], port).into()).expect("connect");
         client.send(b"ping").expect("send before connect is queued");
         let tok = drops.token();
         client.on_data(move |_, s, data| {

@@ -19,7 +19,7 @@ fn echo(server: &Server) {
             Ok(false) => s.pause(),
             Err(e) => panic!("send: {e}"),
         });
-        sock.on_drain(|_, s, _| s.resume());
+        sock.on_drain(|_, s| s.resume());
     });
 }
 
@@ -33,7 +33,7 @@ fn echo_round_trip_with_a_hinge_client() {
     let client = Socket::connect(&lp, "127.0.0.1", port).unwrap();
     let connected = Hits::default();
     let c = connected.clone();
-    client.on_connect(move |_, s, _| {
+    client.on_connect(move |_, s| {
         c.hit();
         s.send(b"hello hinge").unwrap();
     });
@@ -59,7 +59,7 @@ fn connect_by_name_resolves_off_the_loop() {
     let client = Socket::connect(&lp, "localhost", port).unwrap();
     let ok = Hits::default();
     let o = ok.clone();
-    client.on_connect(|_, s, _| {
+    client.on_connect(|_, s| {
         s.send(b"x").unwrap();
     });
     let srv = server.clone();
@@ -86,7 +86,7 @@ fn half_close_delivers_end_and_the_reply_still_arrives() {
         let got = Rc::new(RefCell::new(Vec::new()));
         let (g, e1, e2) = (got.clone(), e.clone(), e.clone());
         sock.on_data(move |_, _, d| g.borrow_mut().extend_from_slice(d));
-        sock.on_end(move |_, s, _| {
+        sock.on_end(move |_, s| {
             e1.borrow_mut().push("end");
             // Reply after the peer finished sending; hinge then ends too.
             let n = got.borrow().len();
@@ -186,7 +186,7 @@ fn backpressure_with_a_slow_reader_keeps_memory_bounded() {
             s.end();
         });
         pump(sock);
-        sock.on_drain(move |_, s, _| {
+        sock.on_drain(move |_, s| {
             d.hit();
             pump(s)
         });
@@ -260,7 +260,7 @@ fn inactivity_timeout_fires_and_activity_postpones_it() {
         let start = Instant::now();
         sock.set_timeout(Some(Duration::from_millis(100)));
         let (f, srv) = (f.clone(), srv.clone());
-        sock.on_timeout(move |_, s, _| {
+        sock.on_timeout(move |_, s| {
             *f.borrow_mut() = Some(start.elapsed());
             s.destroy();
             srv.close();
@@ -651,7 +651,7 @@ fn listen_after_the_loop_is_gone_is_closed_and_opens_no_port() {
     let server = Server::new(&lp);
     let drops = DropCounter::default();
     let t = drops.token();
-    server.on_listening(move |_, _, _| t.touch());
+    server.on_listening(move |_, _| t.touch());
     drop(lp);
     let port = common::closed_port();
     let err = server.listen_on("127.0.0.1", port).unwrap_err();
@@ -665,7 +665,7 @@ fn listen_after_the_loop_is_gone_is_closed_and_opens_no_port() {
     server.close();
     assert!(server.is_closed());
     let t = drops.token();
-    server.on_close(move |_, _, _| t.touch());
+    server.on_close(move |_, _| t.touch());
     assert_eq!(drops.dropped(), 2, "a finished server refuses listeners");
 }
 
@@ -769,7 +769,7 @@ fn server_listener_surface_matches_the_socket_one() {
     let (server, _port) = local_server(&lp);
     let listening = Hits::default();
     let l = listening.clone();
-    server.once_listening(move |_, _, _| l.hit());
+    server.once_listening(move |_, _| l.hit());
     server.on_connection(|_, _, _| {});
     assert_eq!(server.listeners(ServerEvent::Listening), 1);
     assert_eq!(server.listener_count(), 2);
@@ -793,7 +793,7 @@ fn a_closing_server_emits_close_after_its_last_client_even_without_a_handle() {
     {
         let (server, port) = local_server(&lp);
         let c = closed.clone();
-        server.on_close(move |_, _, _| c.hit());
+        server.on_close(move |_, _| c.hit());
         server.on_connection(|_, srv, client| {
             srv.close(); // stop accepting; this client carries on
             client.on_data(|_, client, _| client.end());
@@ -808,4 +808,168 @@ fn a_closing_server_emits_close_after_its_last_client_even_without_a_handle() {
     } // no Server handle is kept
     run_bounded(&lp, 10);
     assert_eq!(closed.get(), 1);
+}
+
+#[test]
+fn line_splitter_bounds_memory_and_handles_every_split() {
+    use hinge::LineSplitter;
+    let input = b"one\r\ntwo\nthree\r\n\nfour";
+    // Fed whole, split at every byte boundary, and one byte at a time.
+    for cut in 0..=input.len() {
+        let mut lines = LineSplitter::new(8);
+        let mut got = Vec::new();
+        lines.feed(&input[..cut], |l| got.push(l.to_vec())).unwrap();
+        lines.feed(&input[cut..], |l| got.push(l.to_vec())).unwrap();
+        assert_eq!(got, [&b"one"[..], b"two", b"three", b""], "cut at {cut}");
+        assert_eq!(lines.pending(), b"four");
+    }
+    let mut lines = LineSplitter::new(8);
+    let mut n = 0;
+    for &b in input.iter() {
+        lines.feed(&[b], |_| n += 1).unwrap();
+    }
+    assert_eq!(n, 4);
+    // Exactly at the limit passes, with or without \r; one more fails.
+    let mut lines = LineSplitter::new(4);
+    lines.feed(b"abcd\r", |_| {}).unwrap();
+    lines.feed(b"\nabcd\n", |_| {}).unwrap();
+    assert!(matches!(
+        lines.feed(b"abcde", |_| {}),
+        Err(Error::LineTooLong { max: 4 })
+    ));
+    assert!(lines.pending().is_empty(), "nothing kept after the error");
+    assert!(lines.feed(b"abcde\n", |_| {}).is_err());
+}
+
+#[test]
+fn on_line_closes_a_peer_that_sends_an_endless_line() {
+    let lp = Loop::new().unwrap();
+    let (server, port) = local_server(&lp);
+    let errors = Rc::new(RefCell::new(Vec::new()));
+    let lines = Rc::new(RefCell::new(Vec::new()));
+    let (e, l) = (errors.clone(), lines.clone());
+    server.on_connection(move |_, srv, client| {
+        srv.close();
+        let l = l.clone();
+        client.on_line(1024, move |_, _, line| l.borrow_mut().push(line.to_vec()));
+        let e = e.clone();
+        client.on_error(move |_, _, err| e.borrow_mut().push(format!("{err}")));
+    });
+    let writer = std::thread::spawn(move || {
+        let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.write_all(b"hello\n").unwrap();
+        // 1 MiB without a newline: the server must not buffer it all.
+        let junk = vec![b'x'; 64 * 1024];
+        for _ in 0..16 {
+            if c.write_all(&junk).is_err() {
+                break; // closed by the server, as it should be
+            }
+        }
+    });
+    run_bounded(&lp, 10);
+    writer.join().unwrap();
+    assert_eq!(*lines.borrow(), vec![b"hello".to_vec()]);
+    assert_eq!(errors.borrow().len(), 1);
+    assert!(errors.borrow()[0].contains("1024"), "{:?}", errors.borrow());
+}
+
+#[test]
+fn server_tracks_its_clients_for_a_graceful_shutdown() {
+    let lp = Loop::new().unwrap();
+    let (server, port) = local_server(&lp);
+    let clients: Vec<_> = (0..3)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    let s = server.clone();
+    server.on_connection(move |lp, _, _| {
+        if s.connections() == 3 {
+            assert_eq!(s.clients().len(), 3);
+            for c in s.clients() {
+                c.send("bye\n").unwrap();
+            }
+            s.close();
+            s.close_connections(); // each flushes its "bye", then closes
+            let s = s.clone();
+            lp.defer(move |_| assert_eq!(s.connections(), 0));
+        }
+    });
+    let closed = Hits::default();
+    let c = closed.clone();
+    server.on_close(move |_, _| c.hit());
+    run_bounded(&lp, 10);
+    assert_eq!(closed.get(), 1);
+    for mut c in clients {
+        let mut got = String::new();
+        c.read_to_string(&mut got).unwrap();
+        assert_eq!(got, "bye\n");
+    }
+}
+
+#[test]
+fn on_signal_does_not_keep_the_loop_alive_and_can_be_cleared() {
+    let lp = Loop::new().unwrap();
+    let hits = Hits::default();
+    let h = hits.clone();
+    let handle = lp
+        .on_signal(hinge::signal::SIGUSR1, move |_, signum| {
+            assert_eq!(signum, hinge::signal::SIGUSR1);
+            h.hit();
+        })
+        .unwrap();
+    run_bounded(&lp, 10); // returns at once: nothing keeps it alive
+                          // Delivered while something else keeps the loop running.
+    let _t = lp.set_timeout(Duration::from_millis(50), |_| {});
+    unsafe_free_kill(hinge::signal::SIGUSR1);
+    run_bounded(&lp, 10);
+    assert_eq!(hits.get(), 1);
+    assert!(handle.is_active());
+    handle.clear();
+    assert!(!handle.is_active());
+}
+
+/// Sends `signum` to this process through the `kill` command.
+fn unsafe_free_kill(signum: i32) {
+    let status = std::process::Command::new("kill")
+        .args([format!("-{signum}"), std::process::id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn tcp_send_end_marks_the_response_complete_so_the_read_timeout_is_quiet() {
+    let lp = Loop::new().unwrap();
+    let (server, port) = local_server(&lp);
+    // Answers, then keeps the connection open (never hangs up, even
+    // after the client's end).
+    server.on_connection(|_, srv, client| {
+        srv.close();
+        client.set_allow_half_open(true);
+        client.set_timeout(Some(Duration::from_secs(2)));
+        client.on_timeout(|_, c| c.destroy());
+        client.on_data(|_, c, _| {
+            c.send("reply").ok();
+        });
+    });
+    let closes = Rc::new(RefCell::new(Vec::new()));
+    let errors = Hits::default();
+    let e = errors.clone();
+    let s = hinge::tcp_send(
+        &lp,
+        "127.0.0.1",
+        port,
+        "request",
+        hinge::SendOptions {
+            read_timeout: Some(Duration::from_millis(100)),
+            ..Default::default()
+        },
+        |_, sock, _| sock.end(), // complete: say so
+        move |_, _, _| e.hit(),
+    )
+    .unwrap();
+    let c = closes.clone();
+    s.on_close(move |_, _, had_error| c.borrow_mut().push(*had_error));
+    run_bounded(&lp, 10);
+    assert_eq!(errors.get(), 0);
+    assert_eq!(*closes.borrow(), vec![false]);
 }

@@ -38,6 +38,7 @@ pub use builder::{Backend, LoopBuilder};
 /// lp.run(); // returns once the one-shot timer has fired
 /// # Ok::<(), hinge::Error>(())
 /// ```
+#[must_use = "dropping the Loop stops every watcher, socket and server on it"]
 pub struct Loop {
     core: Rc<LoopCore>,
     /// Only the `Loop` returned by a constructor tears the loop down;
@@ -196,6 +197,24 @@ impl Loop {
     /// ```
     pub fn now(&self) -> f64 {
         self.core.now()
+    }
+
+    /// [`now`](Loop::now) as an [`Instant`](std::time::Instant): the
+    /// monotonic instant of the loop's cached time, for measuring with
+    /// `Duration`s instead of float seconds.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// let then = lp.now_instant();
+    /// assert!(then <= std::time::Instant::now());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn now_instant(&self) -> std::time::Instant {
+        // How long ago the cached time was taken, by libev's own clock.
+        let age = (crate::time() - self.now()).max(0.0);
+        let now = std::time::Instant::now();
+        now.checked_sub(Duration::from_secs_f64(age.min(1e9)))
+            .unwrap_or(now)
     }
 
     /// Refreshes the cached time, e.g. after a long computation in a callback.

@@ -19,6 +19,13 @@ pub struct SendOptions {
     /// Fail with [`Error::TimedOut`] if the connection does not complete in time.
     pub connect_timeout: Option<Duration>,
     /// Fail with [`Error::TimedOut`] after this long without receiving data.
+    ///
+    /// It runs until the exchange is over, which only the caller knows:
+    /// once the response is complete, call [`Socket::end`] or
+    /// [`Socket::close`] in `on_read`. After that the timeout closes the
+    /// socket quietly (`close` with `had_error = false`) if the server
+    /// never hangs up; without it, the timeout fires `TimedOut` even after
+    /// a full reply.
     pub read_timeout: Option<Duration>,
     /// Fail with [`Error::TimedOut`] if `data` is not fully written in time.
     pub write_timeout: Option<Duration>,
@@ -27,6 +34,8 @@ pub struct SendOptions {
 /// Connects to `host:port`, sends `data`, and calls `on_read` with every
 /// chunk received and `on_error` with a failure (after which the socket is
 /// closed). Returns the socket, which can be reused for further sends.
+/// Close it (or `end` it) in `on_read` once the response is complete; see
+/// [`SendOptions::read_timeout`].
 ///
 /// ```no_run
 /// use hinge::{tcp_send, Loop, SendOptions};
@@ -51,7 +60,7 @@ pub fn tcp_send<R, E>(
     lp: &Loop,
     host: &str,
     port: u16,
-    data: &[u8],
+    data: impl AsRef<[u8]>,
     options: SendOptions,
     on_read: R,
     on_error: E,
@@ -68,7 +77,13 @@ where
     sock.on_error(on_error);
     if let Some(t) = options.read_timeout {
         sock.set_timeout(Some(t));
-        sock.on_timeout(|lp, s, _| s.fail_timed_out(lp, "read", "no data received in time"));
+        sock.on_timeout(|lp, s| {
+            if s.is_ending() {
+                s.destroy(); // the caller said the response was complete
+            } else {
+                s.fail_timed_out(lp, "read", "no data received in time");
+            }
+        });
     }
     sock.send(data)?;
     if let Some(t) = options.write_timeout {

@@ -9,6 +9,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::event_loop::Loop;
+use slab::Slab;
+
 use crate::ffi::{panic, LoopCore};
 use crate::handle::{Owned, Table};
 use crate::net::addr::{parse_host, resolve, Addr, Host};
@@ -63,7 +65,8 @@ pub(crate) struct ServerInner {
     backlog: Cell<i32>,
     reuse_port: Cell<bool>,
     max_connections: Cell<Option<usize>>,
-    connections: Cell<usize>,
+    /// The open connections, so that they can be listed and closed.
+    clients: RefCell<Slab<Socket>>,
     closed: Cell<bool>,
     close_emitted: Cell<bool>,
     /// `close` was emitted and the listeners dropped: new ones are refused.
@@ -97,6 +100,10 @@ pub(crate) struct ServerInner {
 /// lp.run();
 /// # Ok::<(), hinge::Error>(())
 /// ```
+///
+/// Cloning a `Server` is cheap (a reference-counted handle): capture a
+/// clone to use it from another callback, say a signal handler. The loop
+/// owns a listening server, so no handle needs to be kept.
 #[derive(Clone)]
 pub struct Server {
     inner: Rc<ServerInner>,
@@ -116,7 +123,11 @@ impl Owned for ServerInner {
         if let Some(path) = self.unix_path.borrow_mut().take() {
             let _ = std::fs::remove_file(path);
         }
-        self.clear_listeners();
+        let clients = std::mem::take(&mut *self.clients.borrow_mut());
+        let mut steps = panic::Steps::default();
+        steps.run(move || drop(clients));
+        steps.run(|| self.clear_listeners());
+        steps.finish();
     }
 }
 
@@ -139,9 +150,9 @@ impl ServerInner {
     }
 
     /// A connection of this server closed.
-    pub(crate) fn connection_closed(this: &Rc<ServerInner>) {
-        this.connections
-            .set(this.connections.get().saturating_sub(1));
+    pub(crate) fn connection_closed(this: &Rc<ServerInner>, slot: usize) {
+        let gone = this.clients.borrow_mut().try_remove(slot);
+        drop(gone); // outside the borrow
         Server {
             inner: this.clone(),
         }
@@ -170,7 +181,7 @@ impl Server {
                 backlog: Cell::new(1024),
                 reuse_port: Cell::new(false),
                 max_connections: Cell::new(None),
-                connections: Cell::new(0),
+                clients: RefCell::new(Slab::new()),
                 closed: Cell::new(false),
                 close_emitted: Cell::new(false),
                 finished: Cell::new(false),
@@ -245,7 +256,67 @@ impl Server {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn connections(&self) -> usize {
-        self.inner.connections.get()
+        self.inner.clients.borrow().len()
+    }
+
+    /// The open connections, in no particular order. A `Socket` is a
+    /// cheap handle: the list shares the sockets, it does not copy them.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// let server = hinge::Server::new(&lp);
+    /// for client in server.clients() {
+    ///     client.send("server going down\n").ok();
+    /// }
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn clients(&self) -> Vec<Socket> {
+        self.inner
+            .clients
+            .borrow()
+            .iter()
+            .map(|(_, s)| s.clone())
+            .collect()
+    }
+
+    /// Closes every open connection gracefully: each flushes what it has
+    /// queued, then closes ([`Socket::close`]). With [`close`](Server::close),
+    /// this is a graceful shutdown: the server's `close` follows once the
+    /// last client is gone.
+    ///
+    /// ```no_run
+    /// # let lp = hinge::Loop::new()?;
+    /// let server = hinge::Server::new(&lp);
+    /// server.listen(4545)?;
+    /// let s = server.clone();
+    /// lp.on_signal(hinge::signal::SIGINT, move |_, _| {
+    ///     s.close();
+    ///     s.close_connections();
+    /// })?;
+    /// lp.run();
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn close_connections(&self) {
+        for client in self.clients() {
+            client.close();
+        }
+    }
+
+    /// Destroys every open connection at once, discarding what they have
+    /// queued ([`Socket::destroy`]).
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// let server = hinge::Server::new(&lp);
+    /// server.close();
+    /// server.destroy_connections();
+    /// assert_eq!(server.connections(), 0);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn destroy_connections(&self) {
+        for client in self.clients() {
+            client.destroy();
+        }
     }
 
     /// Listens on `port` on every interface, IPv6 and IPv4 alike where the
@@ -417,7 +488,10 @@ impl Server {
                         self.back_off(lp);
                     }
                     if !self.inner.events.error.emit(lp, self, &err) {
-                        log::warn!("hinge: server {}: {err}", self.label());
+                        crate::error::report_unhandled(format_args!(
+                            "unhandled server error (add an on_error listener to handle it) on {}: {err}",
+                            self.label()
+                        ));
                     }
                     return;
                 }
@@ -427,7 +501,7 @@ impl Server {
 
     fn admit(&self, lp: &Loop, sock: socket2::Socket, peer: Addr) {
         if let Some(max) = self.inner.max_connections.get() {
-            if self.inner.connections.get() >= max {
+            if self.inner.clients.borrow().len() >= max {
                 log::debug!(
                     "hinge: server {}: at max connections, closing {peer}",
                     self.label()
@@ -437,11 +511,14 @@ impl Server {
         }
         match Socket::adopt(lp, sock, Some(peer)) {
             Ok(socket) => {
-                socket.set_server(&self.inner);
-                self.inner.connections.set(self.inner.connections.get() + 1);
+                let slot = self.inner.clients.borrow_mut().insert(socket.clone());
+                socket.set_server(&self.inner, slot);
                 self.inner.events.connection.emit(lp, self, &socket);
             }
-            Err(e) => log::warn!("hinge: accept: {e}"),
+            Err(e) => crate::error::report_unhandled(format_args!(
+                "server {}: could not adopt an accepted connection: {e}",
+                self.label()
+            )),
         }
     }
 
@@ -480,7 +557,7 @@ impl Server {
     /// let lp = hinge::Loop::new()?;
     /// let server = hinge::Server::new(&lp);
     /// server.listen(0)?;
-    /// server.on_close(|_, _, _| println!("closed"));
+    /// server.on_close(|_, _| println!("closed"));
     /// server.close();
     /// lp.run(); // returns: nothing left
     /// # Ok::<(), hinge::Error>(())
@@ -502,7 +579,10 @@ impl Server {
 
     fn maybe_emit_close(&self) {
         let inner = &self.inner;
-        if !inner.closed.get() || inner.connections.get() > 0 || inner.close_emitted.replace(true) {
+        if !inner.closed.get()
+            || !inner.clients.borrow().is_empty()
+            || inner.close_emitted.replace(true)
+        {
             return;
         }
         let me = self.clone();
@@ -611,13 +691,13 @@ impl Server {
 
 typed_events! {
     Server, ServerEvent, finished: |f| f.inner.finished.get(),
-    example: "let s = hinge::Server::new(&lp);", Close, on_close;
+    example: "let s = hinge::Server::new(&lp);", Connection, on_connection;
     /// Runs `f` once the server listens (from the loop, after `listen`).
     ///
     /// ```
     /// # let lp = hinge::Loop::new()?;
     /// let s = hinge::Server::new(&lp);
-    /// s.on_listening(|_, s, _| {
+    /// s.on_listening(|_, s| {
     ///     println!("listening on {}", s.local_addr().unwrap());
     ///     s.close();
     /// });
@@ -652,7 +732,7 @@ typed_events! {
     /// ```
     /// # let lp = hinge::Loop::new()?;
     /// let s = hinge::Server::new(&lp);
-    /// s.on_close(|_, _, _| println!("server closed"));
+    /// s.on_close(|_, _| println!("server closed"));
     /// # Ok::<(), hinge::Error>(())
     /// ```
     Close => on_close, once_close, (),

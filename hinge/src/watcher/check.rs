@@ -15,6 +15,7 @@ use crate::ffi::{CheckKind, Handle};
 /// lp.run();
 /// # Ok::<(), hinge::Error>(())
 /// ```
+#[must_use = "a watcher stops when its handle is dropped: keep it, e.g. `let _w = ...`"]
 pub struct Check {
     h: Handle<CheckKind>,
 }

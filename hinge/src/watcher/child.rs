@@ -22,6 +22,7 @@ use crate::{Error, Loop, Result};
 /// lp.run(); // the watcher stops itself once the child has exited
 /// # Ok::<(), hinge::Error>(())
 /// ```
+#[must_use = "a watcher stops when its handle is dropped: keep it, e.g. `let _w = ...`"]
 pub struct Child {
     h: Handle<ChildKind>,
 }

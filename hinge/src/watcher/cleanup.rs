@@ -16,6 +16,7 @@ use crate::ffi::{CleanupKind, Handle};
 /// drop(lp); // prints
 /// # Ok::<(), hinge::Error>(())
 /// ```
+#[must_use = "a watcher stops when its handle is dropped: keep it, e.g. `let _w = ...`"]
 pub struct Cleanup {
     h: Handle<CleanupKind>,
 }

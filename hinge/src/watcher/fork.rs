@@ -19,6 +19,7 @@ use crate::ffi::{ForkKind, Handle};
 /// lp.run();
 /// # Ok::<(), hinge::Error>(())
 /// ```
+#[must_use = "a watcher stops when its handle is dropped: keep it, e.g. `let _w = ...`"]
 pub struct Fork {
     h: Handle<ForkKind>,
 }

@@ -21,6 +21,7 @@ use crate::ffi::{Handle, IdleKind};
 /// lp.run();
 /// # Ok::<(), hinge::Error>(())
 /// ```
+#[must_use = "a watcher stops when its handle is dropped: keep it, e.g. `let _w = ...`"]
 pub struct Idle {
     h: Handle<IdleKind>,
 }

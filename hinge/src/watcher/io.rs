@@ -33,6 +33,7 @@ use crate::{Backend, Error, Loop, Ready, Result};
 /// lp.run();
 /// # Ok::<(), hinge::Error>(())
 /// ```
+#[must_use = "a watcher stops when its handle is dropped: keep it, e.g. `let _w = ...`"]
 pub struct Io {
     h: Handle<IoKind>,
 }

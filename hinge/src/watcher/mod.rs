@@ -360,6 +360,6 @@ pub use self::io::Io;
 pub use self::periodic::Periodic;
 pub use self::prepare::Prepare;
 pub use self::r#async::{Async, AsyncSender};
-pub use self::signal::Signal;
+pub use self::signal::{Signal, SignalHandle};
 pub use self::stat::{FileStat, Stat};
 pub use self::timer::Timer;

@@ -29,6 +29,7 @@ use crate::{Loop, Result};
 /// lp.run();
 /// # Ok::<(), hinge::Error>(())
 /// ```
+#[must_use = "a watcher stops when its handle is dropped: keep it, e.g. `let _w = ...`"]
 pub struct Periodic {
     h: Handle<PeriodicKind>,
 }

@@ -18,6 +18,7 @@ use crate::ffi::{Handle, PrepareKind};
 /// lp.run();
 /// # Ok::<(), hinge::Error>(())
 /// ```
+#[must_use = "a watcher stops when its handle is dropped: keep it, e.g. `let _w = ...`"]
 pub struct Prepare {
     h: Handle<PrepareKind>,
 }

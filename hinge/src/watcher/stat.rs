@@ -30,6 +30,7 @@ use crate::{Error, Loop, Result};
 /// # std::fs::remove_file(&path).ok();
 /// # Ok::<(), hinge::Error>(())
 /// ```
+#[must_use = "a watcher stops when its handle is dropped: keep it, e.g. `let _w = ...`"]
 pub struct Stat {
     h: Handle<StatKind>,
 }

@@ -18,7 +18,10 @@ impl Socket {
             return;
         }
         if !self.inner.events.error.emit(lp, self, &error) {
-            log::warn!("hinge: unhandled socket error, closing: {error}");
+            crate::error::report_unhandled(format_args!(
+                "unhandled socket error (add an on_error listener to handle it); closing {}: {error}",
+                self.label()
+            ));
         }
         self.finish_close(true);
     }
@@ -65,7 +68,7 @@ impl Socket {
         inner.queued.set(0);
         let server = inner.server.take();
         if let Some(server) = server.upgrade() {
-            ServerInner::connection_closed(&server);
+            ServerInner::connection_closed(&server, inner.server_slot.get());
         }
         let me = self.clone();
         self.lp().defer(move |lp| {

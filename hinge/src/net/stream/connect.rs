@@ -70,18 +70,21 @@ impl Socket {
         Ok(s)
     }
 
-    /// Connects to a socket address (no resolution needed).
+    /// Connects to a socket address (no resolution needed). Errors come
+    /// the same way as [`connect`](Socket::connect)'s: what is wrong with
+    /// the call at the call, what happens on the network as `error` then
+    /// `close`.
     ///
     /// ```no_run
     /// let lp = hinge::Loop::new()?;
-    /// let s = hinge::Socket::connect_addr(&lp, "127.0.0.1:4545".parse().unwrap());
+    /// let s = hinge::Socket::connect_addr(&lp, "127.0.0.1:4545".parse().unwrap())?;
     /// # Ok::<(), hinge::Error>(())
     /// ```
-    pub fn connect_addr(lp: &Loop, addr: SocketAddr) -> Socket {
+    pub fn connect_addr(lp: &Loop, addr: SocketAddr) -> Result<Socket> {
         let s = Socket::new(lp.core());
         s.inner.state.set(flag::CONNECTING, true);
         s.connect_next(lp, vec![addr], "connect");
-        s
+        Ok(s)
     }
 
     /// Connects to a Unix-domain socket at `path`.

@@ -29,7 +29,7 @@ pub const DEFAULT_HIGH_WATER: usize = 64 * 1024;
 /// use hinge::SocketEvent;
 /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
 /// s.on_data(|_, _, _| {});
-/// s.on_end(|_, _, _| {});
+/// s.on_end(|_, _| {});
 /// s.remove_listeners(SocketEvent::Data);
 /// assert_eq!(s.listeners(SocketEvent::Data), 0);
 /// assert_eq!(s.listeners(SocketEvent::End), 1);
@@ -72,15 +72,16 @@ pub enum SocketEvent {
 /// Closing a socket drops all its listeners, so listeners that capture
 /// socket handles cannot keep each other alive.
 ///
-/// An `error` that no listener handles is logged (via the `log` crate) and
-/// the socket is closed; it never vanishes silently and never panics.
+/// An `error` that no listener handles is reported and the socket is
+/// closed; it never vanishes silently and never panics. The report goes to
+/// the `log` crate when a logger is installed, otherwise to stderr.
 ///
 /// ```no_run
 /// use hinge::{Loop, Socket};
 ///
 /// let lp = Loop::new()?;
 /// let sock = Socket::connect(&lp, "localhost", 4545)?;
-/// sock.on_connect(|_, s, _| {
+/// sock.on_connect(|_, s| {
 ///     s.send(b"hello\n").ok();
 /// });
 /// sock.on_data(|_, s, bytes| {
@@ -91,6 +92,31 @@ pub enum SocketEvent {
 /// lp.run();
 /// # Ok::<(), hinge::Error>(())
 /// ```
+///
+/// Cloning a `Socket` is cheap (it is a reference-counted handle, like an
+/// `Rc`), and the way to use a socket from another callback: capture a
+/// clone. Capturing `&Socket` itself does not compile (E0521), since
+/// callbacks outlive the borrow.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use hinge::{Loop, Socket};
+///
+/// let lp = Loop::new()?;
+/// let sock = Socket::connect(&lp, "localhost", 4545)?;
+/// let pinger = sock.clone(); // cheap: another handle to the same socket
+/// lp.set_interval(Duration::from_secs(1), move |_, timer| {
+///     if pinger.send("PING\n").is_err() {
+///         timer.clear(); // closed: stop pinging
+///     }
+/// });
+/// lp.run();
+/// # Ok::<(), hinge::Error>(())
+/// ```
+///
+/// A listener that should run once is [`once_data`](Socket::once_data)
+/// (and the other `once_*`); one that removes itself later keeps its
+/// [`ListenerId`](crate::ListenerId) and calls [`off`](Socket::off).
 #[derive(Clone)]
 pub struct Socket {
     inner: Rc<SocketInner>,
@@ -316,7 +342,7 @@ impl Socket {
     /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
     /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
     /// s.set_timeout(Some(Duration::from_millis(10)));
-    /// s.on_timeout(|_, s, _| s.destroy());
+    /// s.on_timeout(|_, s| s.destroy());
     /// lp.run();
     /// # Ok::<(), hinge::Error>(())
     /// ```
@@ -488,7 +514,7 @@ typed_events! {
     /// # let lp = hinge::Loop::new()?;
     /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
     /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
-    /// s.on_connect(|_, s, _| println!("connected to {:?}", s.peer_addr()));
+    /// s.on_connect(|_, s| println!("connected to {:?}", s.peer_addr()));
     /// # Ok::<(), hinge::Error>(())
     /// ```
     Connect => on_connect, once_connect, (),
@@ -513,7 +539,7 @@ typed_events! {
     /// # let lp = hinge::Loop::new()?;
     /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
     /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
-    /// s.on_end(|_, _, _| println!("peer finished sending"));
+    /// s.on_end(|_, _| println!("peer finished sending"));
     /// # Ok::<(), hinge::Error>(())
     /// ```
     End => on_end, once_end, (),
@@ -524,7 +550,7 @@ typed_events! {
     /// # let lp = hinge::Loop::new()?;
     /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
     /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
-    /// s.on_drain(|_, s, _| s.resume());
+    /// s.on_drain(|_, s| s.resume());
     /// # Ok::<(), hinge::Error>(())
     /// ```
     Drain => on_drain, once_drain, (),
@@ -535,7 +561,7 @@ typed_events! {
     /// # let lp = hinge::Loop::new()?;
     /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
     /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
-    /// s.on_timeout(|_, s, _| s.destroy());
+    /// s.on_timeout(|_, s| s.destroy());
     /// # Ok::<(), hinge::Error>(())
     /// ```
     Timeout => on_timeout, once_timeout, (),

@@ -171,6 +171,8 @@ pub(crate) struct SocketInner {
     pub(super) bytes_read: Cell<u64>,
     pub(super) bytes_written: Cell<u64>,
     pub(super) server: Cell<Weak<ServerInner>>,
+    /// This socket's entry in its server's list of clients.
+    pub(super) server_slot: Cell<usize>,
     pub(super) events: SocketEvents,
     pub(super) rare: OnceCell<Box<Rare>>,
 }
@@ -219,6 +221,7 @@ impl Socket {
             bytes_read: Cell::new(0),
             bytes_written: Cell::new(0),
             server: Cell::new(Weak::new()),
+            server_slot: Cell::new(0),
             events: SocketEvents::default(),
             rare: OnceCell::new(),
         });
@@ -287,7 +290,16 @@ impl Socket {
         }
     }
 
-    pub(crate) fn set_server(&self, server: &Rc<ServerInner>) {
+    /// `end()` or `close()` was called, or the peer ended: the exchange
+    /// is winding down.
+    pub(crate) fn is_ending(&self) -> bool {
+        self.inner
+            .state
+            .has(flag::ENDING | flag::CLOSING | flag::READ_EOF | flag::CLOSED)
+    }
+
+    pub(crate) fn set_server(&self, server: &Rc<ServerInner>, slot: usize) {
         self.inner.server.set(Rc::downgrade(server));
+        self.inner.server_slot.set(slot);
     }
 }

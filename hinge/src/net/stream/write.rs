@@ -17,20 +17,24 @@ impl Socket {
     /// [`Error::Closed`]; an immediate OS failure (the peer reset) is
     /// returned and closes the socket. Never raises SIGPIPE.
     ///
+    /// `data` is anything byte-like: `&[u8]`, `&str`, `String`, `Vec<u8>`,
+    /// byte arrays.
+    ///
     /// ```
     /// # use std::io::Read;
     /// let lp = hinge::Loop::new()?;
     /// let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
     /// let s = hinge::Socket::from_unix_stream(&lp, a)?;
     /// assert!(s.send(b"ping")?);
-    /// let mut buf = [0u8; 4];
+    /// s.send(format!(" {}\n", 42))?;
+    /// let mut buf = [0u8; 8];
     /// b.read_exact(&mut buf).unwrap();
-    /// assert_eq!(&buf, b"ping");
+    /// assert_eq!(&buf, b"ping 42\n");
     /// # Ok::<(), hinge::Error>(())
     /// ```
     #[inline]
-    pub fn send(&self, data: &[u8]) -> Result<bool> {
-        self.send_inner(data, None)
+    pub fn send<D: AsRef<[u8]>>(&self, data: D) -> Result<bool> {
+        self.send_inner(data.as_ref(), None)
     }
 
     /// [`send`](Socket::send), then calls `on_written` once all of `data`
@@ -47,11 +51,12 @@ impl Socket {
     /// lp.run();
     /// # Ok::<(), hinge::Error>(())
     /// ```
-    pub fn send_then<F>(&self, data: &[u8], on_written: F) -> Result<bool>
+    pub fn send_then<D, F>(&self, data: D, on_written: F) -> Result<bool>
     where
+        D: AsRef<[u8]>,
         F: FnOnce(&Loop, &Socket, Result<()>) + 'static,
     {
-        self.send_written(data, Box::new(on_written))
+        self.send_written(data.as_ref(), Box::new(on_written))
     }
 
     /// `send_then`'s body, kept out of line so that callers inlining
