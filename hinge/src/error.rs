@@ -162,6 +162,26 @@ pub enum Error {
         /// The limit.
         max: usize,
     },
+    /// The operation would block and nothing can queue it: the send queue
+    /// is at its limit. The caller still has the data.
+    #[error("{op}: would block (the queue is full)")]
+    WouldBlock {
+        /// What was attempted.
+        op: &'static str,
+    },
+    /// A ZeroMQ error without a more specific variant (a REQ socket sending
+    /// twice, an unroutable ROUTER peer, ...), with the operation and the
+    /// endpoint or socket it concerned.
+    #[cfg(feature = "zmq")]
+    #[error("{op} {endpoint}: {source}")]
+    Zmq {
+        /// What was being done.
+        op: &'static str,
+        /// The endpoint, or the socket's kind when there is none.
+        endpoint: String,
+        /// libzmq's error.
+        source: ::zmq::Error,
+    },
     /// `listen` on a server that is already listening.
     #[error("listen: the server is already listening on {addr}")]
     AlreadyListening {

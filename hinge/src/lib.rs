@@ -134,6 +134,8 @@ mod pool;
 mod ready;
 mod timers;
 mod watcher;
+#[cfg(feature = "zmq")]
+pub mod zmq;
 
 pub use defer::Priority;
 pub use emitter::{Event, ListenerId};

@@ -115,11 +115,24 @@ impl Loop {
         &self.core
     }
 
-    /// This loop's single value of type `T` (crate-internal per-loop state,
-    /// such as the shared read buffer), created by `init` on first use and
-    /// dropped when the loop is. Values must not hold strong references to
-    /// watchers whose closures hold the value, or neither is ever freed.
-    pub(crate) fn local<T: 'static>(&self, init: impl FnOnce() -> T) -> Rc<T> {
+    /// This loop's single value of type `T`, created by `init` on first
+    /// use and dropped with the loop: per-loop state for layers built on
+    /// hinge (a ZeroMQ context, a protocol's shared buffers), as hinge's
+    /// own sockets keep their read buffer. Use a type of your own as the
+    /// key. Once the loop is gone, `init`'s value is returned but kept
+    /// nowhere. A value must not hold strong references to watchers whose
+    /// closures hold the value, or neither is ever freed.
+    ///
+    /// ```
+    /// struct Greeting(&'static str);
+    /// let lp = hinge::Loop::new()?;
+    /// let a = lp.local(|| Greeting("hello"));
+    /// let b = lp.local(|| Greeting("ignored: already there"));
+    /// assert_eq!(b.0, "hello");
+    /// assert!(std::rc::Rc::ptr_eq(&a, &b));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn local<T: 'static>(&self, init: impl FnOnce() -> T) -> Rc<T> {
         self.core.local(init)
     }
 

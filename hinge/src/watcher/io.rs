@@ -81,6 +81,44 @@ impl Io {
         Ok(io)
     }
 
+    /// Creates and starts a watcher on a descriptor another library owns,
+    /// such as ZeroMQ's `ZMQ_FD` or a C library's socket, where no Rust
+    /// value owns the fd. Like mio's `SourceFd`, this is safe: libev only
+    /// asks the kernel about readiness, it never reads or writes the fd.
+    /// The owner's rule still holds: stop or drop this watcher before the
+    /// library closes the fd, or the watcher may report readiness of
+    /// whatever file reuses the number.
+    ///
+    /// ```
+    /// # use hinge::{Io, Loop, Ready};
+    /// # let lp = Loop::new()?;
+    /// use std::os::fd::AsRawFd;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let io = Io::watch_raw(&lp, a.as_raw_fd(), Ready::READ, |_, _, _| {})?;
+    /// assert_eq!(io.fd(), a.as_raw_fd());
+    /// drop(io); // before `a` closes the fd
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn watch_raw<F>(lp: &Loop, fd: RawFd, events: Ready, callback: F) -> Result<Io>
+    where
+        F: FnMut(&Loop, &Io, Ready) + 'static,
+    {
+        check_events(events)?;
+        if fd < 0 || (lp.backend() == Backend::SELECT && fd >= libc::FD_SETSIZE as RawFd) {
+            return Err(Error::InvalidFd(fd));
+        }
+        let params = IoParams {
+            fd,
+            events: events.bits(),
+            source: Box::new(()),
+        };
+        let io = Io {
+            h: Handle::new(lp, params, Box::new(callback)),
+        };
+        io.h.start();
+        Ok(io)
+    }
+
     /// The value that owns the fd, if it is of type `S`.
     ///
     /// ```

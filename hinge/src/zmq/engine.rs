@@ -1,0 +1,202 @@
+//! The engine of a ZeroMQ socket: the prepare/check protocol that drives
+//! libzmq from the loop (see the module docs), the send queue, receiving
+//! within a budget, and the end of a socket.
+
+use super::error::from_zmq;
+use super::socket::{Open, ZmqSocket};
+use super::Frame;
+use crate::{Error, Loop, Result, Watcher};
+
+/// Messages received per wakeup before other work gets a turn; the rest
+/// wait for the next loop iteration.
+pub const RECV_BUDGET: usize = 64;
+
+impl ZmqSocket {
+    /// What the socket wants from libzmq now.
+    pub(super) fn wanted(&self) -> zmq::PollEvents {
+        let inner = &*self.inner;
+        let mut want = zmq::PollEvents::empty();
+        if !inner.paused.get() && !inner.closing.get() && inner.kind.can_receive() {
+            want |= zmq::POLLIN;
+        }
+        if !inner.queue.borrow().is_empty() {
+            want |= zmq::POLLOUT;
+        }
+        want
+    }
+
+    /// libzmq's readiness, which also re-arms `ZMQ_FD`'s edge.
+    pub(super) fn ready(&self) -> zmq::PollEvents {
+        self.with_raw(|s| s.get_events().unwrap_or(zmq::PollEvents::empty()))
+            .unwrap_or(zmq::PollEvents::empty())
+    }
+
+    /// Prepare: if there is work now, keep the loop from blocking (idle);
+    /// else wait for `ZMQ_FD`.
+    pub(super) fn before_block(&self) {
+        if self.inner.closed.get() {
+            return;
+        }
+        let want = self.wanted();
+        let now = !want.is_empty() && self.ready().intersects(want);
+        if let Some(d) = &*self.inner.drive.borrow() {
+            if now {
+                d.io.stop();
+                d.idle.start();
+            } else {
+                d.idle.stop();
+                d.io.start();
+            }
+        }
+    }
+
+    /// Check: send what is queued, then receive up to the budget.
+    pub(super) fn after_wake(&self, lp: &Loop) {
+        if self.inner.closed.get() {
+            if !self.inner.finished.get() {
+                self.inner.events.close.emit(lp, self, &());
+                self.finish(lp);
+            }
+            return;
+        }
+        let ready = self.ready();
+        if ready.contains(zmq::POLLOUT) && !self.inner.queue.borrow().is_empty() {
+            self.flush(lp);
+        }
+        if ready.contains(zmq::POLLIN) && !self.inner.closing.get() {
+            self.receive(lp);
+        }
+    }
+
+    /// Sends queued messages until libzmq refuses; `drain` once empty.
+    pub(super) fn flush(&self, lp: &Loop) {
+        loop {
+            let sent = {
+                let queue = self.inner.queue.borrow();
+                let Some(front) = queue.front() else { break };
+                self.with_raw(|s| s.send_multipart(front.iter(), zmq::DONTWAIT))
+            };
+            match sent {
+                Ok(Ok(())) => {
+                    self.inner.queue.borrow_mut().pop_front();
+                }
+                Ok(Err(zmq::Error::EAGAIN)) | Err(_) => return,
+                Ok(Err(e)) => {
+                    // Refused for good (an unroutable peer, say): report
+                    // it, and go on with the next message.
+                    let lost = self.inner.queue.borrow_mut().pop_front();
+                    drop(lost);
+                    let err = from_zmq("send", &self.inner.label.borrow(), e);
+                    self.report(lp, err);
+                }
+            }
+        }
+        if self.inner.closing.get() {
+            self.shut(); // close() was waiting for the queue
+        } else if self.inner.need_drain.replace(false) {
+            self.inner.events.drain.emit(lp, self, &());
+        }
+    }
+
+    /// Receives whole messages, up to the budget, while not paused.
+    pub(super) fn receive(&self, lp: &Loop) {
+        for _ in 0..RECV_BUDGET {
+            if self.inner.paused.get() || self.inner.closing.get() {
+                return;
+            }
+            // Taken out for the emission: a nested run may receive too.
+            let mut frames = std::mem::take(&mut *self.inner.frames.borrow_mut());
+            let got = self.recv_message(&mut frames);
+            let more = match got {
+                Ok(0) => false,
+                Ok(n) => {
+                    self.inner.events.data.emit(lp, self, &frames[..n]);
+                    true
+                }
+                Err(e) => {
+                    self.report(lp, e);
+                    false
+                }
+            };
+            let mut slot = self.inner.frames.borrow_mut();
+            if slot.is_empty() {
+                *slot = frames;
+            }
+            if !more {
+                return;
+            }
+        }
+    }
+
+    /// One whole message into `frames` (reused); the number of frames, or
+    /// 0 if none is waiting.
+    pub(super) fn recv_message(&self, frames: &mut Vec<Frame>) -> Result<usize> {
+        let sock = self.inner.sock.borrow();
+        let Some(sock) = sock.as_ref() else {
+            return Ok(0);
+        };
+        let mut n = 0;
+        loop {
+            if frames.len() == n {
+                frames.push(Frame::empty());
+            }
+            // Only the first frame can be missing: the rest of a message
+            // arrives with it (libzmq delivers messages atomically).
+            let flags = if n == 0 { zmq::DONTWAIT } else { 0 };
+            match sock.recv(&mut frames[n].0, flags) {
+                Ok(()) => {
+                    n += 1;
+                    if !frames[n - 1].0.get_more() {
+                        return Ok(n);
+                    }
+                }
+                Err(zmq::Error::EAGAIN) if n == 0 => return Ok(0),
+                Err(e) => return Err(from_zmq("recv", &self.inner.label.borrow(), e)),
+            }
+        }
+    }
+
+    /// Emits `error`, or reports it when nobody listens.
+    pub(super) fn report(&self, lp: &Loop, error: Error) {
+        if !self.inner.events.error.emit(lp, self, &error) {
+            eprintln_unhandled(&error);
+        }
+    }
+
+    /// After `close` was emitted: the watchers and listeners go, and the
+    /// loop lets go of the socket.
+    pub(super) fn finish(&self, lp: &Loop) {
+        self.inner.finished.set(true);
+        let drive = self.inner.drive.borrow_mut().take();
+        drop(drive); // from inside the check watcher's own callback: fine
+        self.remove_all_listeners();
+        let gone = lp
+            .local(Open::default)
+            .0
+            .borrow_mut()
+            .try_remove(self.inner.slot.get());
+        drop(gone);
+    }
+
+    /// The loop is ending (its cleanup watcher runs): close at once, the
+    /// io watcher before libzmq's socket, without emitting anything.
+    pub(super) fn teardown(&self) {
+        self.inner.closing.set(true);
+        self.inner.closed.set(true);
+        self.inner.finished.set(true);
+        let drive = self.inner.drive.borrow_mut().take();
+        drop(drive);
+        let sock = self.inner.sock.borrow_mut().take();
+        drop(sock);
+        self.inner.queue.borrow_mut().clear();
+        self.remove_all_listeners();
+    }
+}
+
+pub(super) fn eprintln_unhandled(error: &Error) {
+    if log::max_level() == log::LevelFilter::Off {
+        eprintln!("hinge: unhandled zmq error (add an on_error listener to handle it): {error}");
+    } else {
+        log::warn!("hinge: unhandled zmq error: {error}");
+    }
+}
