@@ -261,3 +261,119 @@ fn custom_emitter_example_prints_its_events() {
          1 reading listener(s) left\n"
     );
 }
+
+#[cfg(feature = "zmq")]
+mod zmq_examples {
+    use super::*;
+
+    fn zmq_endpoint(name: &str) -> String {
+        let path = std::env::temp_dir().join(format!("hinge-ex-{}-{name}", std::process::id()));
+        format!("ipc://{}", path.display())
+    }
+
+    /// Reads the child's stdout until `lines` lines have come, or 10 s.
+    fn read_lines(child: &mut Child, lines: usize) -> Vec<String> {
+        let out = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            BufReader::new(out)
+                .lines()
+                .take(lines)
+                .map(|l| l.unwrap())
+                .collect::<Vec<_>>()
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !reader.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            reader.is_finished(),
+            "the example printed fewer than {lines} lines"
+        );
+        reader.join().unwrap()
+    }
+
+    #[test]
+    fn zmq_echo_answers_req_and_dealer_clients() {
+        let endpoint = zmq_endpoint("echo");
+        let _server = start("zmq_echo", &[&endpoint]);
+        let ctx = zmq::Context::new();
+        let req = ctx.socket(zmq::REQ).unwrap();
+        req.set_rcvtimeo(10_000).unwrap();
+        req.connect(&endpoint).unwrap();
+        req.send("ping", 0).unwrap();
+        assert_eq!(req.recv_multipart(0).unwrap(), [b"ping".to_vec()]);
+        let dealer = ctx.socket(zmq::DEALER).unwrap();
+        dealer.set_rcvtimeo(10_000).unwrap();
+        dealer.connect(&endpoint).unwrap();
+        dealer.send_multipart(["a", "", "c"], 0).unwrap();
+        assert_eq!(
+            dealer.recv_multipart(0).unwrap(),
+            [b"a".to_vec(), b"".to_vec(), b"c".to_vec()]
+        );
+    }
+
+    #[test]
+    fn zmq_divide_serves_and_sends() {
+        let endpoint = zmq_endpoint("divide");
+        let mut server = start("zmq_divide", &[&endpoint]);
+        std::thread::sleep(Duration::from_millis(200));
+        for n in ["4", "0", "abc"] {
+            let status = Command::new(example("zmq_divide"))
+                .args([&endpoint, "--send", n])
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        let lines = read_lines(&mut server.0, 10);
+        let text = lines.join("\n");
+        assert!(
+            text.contains("Got 4") && text.contains("Result: 334.25"),
+            "{text}"
+        );
+        assert!(text.contains("Error: cannot divide by zero"), "{text}");
+        assert!(text.contains("Error: \"abc\" is not a number"), "{text}");
+        assert!(text.contains("dividing on hinge-pool-"), "{text}");
+    }
+
+    #[test]
+    fn zmq_pause_holds_the_backlog_and_delivers_it_on_resume() {
+        let endpoint = zmq_endpoint("pause");
+        let mut server = start(
+            "zmq_pause",
+            &["--endpoint", &endpoint, "--interval-ms", "50"],
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let command = |c: &str| {
+            let status = Command::new(example("zmq_pause"))
+                .args(["--endpoint", &endpoint, "--command", c])
+                .status()
+                .unwrap();
+            assert!(status.success());
+        };
+        command("pause");
+        std::thread::sleep(Duration::from_millis(500));
+        command("resume");
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = server.0.kill();
+        let mut out = String::new();
+        server
+            .0
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        let paused = lines.iter().position(|l| *l == "pausing").expect("paused");
+        let resumed = lines
+            .iter()
+            .position(|l| *l == "resuming")
+            .expect("resumed");
+        assert_eq!(resumed, paused + 1, "nothing printed while paused:\n{out}");
+        let backlog = lines[resumed + 1..]
+            .iter()
+            .filter(|l| l.starts_with("got time"))
+            .count();
+        assert!(backlog >= 8, "the backlog arrived on resume:\n{out}");
+    }
+}

@@ -71,7 +71,7 @@ impl ZmqSocket {
     }
 
     /// How long a closed socket keeps delivering (default
-    /// [`DEFAULT_LINGER`]); `None` waits forever, which can make the end
+    /// [`DEFAULT_LINGER`](super::DEFAULT_LINGER)); `None` waits forever, which can make the end
     /// of the program hang on an absent peer.
     ///
     /// ```
