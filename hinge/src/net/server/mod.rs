@@ -3,10 +3,10 @@
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::time::Duration;
+
+mod accept;
 
 use crate::event_loop::Loop;
 use slab::Slab;
@@ -16,12 +16,6 @@ use crate::handle::{Owned, Table};
 use crate::net::addr::{parse_host, resolve, Addr, Host};
 use crate::net::sys;
 use crate::{Error, Event, Io, Ready, Result, Socket, Timer, Watcher};
-
-/// Connections accepted per readiness event, so one busy listener cannot
-/// starve the loop's other work.
-const ACCEPTS_PER_WAKEUP: usize = 64;
-/// How long to stop accepting after running out of file descriptors.
-const EMFILE_BACKOFF: Duration = Duration::from_millis(100);
 
 /// One built-in event of a [`Server`], to count or remove its listeners.
 ///
@@ -458,88 +452,6 @@ impl Server {
             }
         });
         Ok(())
-    }
-
-    fn accept(&self, lp: &Loop, io: &Io) {
-        let Some(listener) = io.source::<socket2::Socket>() else {
-            return;
-        };
-        for _ in 0..ACCEPTS_PER_WAKEUP {
-            if self.inner.closed.get() {
-                return;
-            }
-            match crate::ffi::accept(listener.as_raw_fd()) {
-                Ok((sock, peer)) => self.admit(lp, sock, Addr::from_sock(&peer)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                // The peer gave up while queued: nothing to do.
-                Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNABORTED | libc::EPROTO)) => {
-                    continue
-                }
-                Err(e) => {
-                    let out_of_fds = matches!(
-                        e.raw_os_error(),
-                        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-                    );
-                    let err = Error::from_io("accept", self.label(), e);
-                    if out_of_fds {
-                        // Pending connections would wake us at once, forever:
-                        // stop accepting for a moment instead of spinning.
-                        self.back_off(lp);
-                    }
-                    if !self.inner.events.error.emit(lp, self, &err) {
-                        crate::error::report_unhandled(format_args!(
-                            "unhandled server error (add an on_error listener to handle it) on {}: {err}",
-                            self.label()
-                        ));
-                    }
-                    return;
-                }
-            }
-        }
-    }
-
-    fn admit(&self, lp: &Loop, sock: socket2::Socket, peer: Addr) {
-        if let Some(max) = self.inner.max_connections.get() {
-            if self.inner.clients.borrow().len() >= max {
-                log::debug!(
-                    "hinge: server {}: at max connections, closing {peer}",
-                    self.label()
-                );
-                return; // dropping closes it
-            }
-        }
-        match Socket::adopt(lp, sock, Some(peer)) {
-            Ok(socket) => {
-                let slot = self.inner.clients.borrow_mut().insert(socket.clone());
-                socket.set_server(&self.inner, slot);
-                self.inner.events.connection.emit(lp, self, &socket);
-            }
-            Err(e) => crate::error::report_unhandled(format_args!(
-                "server {}: could not adopt an accepted connection: {e}",
-                self.label()
-            )),
-        }
-    }
-
-    fn back_off(&self, lp: &Loop) {
-        if let Some(io) = &*self.inner.io.borrow() {
-            io.stop();
-        }
-        let weak = Rc::downgrade(&self.inner);
-        let timer = Timer::new(lp, EMFILE_BACKOFF, Duration::ZERO, move |_, _| {
-            if let Some(inner) = weak.upgrade() {
-                if !inner.closed.get() {
-                    if let Some(io) = &*inner.io.borrow() {
-                        io.start();
-                    }
-                }
-            }
-        });
-        if self.inner.unref.get() {
-            timer.unref();
-        }
-        *self.inner.backoff.borrow_mut() = Some(timer);
     }
 
     fn label(&self) -> String {
