@@ -838,7 +838,12 @@ fn line_splitter_bounds_memory_and_handles_every_split() {
         Err(Error::LineTooLong { max: 4 })
     ));
     assert!(lines.pending().is_empty(), "nothing kept after the error");
+    // The rest of the long line is skipped: it never passes for a line.
+    let mut got = Vec::new();
+    lines.feed(b"QUIT\nok\n", |l| got.push(l.to_vec())).unwrap();
+    assert_eq!(got, [b"ok".to_vec()]);
     assert!(lines.feed(b"abcde\n", |_| {}).is_err());
+    assert!(LineSplitter::new(usize::MAX).feed(b"x\r", |_| {}).is_ok());
 }
 
 #[test]
@@ -963,7 +968,7 @@ fn tcp_send_end_marks_the_response_complete_so_the_read_timeout_is_quiet() {
             read_timeout: Some(Duration::from_millis(100)),
             ..Default::default()
         },
-        |_, sock, _| sock.end(), // complete: say so
+        |_, sock, _| sock.close(), // complete: say so
         move |_, _, _| e.hit(),
     )
     .unwrap();

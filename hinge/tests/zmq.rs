@@ -566,3 +566,132 @@ fn bad_input_gives_typed_errors() {
     t.close();
     run_bounded(&lp, 10);
 }
+
+/// CPU seconds this process has used (utime + stime from /proc).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+#[test]
+fn a_refused_send_despite_pollout_does_not_spin() {
+    // ROUTER_MANDATORY reports POLLOUT while any peer has room, yet a send
+    // to a full peer fails: hinge must retry on a timer, not spin.
+    let lp = Loop::new().unwrap();
+    let ctx = Context::new();
+    let router = ZmqSocket::with_context(&lp, &ctx, Kind::Router).unwrap();
+    router.set_router_mandatory(true).unwrap();
+    router.set_send_hwm(1).unwrap();
+    router.bind("inproc://mandatory").unwrap();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let slow = peer(&ctx, zmq::DEALER, move |s| {
+        s.set_identity(b"slow").unwrap();
+        s.set_rcvhwm(1).unwrap();
+        s.connect("inproc://mandatory").unwrap();
+        s.send("hi", 0).unwrap();
+        stop_rx.recv().unwrap(); // never reads until told
+        let mut n = 0;
+        while s.recv_bytes(0).unwrap() != b"end" {
+            n += 1;
+        }
+        n
+    });
+    // A second peer with room: now libzmq reports POLLOUT all along.
+    let (idle_tx, idle_rx) = std::sync::mpsc::channel::<()>();
+    let roomy = peer(&ctx, zmq::DEALER, move |s| {
+        s.set_identity(b"roomy").unwrap();
+        s.connect("inproc://mandatory").unwrap();
+        s.send("hi", 0).unwrap();
+        idle_rx.recv().unwrap();
+    });
+    let (r, queued) = (router.clone(), Rc::new(RefCell::new(0)));
+    let q = queued.clone();
+    let greetings = Rc::new(std::cell::Cell::new(0));
+    let g = greetings.clone();
+    router.on_data(move |lp, _, _| {
+        g.set(g.get() + 1);
+        if g.get() < 2 {
+            return; // wait for both peers
+        }
+        // Fill the slow peer; the rest queues in hinge.
+        for i in 0..20 {
+            let _ = r.send(&["slow".as_bytes(), format!("{i}").as_bytes()]);
+        }
+        *q.borrow_mut() = r.queued();
+        let r = r.clone();
+        let cpu = cpu_seconds();
+        let (stop_tx, idle_tx) = (stop_tx.clone(), idle_tx.clone());
+        lp.set_timeout(Duration::from_millis(500), move |_| {
+            let used = cpu_seconds() - cpu;
+            if !common::under_valgrind() {
+                assert!(used < 0.25, "spun: {used:.2} s of CPU in 0.5 s");
+            }
+            stop_tx.send(()).unwrap();
+            idle_tx.send(()).unwrap();
+            r.send(&["slow", "end"]).unwrap();
+            r.close();
+        });
+    });
+    run_bounded(&lp, 10);
+    roomy.join().unwrap();
+    assert!(*queued.borrow() > 0, "some sends queued");
+    assert_eq!(
+        slow.join().unwrap(),
+        20,
+        "every message delivered once the peer read"
+    );
+}
+
+#[test]
+fn close_with_a_queue_nobody_takes_ends_after_the_linger() {
+    let lp = Loop::new().unwrap();
+    let dealer = ZmqSocket::new(&lp, Kind::Dealer).unwrap();
+    dealer.set_linger(Some(Duration::from_millis(100))).unwrap();
+    dealer.bind("inproc://nobody-takes").unwrap();
+    assert!(!dealer.send_frame("stuck").unwrap(), "queued: no peer");
+    let closed = Hits::default();
+    let c = closed.clone();
+    dealer.on_close(move |_, _| c.hit());
+    dealer.close();
+    let start = std::time::Instant::now();
+    run_bounded(&lp, 10);
+    assert_eq!(closed.get(), 1);
+    assert!(start.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn without_a_data_listener_messages_wait_in_libzmq() {
+    let lp = Loop::new().unwrap();
+    let ctx = Context::new();
+    let pull = ZmqSocket::with_context(&lp, &ctx, Kind::Pull).unwrap();
+    pull.bind("inproc://no-listener").unwrap();
+    let sender = peer(&ctx, zmq::PUSH, |s| {
+        s.connect("inproc://no-listener").unwrap();
+        for i in 0..10u8 {
+            s.send(&[i][..], 0).unwrap();
+        }
+    });
+    // A once listener takes exactly one message; nothing is thrown away.
+    let first = Rc::new(RefCell::new(Vec::new()));
+    let f = first.clone();
+    pull.once_data(move |_, _, m| f.borrow_mut().push(m[0].to_vec()));
+    let (p, all) = (pull.clone(), Rc::new(RefCell::new(Vec::new())));
+    let a = all.clone();
+    lp.set_timeout(Duration::from_millis(200), move |_| {
+        let a = a.clone();
+        let p2 = p.clone();
+        p.on_data(move |_, _, m| {
+            a.borrow_mut().push(m[0][0]);
+            if a.borrow().len() == 9 {
+                p2.close();
+            }
+        });
+    });
+    run_bounded(&lp, 10);
+    sender.join().unwrap();
+    assert_eq!(*first.borrow(), vec![vec![0u8]]);
+    assert_eq!(*all.borrow(), (1..10).collect::<Vec<u8>>());
+}

@@ -212,9 +212,12 @@ impl Loop {
         self.core.now()
     }
 
-    /// [`now`](Loop::now) as an [`Instant`](std::time::Instant): the
-    /// monotonic instant of the loop's cached time, for measuring with
-    /// `Duration`s instead of float seconds.
+    /// [`now`](Loop::now) as an [`Instant`](std::time::Instant), for
+    /// measuring with `Duration`s instead of float seconds: the instant the
+    /// loop's cached time was taken, estimated from how far libev's clock
+    /// has moved since. The estimate is bounded: a wall-clock step while
+    /// the loop slept moves it by at most 60 s (libev's longest block), and
+    /// two calls in one callback may differ by the time between them.
     ///
     /// ```
     /// let lp = hinge::Loop::new()?;
@@ -224,10 +227,9 @@ impl Loop {
     /// ```
     pub fn now_instant(&self) -> std::time::Instant {
         // How long ago the cached time was taken, by libev's own clock.
-        let age = (crate::time() - self.now()).max(0.0);
+        let age = (crate::time() - self.now()).clamp(0.0, 60.0);
         let now = std::time::Instant::now();
-        now.checked_sub(Duration::from_secs_f64(age.min(1e9)))
-            .unwrap_or(now)
+        now.checked_sub(Duration::from_secs_f64(age)).unwrap_or(now)
     }
 
     /// Refreshes the cached time, e.g. after a long computation in a callback.

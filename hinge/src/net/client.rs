@@ -21,11 +21,12 @@ pub struct SendOptions {
     /// Fail with [`Error::TimedOut`] after this long without receiving data.
     ///
     /// It runs until the exchange is over, which only the caller knows:
-    /// once the response is complete, call [`Socket::end`] or
-    /// [`Socket::close`] in `on_read`. After that the timeout closes the
-    /// socket quietly (`close` with `had_error = false`) if the server
-    /// never hangs up; without it, the timeout fires `TimedOut` even after
-    /// a full reply.
+    /// once the response is complete, call [`Socket::close`] in `on_read`.
+    /// After that the timeout can only close the socket quietly (`close`
+    /// with `had_error = false`), while what is queued is still being
+    /// written; without it, the timeout fires `TimedOut` even after a full
+    /// reply. [`Socket::end`] (a half-close, say to end a request) keeps
+    /// the timeout's error: the response may still be missing.
     pub read_timeout: Option<Duration>,
     /// Fail with [`Error::TimedOut`] if `data` is not fully written in time.
     pub write_timeout: Option<Duration>,
@@ -34,7 +35,7 @@ pub struct SendOptions {
 /// Connects to `host:port`, sends `data`, and calls `on_read` with every
 /// chunk received and `on_error` with a failure (after which the socket is
 /// closed). Returns the socket, which can be reused for further sends.
-/// Close it (or `end` it) in `on_read` once the response is complete; see
+/// Close it in `on_read` once the response is complete; see
 /// [`SendOptions::read_timeout`].
 ///
 /// ```no_run
@@ -78,7 +79,7 @@ where
     if let Some(t) = options.read_timeout {
         sock.set_timeout(Some(t));
         sock.on_timeout(|lp, s| {
-            if s.is_ending() {
+            if s.is_closing() {
                 s.destroy(); // the caller said the response was complete
             } else {
                 s.fail_timed_out(lp, "read", "no data received in time");

@@ -20,6 +20,9 @@ use crate::{Error, Loop, Result, Socket};
 pub struct LineSplitter {
     partial: Vec<u8>,
     max_line: usize,
+    /// After a line over the limit: its rest is skipped up to its `\n`,
+    /// so that the tail of a long line never passes for a line of its own.
+    skipping: bool,
 }
 
 impl LineSplitter {
@@ -34,12 +37,14 @@ impl LineSplitter {
         LineSplitter {
             partial: Vec::new(),
             max_line,
+            skipping: false,
         }
     }
 
     /// Feeds `data`, calling `line` with each complete line. A line longer
     /// than the limit is an [`Error::LineTooLong`]; the lines before it
-    /// were delivered, and the splitter is emptied.
+    /// were delivered, and the rest of the long line, up to its `\n`, is
+    /// skipped if feeding goes on.
     ///
     /// ```
     /// let mut lines = hinge::LineSplitter::new(8);
@@ -50,6 +55,15 @@ impl LineSplitter {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn feed(&mut self, mut data: &[u8], mut line: impl FnMut(&[u8])) -> Result<()> {
+        if self.skipping {
+            match data.iter().position(|&b| b == b'\n') {
+                Some(end) => {
+                    self.skipping = false;
+                    data = &data[end + 1..];
+                }
+                None => return Ok(()),
+            }
+        }
         while let Some(end) = data.iter().position(|&b| b == b'\n') {
             let (head, rest) = (&data[..end], &data[end + 1..]);
             data = rest;
@@ -67,8 +81,9 @@ impl LineSplitter {
         // An unfinished line: keep it, if it fits (a final `\r` may be the
         // start of its `\r\n`, so it does not count).
         let cr = data.last().or(self.partial.last()) == Some(&b'\r');
-        if self.partial.len() + data.len() > self.max_line + usize::from(cr) {
+        if self.partial.len() + data.len() > self.max_line.saturating_add(usize::from(cr)) {
             self.partial.clear();
+            self.skipping = true;
             return Err(Error::LineTooLong { max: self.max_line });
         }
         self.partial.extend_from_slice(data);

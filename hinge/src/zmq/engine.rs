@@ -16,7 +16,13 @@ impl ZmqSocket {
     pub(super) fn wanted(&self) -> zmq::PollEvents {
         let inner = &*self.inner;
         let mut want = zmq::PollEvents::empty();
-        if !inner.paused.get() && !inner.closing.get() && inner.kind.can_receive() {
+        // Receive only for someone: without a `data` listener, messages
+        // wait in libzmq (and push back) instead of being thrown away.
+        if !inner.paused.get()
+            && !inner.closing.get()
+            && inner.kind.can_receive()
+            && inner.events.data.listener_count() > 0
+        {
             want |= zmq::POLLIN;
         }
         if !inner.queue.borrow().is_empty() {
@@ -37,8 +43,17 @@ impl ZmqSocket {
         if self.inner.closed.get() {
             return;
         }
-        let want = self.wanted();
-        let now = !want.is_empty() && self.ready().intersects(want);
+        let mut want = self.wanted();
+        if self.inner.send_blocked.get() {
+            // POLLOUT is not to be trusted now: the retry timer wakes us.
+            want.remove(zmq::POLLOUT);
+        }
+        let mut now = !want.is_empty() && self.ready().intersects(want);
+        if self.inner.in_check.get() {
+            // A nested run inside our own callback: our check cannot run
+            // until the callback returns, so never spin waiting for it.
+            now = false;
+        }
         if let Some(d) = &*self.inner.drive.borrow() {
             if now {
                 d.io.stop();
@@ -59,6 +74,7 @@ impl ZmqSocket {
             }
             return;
         }
+        self.inner.in_check.set(true);
         let ready = self.ready();
         if ready.contains(zmq::POLLOUT) && !self.inner.queue.borrow().is_empty() {
             self.flush(lp);
@@ -66,6 +82,7 @@ impl ZmqSocket {
         if ready.contains(zmq::POLLIN) && !self.inner.closing.get() {
             self.receive(lp);
         }
+        self.inner.in_check.set(false);
     }
 
     /// Sends queued messages until libzmq refuses; `drain` once empty.
@@ -79,8 +96,15 @@ impl ZmqSocket {
             match sent {
                 Ok(Ok(())) => {
                     self.inner.queue.borrow_mut().pop_front();
+                    self.set_send_blocked(false);
                 }
-                Ok(Err(zmq::Error::EAGAIN)) | Err(_) => return,
+                Ok(Err(zmq::Error::EAGAIN)) => {
+                    // Refused although libzmq said POLLOUT: retry on the
+                    // timer rather than spin.
+                    self.set_send_blocked(true);
+                    return;
+                }
+                Err(_) => return,
                 Ok(Err(e)) => {
                     // Refused for good (an unroutable peer, say): report
                     // it, and go on with the next message.
@@ -98,19 +122,38 @@ impl ZmqSocket {
         }
     }
 
+    fn set_send_blocked(&self, blocked: bool) {
+        if self.inner.send_blocked.replace(blocked) == blocked {
+            return;
+        }
+        if let Some(d) = &*self.inner.drive.borrow() {
+            if blocked {
+                d.retry.start();
+            } else {
+                d.retry.stop();
+            }
+        }
+    }
+
     /// Receives whole messages, up to the budget, while not paused.
     pub(super) fn receive(&self, lp: &Loop) {
         for _ in 0..RECV_BUDGET {
-            if self.inner.paused.get() || self.inner.closing.get() {
-                return;
+            if self.inner.paused.get()
+                || self.inner.closing.get()
+                || self.inner.events.data.listener_count() == 0
+            {
+                return; // nobody to hand a message to: leave it in libzmq
             }
-            // Taken out for the emission: a nested run may receive too.
+            // Taken out for the emission, so the buffer is never borrowed
+            // while user code runs.
             let mut frames = std::mem::take(&mut *self.inner.frames.borrow_mut());
-            let got = self.recv_message(&mut frames);
-            let more = match got {
+            let more = match self.recv_message(&mut frames) {
                 Ok(0) => false,
                 Ok(n) => {
                     self.inner.events.data.emit(lp, self, &frames[..n]);
+                    // Keep the buffer for the next message, but not the
+                    // payloads of frames an earlier, longer one left.
+                    frames.truncate(n);
                     true
                 }
                 Err(e) => {

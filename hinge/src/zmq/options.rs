@@ -87,7 +87,9 @@ impl ZmqSocket {
             Some(d) => millis(d)?,
             None => -1,
         };
-        self.set_option("set linger", |s| s.set_linger(ms))
+        self.set_option("set linger", |s| s.set_linger(ms))?;
+        self.inner.linger_ms.set(ms);
+        Ok(())
     }
 
     /// The routing id a ROUTER peer sees for this socket (1 to 255 bytes).

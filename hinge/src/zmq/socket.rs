@@ -1,4 +1,5 @@
-//! A ZeroMQ socket driven by the loop: the face, then the engine.
+//! A ZeroMQ socket on the loop: its kind, its state, and its face (bind,
+//! connect, send, close, pause, ref/unref).
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -10,7 +11,7 @@ use slab::Slab;
 use super::context::Context;
 use super::error::from_zmq;
 use super::Frame;
-use crate::{Check, Cleanup, Error, Event, Idle, Io, Loop, Prepare, Ready, Result, Watcher};
+use crate::{Check, Cleanup, Error, Event, Idle, Io, Loop, Prepare, Ready, Result, Timer, Watcher};
 
 /// Messages [`ZmqSocket::send`] queues while libzmq refuses more; beyond
 /// it, `send` fails with [`Error::WouldBlock`].
@@ -19,6 +20,8 @@ pub const DEFAULT_SEND_QUEUE: usize = 1024;
 /// (`ZMQ_LINGER`): finite, so closing a socket or dropping the loop never
 /// hangs.
 pub const DEFAULT_LINGER: Duration = Duration::from_secs(1);
+/// How often a send refused despite POLLOUT is retried.
+const SEND_RETRY: Duration = Duration::from_millis(5);
 
 /// The kind of a ZeroMQ socket: which pattern it takes part in.
 ///
@@ -131,6 +134,11 @@ pub(super) struct Drive {
     pub(super) prepare: Prepare,
     pub(super) check: Check,
     pub(super) idle: Idle,
+    /// Wakes the loop to retry a send that libzmq refused although it
+    /// reported POLLOUT (a ROUTER with ROUTER_MANDATORY and one slow peer).
+    pub(super) retry: Timer,
+    /// Bounds how long `close` waits for the queue: the linger period.
+    pub(super) linger: Timer,
     pub(super) _cleanup: Cleanup,
 }
 
@@ -155,6 +163,14 @@ pub(super) struct Inner {
     pub(super) queue: RefCell<VecDeque<Vec<Vec<u8>>>>,
     pub(super) queue_limit: Cell<usize>,
     pub(super) need_drain: Cell<bool>,
+    /// libzmq refused a send while reporting POLLOUT: retry on a timer,
+    /// not by spinning.
+    pub(super) send_blocked: Cell<bool>,
+    /// The check watcher's callback is running (a nested `run` cannot
+    /// re-enter it, so it must not spin waiting for it either).
+    pub(super) in_check: Cell<bool>,
+    /// The linger period in ms (-1: forever), bounding `close`'s wait.
+    pub(super) linger_ms: Cell<i32>,
     /// The receive buffer, reused: libzmq refills the frames in place.
     pub(super) frames: RefCell<Vec<Frame>>,
     pub(super) events: Events,
@@ -241,6 +257,9 @@ impl ZmqSocket {
             queue: RefCell::new(VecDeque::new()),
             queue_limit: Cell::new(DEFAULT_SEND_QUEUE),
             need_drain: Cell::new(false),
+            send_blocked: Cell::new(false),
+            in_check: Cell::new(false),
+            linger_ms: Cell::new(DEFAULT_LINGER.as_millis() as i32),
             frames: RefCell::new(Vec::new()),
             events: Events::default(),
         });
@@ -275,6 +294,16 @@ impl ZmqSocket {
                 s.after_wake(lp);
             }
         });
+        // Only wakes the loop: the check watcher retries the send.
+        let retry = Timer::new(lp, Duration::ZERO, SEND_RETRY, |_, _| {});
+        retry.stop();
+        let up = upgrade.clone();
+        let linger = Timer::new(lp, DEFAULT_LINGER, Duration::ZERO, move |_, _| {
+            if let Some(s) = up() {
+                s.shut(); // the queue did not empty in time: give up on it
+            }
+        });
+        linger.stop();
         let cleanup = Cleanup::new(lp, move |_, _| {
             if let Some(s) = upgrade() {
                 s.teardown();
@@ -285,6 +314,8 @@ impl ZmqSocket {
             prepare,
             check,
             idle,
+            retry,
+            linger,
             _cleanup: cleanup,
         })
     }
@@ -539,7 +570,19 @@ impl ZmqSocket {
         }
         if self.inner.queue.borrow().is_empty() {
             self.shut();
-        } // else `flush` shuts it once the queue is empty
+            return;
+        }
+        // `flush` shuts it once the queue is empty, or the linger timer
+        // does after the linger period: a queue no peer takes never makes
+        // close hang (a negative linger waits forever, as libzmq's does).
+        let ms = self.inner.linger_ms.get();
+        if ms >= 0 {
+            if let Some(d) = &*self.inner.drive.borrow() {
+                d.linger
+                    .set(Duration::from_millis(ms as u64), Duration::ZERO);
+                d.linger.start();
+            }
+        }
     }
 
     /// Closes at once, discarding what is queued here (libzmq still has
@@ -568,6 +611,8 @@ impl ZmqSocket {
         if let Some(d) = &*self.inner.drive.borrow() {
             d.io.stop();
             d.prepare.stop();
+            d.retry.stop();
+            d.linger.stop();
             d.idle.start();
         }
         let sock = self.inner.sock.borrow_mut().take();
@@ -632,7 +677,8 @@ impl ZmqSocket {
     fn apply_ref(&self) {
         let unref = self.inner.unref.get();
         if let Some(d) = &*self.inner.drive.borrow() {
-            let all: [&dyn Watcher; 4] = [&d.io, &d.prepare, &d.check, &d.idle];
+            let all: [&dyn Watcher; 6] =
+                [&d.io, &d.prepare, &d.check, &d.idle, &d.retry, &d.linger];
             for w in all {
                 if unref {
                     w.unref();

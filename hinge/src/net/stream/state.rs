@@ -290,12 +290,9 @@ impl Socket {
         }
     }
 
-    /// `end()` or `close()` was called, or the peer ended: the exchange
-    /// is winding down.
-    pub(crate) fn is_ending(&self) -> bool {
-        self.inner
-            .state
-            .has(flag::ENDING | flag::CLOSING | flag::READ_EOF | flag::CLOSED)
+    /// `close()` was called (the queue may still be flushing).
+    pub(crate) fn is_closing(&self) -> bool {
+        self.inner.state.has(flag::CLOSING | flag::CLOSED)
     }
 
     pub(crate) fn set_server(&self, server: &Rc<ServerInner>, slot: usize) {
