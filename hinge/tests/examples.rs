@@ -57,6 +57,15 @@ fn connect(port: u16) -> TcpStream {
     }
 }
 
+/// Sends a signal (`-INT`, `-TERM`) to the example's process.
+fn signal(child: &Child, sig: &str) {
+    let kill = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+}
+
 fn wait_exit(child: &mut Child, secs: u64) -> std::process::ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
@@ -80,11 +89,7 @@ fn echo_server_quickstart() {
     drop(c);
     std::thread::sleep(Duration::from_millis(100));
     // SIGTERM: a clean exit.
-    let kill = Command::new("kill")
-        .args(["-TERM", &server.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    signal(&server.0, "-TERM");
     let status = wait_exit(&mut server.0, 10);
     assert!(status.success(), "{status:?}");
     let mut out = String::new();
@@ -222,11 +227,7 @@ fn echo_server_shuts_down_gracefully_on_ctrl_c_with_a_client_connected() {
     c.read_exact(&mut buf).unwrap();
     // SIGINT while the client is still connected: the server stops
     // listening, closes the client, and run() returns on its own.
-    let kill = Command::new("kill")
-        .args(["-INT", &server.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    signal(&server.0, "-INT");
     let mut rest = Vec::new();
     c.read_to_end(&mut rest).unwrap(); // EOF: closed by the server
     assert!(rest.is_empty());
