@@ -23,6 +23,8 @@
 #   PORT_BASE [20100]   first port used (one port per measurement, mod 500)
 #   OUT [bench/results/latest.json]
 #   SKIP_BUILD [0]      1: use the binaries already built
+#   NODELAY [1]         TCP_NODELAY on every peer's connections (0: Nagle on);
+#                       a base binary (hinge-base) keeps its own default
 #   HINGE_SERVER        an echo_server binary to measure instead of the one
 #                       built here (e.g. from a clean checkout); HINGE_REV
 #                       names its revision in the report [git describe]
@@ -59,6 +61,11 @@ LOADGEN_CPU=${LOADGEN_CPU:-1}
 PORT_BASE=${PORT_BASE:-20100}
 OUT=${OUT:-bench/results/latest.json}
 SKIP_BUILD=${SKIP_BUILD:-0}
+# Every peer gets the same socket options: TCP_NODELAY on (1, hinge's
+# default) or off (0), through ECHO_NODELAY and hinge's --no-nodelay.
+export ECHO_NODELAY=${NODELAY:-1}
+HINGE_NODELAY_ARG=""
+[ "$ECHO_NODELAY" = 0 ] && HINGE_NODELAY_ARG="--no-nodelay"
 
 say() { echo "run.sh: $*" >&2; }
 
@@ -98,7 +105,7 @@ done
 server_cmd() {
   case $1 in
     c) echo "$BIN/echo-libev $2" ;;
-    hinge) echo "$HINGE_SERVER $2 --quiet" ;;
+    hinge) echo "$HINGE_SERVER $2 --quiet $HINGE_NODELAY_ARG" ;;
     hinge-base) echo "${HINGE_BASE_SERVER:?set HINGE_BASE_SERVER} $2 --quiet" ;;
     mio) echo "$BIN/echo-mio $2" ;;
     tokio) echo "$BIN/echo-tokio $2" ;;

@@ -15,7 +15,9 @@ if (!Number.isInteger(port) || port <= 0 || port > 65535) {
   process.exit(2);
 }
 
-const server = net.createServer((socket) => {
+// TCP_NODELAY like every peer of the harness (ECHO_NODELAY, default 1).
+const noDelay = process.env.ECHO_NODELAY !== '0';
+const server = net.createServer({ noDelay }, (socket) => {
   socket.on('data', (chunk) => {
     if (!socket.write(chunk)) socket.pause();
   });

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,6 +188,12 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     int fd = listen_on(port);
+    /* Accepted connections inherit TCP_NODELAY from the listener; the
+     * harness sets ECHO_NODELAY alike for every peer (default 1). */
+    const char *nd = getenv("ECHO_NODELAY");
+    int nodelay = !(nd && strcmp(nd, "0") == 0);
+    if (fd >= 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof nodelay);
     if (fd < 0 || listen(fd, 1024) < 0) {
         perror("listen");
         return 1;

@@ -41,8 +41,17 @@ fn bind(addr: SocketAddr) -> io::Result<Socket> {
         sock.set_only_v6(false)?;
     }
     sock.set_reuse_address(true)?;
+    // Accepted connections inherit TCP_NODELAY from the listener: every
+    // peer gets the same socket options (bench/run.sh sets ECHO_NODELAY).
+    sock.set_tcp_nodelay(nodelay())?;
     sock.bind(&addr.into())?;
     Ok(sock)
+}
+
+/// Whether the echo servers turn Nagle's algorithm off: `ECHO_NODELAY`
+/// (1, the default, or 0), set alike for every peer by bench/run.sh.
+pub fn nodelay() -> bool {
+    std::env::var("ECHO_NODELAY").map_or(true, |v| v != "0")
 }
 
 /// The port from a server's first argument, or exits with a usage line.

@@ -4,6 +4,7 @@
 //! cargo run --example echo_server            # port 4545
 //! cargo run --example echo_server -- 5000    # another port
 //! cargo run --example echo_server -- --quiet # no per-connection output
+//! cargo run --example echo_server -- --no-nodelay # Nagle on (hinge turns it off)
 //! nc localhost 4545                          # in another terminal
 //! ```
 
@@ -12,13 +13,15 @@ use hinge::{signal, Loop, Server};
 fn main() -> hinge::Result<()> {
     let mut port = 4545;
     let mut quiet = false;
+    let mut nodelay = true;
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--quiet" | "-q" => quiet = true,
+            "--no-nodelay" => nodelay = false,
             p => match p.parse() {
                 Ok(p) => port = p,
                 Err(_) => {
-                    eprintln!("usage: echo_server [PORT] [--quiet]");
+                    eprintln!("usage: echo_server [PORT] [--quiet] [--no-nodelay]");
                     std::process::exit(2);
                 }
             },
@@ -27,6 +30,7 @@ fn main() -> hinge::Result<()> {
 
     let lp = Loop::new()?;
     let server = Server::new(&lp);
+    server.set_nodelay(nodelay);
 
     server.on_listening(|_, server| {
         println!("listening on {}", server.local_addr().expect("listening"));

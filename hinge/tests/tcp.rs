@@ -978,3 +978,35 @@ fn tcp_send_end_marks_the_response_complete_so_the_read_timeout_is_quiet() {
     assert_eq!(errors.get(), 0);
     assert_eq!(*closes.borrow(), vec![false]);
 }
+
+#[test]
+fn tcp_nodelay_is_on_by_default_and_a_server_can_opt_out() {
+    let lp = Loop::new().unwrap();
+    for on in [true, false] {
+        let server = Server::new(&lp);
+        server.set_nodelay(on);
+        server.listen_on("127.0.0.1", 0).unwrap();
+        let port = server.local_addr().unwrap().port();
+        let accepted = Rc::new(RefCell::new(None));
+        let a = accepted.clone();
+        server.on_connection(move |_, srv, client| {
+            *a.borrow_mut() = Some(client.nodelay().unwrap());
+            client.destroy();
+            srv.close();
+        });
+        let client = Socket::connect(&lp, "127.0.0.1", port).unwrap();
+        let connected = Rc::new(RefCell::new(None));
+        let c = connected.clone();
+        client.on_connect(move |_, s| {
+            *c.borrow_mut() = Some(s.nodelay().unwrap());
+            s.destroy();
+        });
+        run_bounded(&lp, 10);
+        assert_eq!(
+            *accepted.borrow(),
+            Some(on),
+            "accepted, server nodelay {on}"
+        );
+        assert_eq!(*connected.borrow(), Some(true), "connected: on by default");
+    }
+}

@@ -126,7 +126,11 @@ impl Socket {
         }
         let addr = addrs.remove(0);
         *self.inner.peer.borrow_mut() = Some(Addr::Inet(addr));
-        match sys::inet_stream(&addr) {
+        match sys::inet_stream(&addr).and_then(|s| {
+            // Nagle off, as for accepted connections (Server::set_nodelay).
+            s.set_tcp_nodelay(true)?;
+            Ok(s)
+        }) {
             Ok(sock) => self.start_connect(lp, sock, &addr.into(), Addr::Inet(addr), addrs),
             Err(e) => self.fail_soon(Error::from_io(op, addr, e)),
         }

@@ -374,7 +374,10 @@ impl Socket {
         self.inner.state.set(flag::HAS_IDLE_TIMER, true);
     }
 
-    /// Sets `TCP_NODELAY` (disable Nagle's algorithm).
+    /// Sets `TCP_NODELAY` (Nagle's algorithm off). It is on by default for
+    /// the TCP sockets hinge connects or accepts (see
+    /// [`Server::set_nodelay`](crate::Server::set_nodelay)); sockets adopted
+    /// with `from_tcp_stream` keep what they had.
     ///
     /// ```
     /// # let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -387,6 +390,25 @@ impl Socket {
         self.with_sock(|s| s.set_tcp_nodelay(on))
             .unwrap_or(Ok(()))
             .map_err(|e| Error::from_io("set_nodelay", self.label(), e))
+    }
+
+    /// Whether `TCP_NODELAY` is set (`false` for a Unix socket).
+    ///
+    /// ```
+    /// # let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// # let lp = hinge::Loop::new()?;
+    /// # let s = hinge::Socket::from_tcp_stream(&lp, std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap())?;
+    /// s.set_nodelay(false)?;
+    /// assert!(!s.nodelay()?);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn nodelay(&self) -> Result<bool> {
+        match self.with_sock(|s| s.tcp_nodelay()) {
+            Some(Ok(on)) => Ok(on),
+            Some(Err(e)) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Ok(false),
+            Some(Err(e)) => Err(Error::from_io("nodelay", self.label(), e)),
+            None => Err(Error::Closed { op: "nodelay" }),
+        }
     }
 
     /// Turns TCP keep-alive probes on (after `idle`) or off (`None`).
