@@ -265,8 +265,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Reports an error that no listener handled, so it never vanishes: to the
 /// `log` crate at warn level when a logger is installed (its filter then
 /// decides), otherwise straight to stderr, where most programs, which
-/// install no logger, still show it.
-pub(crate) fn report_unhandled(what: std::fmt::Arguments<'_>) {
+/// install no logger, still show it. hinge's sockets and servers use it;
+/// so can layers built on hinge, for their own `error` events.
+///
+/// ```
+/// let err = hinge::Error::Closed { op: "send" };
+/// hinge::report_unhandled(format_args!("my protocol: {err}"));
+/// ```
+pub fn report_unhandled(what: std::fmt::Arguments<'_>) {
     if log::max_level() == log::LevelFilter::Off {
         eprintln!("hinge: {what}");
     } else {

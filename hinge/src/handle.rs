@@ -98,18 +98,12 @@ impl<T: Owned> Drop for Table<T> {
             drop(entry.owned);
         }
         // One panicking listener drop must not skip the other handles.
-        let mut first = None;
+        let mut steps = panic::Steps::default();
         for handle in &alive {
-            if let Err(payload) = panic::catch(|| handle.teardown()) {
-                panic::keep_first(&mut first, payload);
-            }
+            steps.run(|| handle.teardown());
         }
-        if let Err(payload) = panic::catch(move || drop(alive)) {
-            panic::keep_first(&mut first, payload);
-        }
-        if let Some(payload) = first {
-            std::panic::resume_unwind(payload);
-        }
+        steps.run(move || drop(alive));
+        steps.finish();
     }
 }
 

@@ -139,7 +139,7 @@ pub mod zmq;
 
 pub use defer::Priority;
 pub use emitter::{Event, ListenerId};
-pub use error::{Error, Result};
+pub use error::{report_unhandled, Error, Result};
 pub use event_loop::{libev_version, priority_range, time, Backend, Loop, LoopBuilder};
 pub use net::{
     tcp_send, Addr, LineSplitter, SendOptions, Server, ServerEvent, Socket, SocketEvent,

@@ -202,7 +202,9 @@ impl ZmqSocket {
     /// Emits `error`, or reports it when nobody listens.
     pub(super) fn report(&self, lp: &Loop, error: Error) {
         if !self.inner.events.error.emit(lp, self, &error) {
-            eprintln_unhandled(&error);
+            crate::report_unhandled(format_args!(
+                "unhandled zmq error (add an on_error listener to handle it): {error}"
+            ));
         }
     }
 
@@ -233,13 +235,5 @@ impl ZmqSocket {
         drop(sock);
         self.inner.queue.borrow_mut().clear();
         self.remove_all_listeners();
-    }
-}
-
-pub(super) fn eprintln_unhandled(error: &Error) {
-    if log::max_level() == log::LevelFilter::Off {
-        eprintln!("hinge: unhandled zmq error (add an on_error listener to handle it): {error}");
-    } else {
-        log::warn!("hinge: unhandled zmq error: {error}");
     }
 }
