@@ -188,6 +188,44 @@ pub enum Error {
         /// Where it listens.
         addr: String,
     },
+    /// A client's HTTP request was refused: the server answered `status`
+    /// (400, 408, 413, 414, 417, 431, 501) and closed the connection.
+    /// Reported to [`http::Server::on_client_error`](crate::http::Server::on_client_error).
+    #[error("{addr}: HTTP request refused with {status}: {reason}")]
+    BadRequest {
+        /// The status the server answered.
+        status: u16,
+        /// What was wrong with the request.
+        reason: &'static str,
+        /// The client's address.
+        addr: String,
+    },
+    /// An HTTP response operation that the response's state forbids:
+    /// a header set after the head was sent, a body on a 204 or 304,
+    /// more bytes than the declared Content-Length, a write after `end`.
+    #[error("{op}: {reason}")]
+    HttpState {
+        /// What was attempted.
+        op: &'static str,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// An invalid HTTP status, header name or header value given to a
+    /// response.
+    #[error("{op}: invalid {what}")]
+    InvalidHttp {
+        /// What was attempted.
+        op: &'static str,
+        /// Which part was invalid.
+        what: &'static str,
+    },
+    /// A request body ended early (the client went away), was malformed,
+    /// or exceeded a limit.
+    #[error("request body: {reason}")]
+    BodyAborted {
+        /// What happened.
+        reason: &'static str,
+    },
     /// Any other OS error, with the operation and address.
     #[error("{op} {addr}: {source}")]
     Io {

@@ -129,6 +129,8 @@ mod error;
 mod event_loop;
 mod ffi;
 mod handle;
+#[cfg(feature = "http")]
+pub mod http;
 mod net;
 mod pool;
 mod ready;

@@ -1,0 +1,107 @@
+//! The HTTP server that outside clients and benchmarks talk to.
+//!
+//! ```sh
+//! cargo run --release --example http_echo               # port 8080
+//! cargo run --release --example http_echo -- 9000 --quiet
+//! curl -i localhost:8080/hello
+//! curl --data-binary @big.file localhost:8080/echo -o copy
+//! curl -H 'Transfer-Encoding: chunked' --data-binary @big.file localhost:8080/echo -o copy
+//! ```
+//!
+//! - `GET /` and `GET /hello`: 200, `text/plain`, `Hello world!` with a
+//!   Content-Length.
+//! - `POST /echo`: the request body streamed back as it arrives, with
+//!   backpressure; chunked when the request was, otherwise with the
+//!   request's Content-Length.
+//! - `GET /chunked`: `Hello chunk one!\nHello chunk two!\nHello world!\n`,
+//!   chunked, in three chunks and a last one.
+//! - `HEAD` of these: the same headers, no body. Anything else: 404.
+//!
+//! The library's default limits apply (`hinge::http::Config`): heads up
+//! to 16 KiB and 100 header lines, targets up to 8 KiB, bodies up to
+//! 64 MiB (a request declaring more is refused at once with 413), 60 s
+//! for a head to arrive, 5 s of keep-alive idleness, 30 s of body
+//! silence. Ctrl-C closes gracefully.
+
+use hinge::http::{self, Method, Request, Response};
+use hinge::{signal, Loop};
+
+fn main() -> hinge::Result<()> {
+    let mut port = 8080;
+    let mut quiet = false;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--quiet" | "-q" => quiet = true,
+            p => match p.parse() {
+                Ok(p) => port = p,
+                Err(_) => {
+                    eprintln!("usage: http_echo [PORT] [--quiet]");
+                    std::process::exit(2);
+                }
+            },
+        }
+    }
+
+    let lp = Loop::new()?;
+    let server = http::Server::new(&lp);
+    server.on_request(move |_, req, res| {
+        if !quiet {
+            println!("{} {}", req.method(), req.uri());
+        }
+        let get = req.method() == Method::GET || req.method() == Method::HEAD;
+        let answered = match req.path() {
+            "/" | "/hello" if get => hello(&res),
+            "/chunked" if get => chunked(&res),
+            "/echo" if req.method() == Method::POST => echo(req, res.clone()),
+            _ => res.error(404),
+        };
+        if let Err(e) = answered {
+            eprintln!("answering failed: {e}");
+        }
+    });
+    server.listen(port)?;
+    println!("http_echo listening on http://127.0.0.1:{port}");
+
+    for signum in [signal::SIGINT, signal::SIGTERM] {
+        let server = server.clone();
+        lp.on_signal(signum, move |_, _| server.close())?;
+    }
+    lp.run();
+    Ok(())
+}
+
+fn hello(res: &Response) -> hinge::Result<()> {
+    res.set_header("content-type", "text/plain")?;
+    res.end("Hello world!")
+}
+
+fn chunked(res: &Response) -> hinge::Result<()> {
+    res.write_head(200, &[("content-type", "text/html")])?;
+    res.write("Hello chunk one!\n")?;
+    res.write("Hello chunk two!\n")?;
+    res.end("Hello world!\n")
+}
+
+/// Streams the body back: when the client sends faster than it reads,
+/// `write` returns false and the request pauses until `drain`.
+fn echo(req: Request, res: Response) -> hinge::Result<()> {
+    if let Some(n) = req.content_length() {
+        res.set_header("content-length", n)?;
+    }
+    let kind = req
+        .header("content-type")
+        .unwrap_or("application/octet-stream");
+    res.set_header("content-type", kind)?;
+    let paused = req.clone();
+    res.on_drain(move |_, _| paused.resume());
+    let out = res.clone();
+    req.on_data(move |_, req, chunk| match out.write(chunk) {
+        Ok(true) => {}
+        Ok(false) => req.pause(),
+        Err(_) => req.pause(), // the client is gone; close follows
+    });
+    req.on_end(move |_, _| {
+        res.end("").ok();
+    });
+    Ok(())
+}

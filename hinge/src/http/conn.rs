@@ -1,0 +1,1018 @@
+//! One HTTP connection: the exchange state machine on a hinge `Socket`.
+//!
+//! Requests are served one at a time, in order: while a response is
+//! pending, later pipelined requests wait in the connection's buffer
+//! (bounded: reading pauses beyond `READ_AHEAD`). Output goes to one
+//! buffer per connection and reaches the socket in one `send` at the end
+//! of each read (so a pipelined batch answered at once is one write), or
+//! from the server's prepare hook before the loop blocks, for responses
+//! written from other callbacks.
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use ::http::header::{self, HeaderName, HeaderValue};
+use ::http::{Method, StatusCode, Version};
+
+use super::decode::{Decoder, Step};
+use super::encode::{self, Framing, Persist};
+use super::head::{self, Head, Parsed, Refusal};
+use super::request::{flag as req_flag, Request};
+use super::response::{ResInner, Response};
+use super::server::Shared;
+use crate::{Error, ListenerId, Loop, Socket};
+
+/// Buffered, unprocessed input above which reading pauses.
+const READ_AHEAD: usize = 64 * 1024;
+/// Output above which a write goes to the socket at once.
+const FLUSH_NOW: usize = 16 * 1024;
+/// A body left unread when the response ends is read and discarded up to
+/// this size (the connection then stays usable); a larger one closes it.
+const DISCARD_MAX: u64 = 64 * 1024;
+/// Buffers above this capacity are not kept between requests.
+const KEEP_CAPACITY: usize = 16 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// Waiting for (or reading) a request head.
+    Head,
+    /// Reading a request body.
+    Body,
+    /// Answered with an error or closing: reading and discarding until
+    /// the peer closes or `linger` passes.
+    Closing,
+    /// Handed over to an upgrade or CONNECT handler.
+    Upgraded,
+    Closed,
+}
+
+pub(super) struct Conn {
+    pub(super) shared: Rc<Shared>,
+    sock: Socket,
+    pub(super) slot: Cell<usize>,
+    listeners: RefCell<Vec<ListenerId>>,
+    pub(super) st: RefCell<State>,
+}
+
+pub(super) struct State {
+    pub phase: Phase,
+    inbuf: Vec<u8>,
+    out: Vec<u8>,
+    /// Inside `feed`: output is flushed at its end.
+    processing: bool,
+    /// Queued on the server's prepare hook.
+    scheduled: bool,
+    /// Bytes of a pending head already searched for its end.
+    scanned: usize,
+    /// The first byte of the current head has arrived.
+    head_started: bool,
+    /// When the current deadline's clock started (loop time).
+    pub since: f64,
+    decoder: Option<Decoder>,
+    req: Option<Request>,
+    res: Weak<ResInner>,
+    /// A response is in progress: later requests wait.
+    res_pending: bool,
+    /// The current exchange allows another request afterwards.
+    keep_alive: bool,
+    /// `Expect: 100-continue` still to be answered.
+    continue_due: bool,
+    /// The response ended before the body: discard the rest.
+    discard: bool,
+    /// Reading is paused for read-ahead (not by the user).
+    throttled: bool,
+    requests: u32,
+    /// Send-timeout tracking: bytes written at `write_since`.
+    write_mark: u64,
+    write_since: f64,
+}
+
+impl State {
+    /// Anything in progress: a response, a head, buffered input.
+    pub fn is_busy(&self) -> bool {
+        self.res_pending || self.head_started || !self.inbuf.is_empty()
+    }
+}
+
+/// What the body step asks of the processing loop.
+enum Flow {
+    Continue,
+    Stop,
+    Abort,
+}
+
+impl Conn {
+    pub(super) fn new(shared: Rc<Shared>, sock: Socket, now: f64) -> Rc<Conn> {
+        Rc::new(Conn {
+            shared,
+            sock,
+            slot: Cell::new(usize::MAX),
+            listeners: RefCell::new(Vec::new()),
+            st: RefCell::new(State {
+                phase: Phase::Head,
+                inbuf: Vec::new(),
+                out: Vec::new(),
+                processing: false,
+                scheduled: false,
+                scanned: 0,
+                head_started: false,
+                since: now,
+                decoder: None,
+                req: None,
+                res: Weak::new(),
+                res_pending: false,
+                keep_alive: true,
+                continue_due: false,
+                discard: false,
+                throttled: false,
+                requests: 0,
+                write_mark: 0,
+                write_since: now,
+            }),
+        })
+    }
+
+    pub(super) fn socket(&self) -> &Socket {
+        &self.sock
+    }
+
+    /// Installs the socket listeners that drive this connection.
+    pub(super) fn attach(self: &Rc<Self>) {
+        let s = &self.sock;
+        s.set_allow_half_open(true);
+        s.set_high_water_mark(self.shared.config.high_water);
+        let c = self.clone();
+        let data = s.on_data(move |lp, _, bytes| c.feed(lp, bytes));
+        let c = self.clone();
+        let end = s.on_end(move |lp, _| c.on_peer_end(lp));
+        let c = self.clone();
+        let drain = s.on_drain(move |lp, _| c.on_drain(lp));
+        let c = self.clone();
+        let error = s.on_error(move |lp, _, e| c.shared.client_error(lp, e));
+        let c = self.clone();
+        let close = s.on_close(move |lp, _, _| c.on_close(lp));
+        *self.listeners.borrow_mut() = vec![data, end, drain, error, close];
+    }
+
+    // ---- input ------------------------------------------------------
+
+    /// Bytes from the socket (or none, to resume buffered input).
+    pub(super) fn feed(self: &Rc<Self>, lp: &Loop, bytes: &[u8]) {
+        self.shared.now.set(lp.now());
+        let buf = {
+            let mut st = self.st.borrow_mut();
+            if st.processing {
+                // A nested loop run inside a handler: keep the bytes in order.
+                st.inbuf.extend_from_slice(bytes);
+                return;
+            }
+            if st.phase != Phase::Head && st.phase != Phase::Body {
+                return; // closing: discard
+            }
+            st.processing = true;
+            std::mem::take(&mut st.inbuf)
+        };
+        let mut guard = Feeding { conn: self, buf };
+        if guard.buf.is_empty() {
+            let used = self.process(lp, bytes);
+            if used < bytes.len() {
+                guard.buf.extend_from_slice(&bytes[used..]);
+            }
+        } else {
+            guard.buf.extend_from_slice(bytes);
+            let buf = std::mem::take(&mut guard.buf);
+            let used = self.process(lp, &buf);
+            guard.buf = buf;
+            guard.buf.drain(..used);
+        }
+    }
+
+    /// The processing loop: heads, bodies, in order. Returns how many
+    /// bytes of `data` it used; the rest waits.
+    fn process(self: &Rc<Self>, lp: &Loop, data: &[u8]) -> usize {
+        let config = &self.shared.config;
+        let mut pos = 0;
+        loop {
+            let phase = self.st.borrow().phase;
+            match phase {
+                Phase::Head => {
+                    let rest = &data[pos..];
+                    if rest.is_empty() {
+                        break;
+                    }
+                    {
+                        let mut st = self.st.borrow_mut();
+                        if st.res_pending {
+                            break;
+                        }
+                        if !st.head_started {
+                            st.head_started = true;
+                            st.since = self.shared.now.get();
+                        }
+                        // A head can only complete on a LF: parse again
+                        // only when one arrived (no quadratic slowloris).
+                        let from = st.scanned.min(rest.len());
+                        if head::memchr(b'\n', &rest[from..]).is_none() {
+                            st.scanned = rest.len();
+                            drop(st);
+                            if let Err(r) = head::check_partial(rest, config) {
+                                self.refuse(lp, r);
+                                return data.len();
+                            }
+                            break;
+                        }
+                    }
+                    match head::parse(rest, config) {
+                        Err(r) => {
+                            self.refuse(lp, r);
+                            return data.len();
+                        }
+                        Ok(Parsed::Partial) => {
+                            self.st.borrow_mut().scanned = rest.len();
+                            break;
+                        }
+                        Ok(Parsed::Complete(head, n)) => {
+                            pos += n;
+                            if !self.start(lp, head, &data[pos..]) {
+                                return data.len();
+                            }
+                        }
+                    }
+                }
+                Phase::Body => match self.body_step(lp, data, &mut pos) {
+                    Flow::Continue => {}
+                    Flow::Stop => break,
+                    Flow::Abort => return data.len(),
+                },
+                Phase::Closing | Phase::Upgraded | Phase::Closed => return data.len(),
+            }
+        }
+        pos
+    }
+
+    /// A complete head: starts the exchange, or hands the connection
+    /// over. Returns `false` if the connection is no longer ours.
+    fn start(self: &Rc<Self>, lp: &Loop, head: Box<Head>, rest: &[u8]) -> bool {
+        let shared = &self.shared;
+        let handover = if head.method == Method::CONNECT {
+            shared.on_connect.borrow().clone()
+        } else if head.upgrade {
+            shared.on_upgrade.borrow().clone()
+        } else {
+            None
+        };
+        if let Some(handler) = handover {
+            self.hand_over(lp, head, rest, handler);
+            return false;
+        }
+        let head_request = head.method == Method::HEAD;
+        let http10 = head.version == Version::HTTP_10;
+        let framing = head.framing;
+        let expect = head.expect_continue;
+        let client_keep_alive = head.keep_alive;
+        let req = Request::new(head, Rc::downgrade(self));
+        let res = Response::new(Some(self.clone()), head_request, http10);
+        {
+            let mut st = self.st.borrow_mut();
+            st.requests = st.requests.saturating_add(1);
+            let last = shared
+                .config
+                .max_requests_per_connection
+                .is_some_and(|max| st.requests >= max);
+            st.keep_alive = client_keep_alive && !last && !shared.closing.get();
+            st.decoder = Some(match framing {
+                head::Framing::Length(n) => Decoder::length(n),
+                head::Framing::Chunked => Decoder::chunked(),
+            });
+            st.continue_due = expect && framing != head::Framing::Length(0);
+            st.phase = Phase::Body;
+            st.req = Some(req.clone());
+            st.res = Rc::downgrade(&res.inner);
+            st.res_pending = true;
+            st.discard = false;
+            st.head_started = false;
+            st.scanned = 0;
+            st.since = shared.now.get();
+        }
+        shared.dispatch(lp, req, res);
+        true
+    }
+
+    fn hand_over(
+        self: &Rc<Self>,
+        lp: &Loop,
+        head: Box<Head>,
+        rest: &[u8],
+        handler: super::server::Handover,
+    ) {
+        self.st.borrow_mut().phase = Phase::Upgraded;
+        self.flush();
+        for id in self.listeners.borrow_mut().drain(..) {
+            self.sock.off(id);
+        }
+        self.sock.set_allow_half_open(false);
+        if self.sock.is_paused() {
+            self.sock.resume();
+        }
+        self.shared.forget(self);
+        let req = Request::new(head, Weak::new());
+        let rest = rest.to_vec();
+        let sock = self.sock.clone();
+        (handler.borrow_mut())(lp, req, sock, &rest);
+    }
+
+    fn body_step(self: &Rc<Self>, lp: &Loop, data: &[u8], pos: &mut usize) -> Flow {
+        let config = &self.shared.config;
+        let (req, discard) = {
+            let st = self.st.borrow();
+            (st.req.clone(), st.discard)
+        };
+        let Some(req) = req else {
+            self.st.borrow_mut().phase = Phase::Head;
+            return Flow::Continue;
+        };
+        let deliver = !discard && req.has(req_flag::FLOWING);
+        let step = {
+            let mut st = self.st.borrow_mut();
+            let st = &mut *st;
+            let Some(decoder) = st.decoder.as_mut() else {
+                st.phase = Phase::Head;
+                return Flow::Continue;
+            };
+            let idle = !deliver && !discard && !decoder.is_done();
+            if idle || (deliver && req.is_paused()) {
+                return Flow::Stop;
+            }
+            if st.continue_due && *pos < data.len() {
+                // The client sent the body without waiting for 100.
+                st.continue_due = false;
+            }
+            decoder.decode(data, pos, config)
+        };
+        match step {
+            Err(r) => {
+                self.refuse(lp, r);
+                Flow::Abort
+            }
+            Ok(Step::More) => Flow::Stop,
+            Ok(Step::Data(bytes)) => {
+                self.st.borrow_mut().since = self.shared.now.get();
+                if deliver {
+                    req.emit_data(lp, bytes);
+                }
+                Flow::Continue
+            }
+            Ok(Step::Done) => {
+                let trailers = {
+                    let mut st = self.st.borrow_mut();
+                    let trailers = st.decoder.as_mut().map(|d| d.take_trailers());
+                    st.decoder = None;
+                    st.phase = Phase::Head;
+                    st.continue_due = false;
+                    st.req = None;
+                    st.since = self.shared.now.get();
+                    trailers
+                };
+                match trailers.transpose() {
+                    Ok(t) => {
+                        if !discard {
+                            req.emit_end(lp, t.flatten());
+                        }
+                        Flow::Continue
+                    }
+                    Err(r) => {
+                        self.refuse(lp, r);
+                        Flow::Abort
+                    }
+                }
+            }
+        }
+    }
+
+    /// A data or end listener appeared: the body may flow, and a pending
+    /// `100 Continue` is due.
+    pub(super) fn body_wanted(self: &Rc<Self>) {
+        {
+            let mut st = self.st.borrow_mut();
+            let head_written = st.res.upgrade().is_some_and(|r| r.st.borrow().head_written);
+            if st.continue_due && !head_written && st.phase == Phase::Body {
+                st.continue_due = false;
+                st.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            }
+        }
+        self.schedule();
+    }
+
+    pub(super) fn resume_body(self: &Rc<Self>) {
+        if !self.st.borrow().throttled {
+            self.sock.resume();
+        }
+        self.schedule();
+    }
+
+    pub(super) fn replay_end(self: &Rc<Self>, req: Request) {
+        self.shared.late_ends.borrow_mut().push(req);
+        self.schedule();
+    }
+
+    fn on_peer_end(self: &Rc<Self>, lp: &Loop) {
+        let (phase, pending, req) = {
+            let mut st = self.st.borrow_mut();
+            st.keep_alive = false;
+            (st.phase, st.res_pending, st.req.clone())
+        };
+        if phase == Phase::Body {
+            if let Some(req) = req {
+                req.emit_error(lp, "the client closed before the body ended");
+            }
+            self.st.borrow_mut().discard = true;
+        }
+        if !pending {
+            self.close_gracefully();
+        }
+    }
+
+    fn on_drain(self: &Rc<Self>, lp: &Loop) {
+        let res = self.st.borrow().res.upgrade();
+        if let Some(res) = res {
+            Response { inner: res }.emit_drain(lp);
+        }
+    }
+
+    fn on_close(self: &Rc<Self>, lp: &Loop) {
+        let (req, res) = {
+            let mut st = self.st.borrow_mut();
+            st.phase = Phase::Closed;
+            st.inbuf = Vec::new();
+            st.out = Vec::new();
+            st.decoder = None;
+            st.res_pending = false;
+            (st.req.take(), std::mem::take(&mut st.res).upgrade())
+        };
+        self.shared.forget(self);
+        if let Some(req) = req {
+            req.emit_error(lp, "the connection closed before the body ended");
+            req.clear_listeners();
+        }
+        if let Some(res) = res {
+            let open = {
+                let mut st = res.st.borrow_mut();
+                let open = !st.ended && !st.closed;
+                st.closed = true;
+                open
+            };
+            let res = Response { inner: res };
+            if open {
+                res.emit_close(lp);
+            }
+            res.clear_listeners();
+        }
+        self.listeners.borrow_mut().clear();
+    }
+
+    // ---- output -----------------------------------------------------
+
+    /// Writes body bytes (and the head first, if due) for `res`.
+    pub(super) fn write_body(
+        self: &Rc<Self>,
+        res: &Rc<ResInner>,
+        data: &[u8],
+        end: bool,
+    ) -> crate::Result<bool> {
+        let op = if end { "end" } else { "write" };
+        {
+            let mut rs = res.st.borrow_mut();
+            if rs.ended {
+                return Err(Error::HttpState {
+                    op,
+                    reason: "the response has ended",
+                });
+            }
+            if rs.closed {
+                rs.ended |= end;
+                return Err(Error::Closed { op });
+            }
+            let mut st = self.st.borrow_mut();
+            if !rs.head_written {
+                let known = if end { Some(data.len() as u64) } else { None };
+                self.write_head(&mut st, &mut rs, known)?;
+            }
+            let mut truncated = false;
+            match rs.framing {
+                Framing::Empty => {
+                    if !data.is_empty() && !rs.head_request {
+                        return Err(Error::HttpState {
+                            op,
+                            reason: "this status has no body",
+                        });
+                    }
+                }
+                Framing::Length(left) => {
+                    if data.len() as u64 > left {
+                        return Err(Error::HttpState {
+                            op,
+                            reason: "more bytes than the Content-Length",
+                        });
+                    }
+                    st.out.extend_from_slice(data);
+                    rs.framing = Framing::Length(left - data.len() as u64);
+                    truncated = end && left > data.len() as u64;
+                }
+                Framing::Chunked => {
+                    encode::chunk(&mut st.out, data);
+                    if end {
+                        st.out.extend_from_slice(encode::LAST_CHUNK);
+                    }
+                }
+                Framing::Close => st.out.extend_from_slice(data),
+            }
+            if end {
+                rs.ended = true;
+                if truncated || rs.framing == Framing::Close {
+                    st.keep_alive = false;
+                }
+            }
+            drop(st);
+            drop(rs);
+            if end {
+                res.clear_listeners();
+                self.finish_response();
+                if truncated {
+                    crate::report_unhandled(format_args!(
+                        "http: a response ended short of its Content-Length; closing the connection"
+                    ));
+                    return Err(Error::HttpState {
+                        op,
+                        reason: "the body is shorter than the Content-Length",
+                    });
+                }
+            }
+        }
+        Ok(self.after_write())
+    }
+
+    /// Appends the head of `rs` to the output.
+    fn write_head(
+        &self,
+        st: &mut State,
+        rs: &mut super::response::ResState,
+        known: Option<u64>,
+    ) -> crate::Result<()> {
+        let status = rs.status;
+        let no_body = status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED
+            || status.is_informational();
+        let mut user_length = None;
+        let mut user_date = false;
+        let mut user_close = false;
+        for (name, value) in &rs.headers {
+            if *name == header::CONTENT_LENGTH {
+                let n = value
+                    .to_str()
+                    .ok()
+                    .and_then(|v| v.trim().parse::<u64>().ok());
+                user_length = Some(n.ok_or(Error::InvalidHttp {
+                    op: "write_head",
+                    what: "Content-Length",
+                })?);
+            } else if *name == header::DATE {
+                user_date = true;
+            } else if *name == header::CONNECTION {
+                user_close |= value
+                    .to_str()
+                    .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")));
+            }
+        }
+        // The framing the headers announce, then what goes on the wire.
+        let announced = if no_body {
+            Framing::Empty
+        } else if let Some(n) = user_length.or(known) {
+            Framing::Length(n)
+        } else if rs.http10 {
+            Framing::Close
+        } else {
+            Framing::Chunked
+        };
+        if st.continue_due {
+            // Answered before the body was asked for: the client may or
+            // may not send it, so this connection cannot be reused.
+            st.continue_due = false;
+            st.keep_alive = false;
+            st.discard = true;
+        }
+        if user_close || announced == Framing::Close || self.shared.closing.get() {
+            st.keep_alive = false;
+        }
+        let persist = if !st.keep_alive {
+            Persist::Close
+        } else if rs.http10 {
+            Persist::KeepAlive
+        } else {
+            Persist::Default
+        };
+        let managed = |n: &HeaderName| {
+            *n == header::CONTENT_LENGTH
+                || *n == header::TRANSFER_ENCODING
+                || *n == header::CONNECTION
+        };
+        let kept: Vec<(HeaderName, HeaderValue)>;
+        let headers: &[(HeaderName, HeaderValue)] = if rs.headers.iter().any(|(n, _)| managed(n)) {
+            kept = rs
+                .headers
+                .iter()
+                .filter(|(n, _)| !managed(n))
+                .cloned()
+                .collect();
+            &kept
+        } else {
+            &rs.headers
+        };
+        let date = if user_date {
+            None
+        } else {
+            Some((&self.shared.date, self.shared.now.get()))
+        };
+        encode::head(&mut st.out, status, headers, announced, persist, date);
+        rs.framing = if rs.head_request {
+            Framing::Empty
+        } else {
+            announced
+        };
+        rs.head_written = true;
+        rs.committed = true;
+        Ok(())
+    }
+
+    /// A 1xx interim response, sent before the final head.
+    pub(super) fn interim(
+        self: &Rc<Self>,
+        res: &Rc<ResInner>,
+        status: StatusCode,
+        headers: &[(HeaderName, HeaderValue)],
+    ) -> crate::Result<()> {
+        if res.st.borrow().committed {
+            return Err(Error::HttpState {
+                op: "write_head",
+                reason: "the head was already sent",
+            });
+        }
+        {
+            let mut st = self.st.borrow_mut();
+            if status == StatusCode::CONTINUE {
+                if !st.continue_due {
+                    return Ok(());
+                }
+                st.continue_due = false;
+            }
+            encode::head(
+                &mut st.out,
+                status,
+                headers,
+                Framing::Empty,
+                Persist::Default,
+                None,
+            );
+        }
+        self.after_write();
+        Ok(())
+    }
+
+    /// The response ended (or was abandoned): the next request may start.
+    fn finish_response(self: &Rc<Self>) {
+        let close = {
+            let mut st = self.st.borrow_mut();
+            st.res_pending = false;
+            st.res = Weak::new();
+            if st.phase == Phase::Body {
+                let small = st
+                    .decoder
+                    .as_ref()
+                    .and_then(|d| d.remaining())
+                    .is_some_and(|n| n <= DISCARD_MAX);
+                if !small {
+                    st.keep_alive = false;
+                }
+                st.discard = true;
+            } else {
+                st.since = self.shared.now.get();
+            }
+            !st.keep_alive
+        };
+        if close {
+            self.close_gracefully();
+        } else {
+            self.schedule();
+        }
+    }
+
+    /// A response dropped without `end`.
+    pub(super) fn abandoned(self: &Rc<Self>, head_written: bool) {
+        let Ok(mut st) = self.st.try_borrow_mut() else {
+            return;
+        };
+        if st.phase == Phase::Closed || st.phase == Phase::Closing {
+            return;
+        }
+        if head_written {
+            st.keep_alive = false;
+            drop(st);
+            crate::report_unhandled(format_args!(
+                "http: a response was dropped after its head without end(); closing the connection"
+            ));
+        } else {
+            let keep = if st.continue_due || st.phase == Phase::Body {
+                false
+            } else {
+                st.keep_alive
+            };
+            st.keep_alive = keep;
+            let persist = if keep {
+                Persist::Default
+            } else {
+                Persist::Close
+            };
+            let date = Some((&self.shared.date, self.shared.now.get()));
+            encode::head(
+                &mut st.out,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &[],
+                Framing::Length(0),
+                persist,
+                date,
+            );
+            drop(st);
+            crate::report_unhandled(format_args!(
+                "http: a response was dropped without end(); answered 500"
+            ));
+        }
+        self.finish_response();
+        self.after_write();
+    }
+
+    /// Refuses the request with `r.status`, then closes gracefully.
+    fn refuse(self: &Rc<Self>, lp: &Loop, r: Refusal) {
+        let (req, res) = {
+            let mut st = self.st.borrow_mut();
+            st.phase = Phase::Closing;
+            st.keep_alive = false;
+            st.res_pending = false;
+            st.decoder = None;
+            (st.req.take(), std::mem::take(&mut st.res).upgrade())
+        };
+        let answered = match &res {
+            Some(res) => {
+                let mut rs = res.st.borrow_mut();
+                let written = rs.head_written;
+                rs.closed = true;
+                !written
+            }
+            None => true,
+        };
+        if answered {
+            let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let body = format!(
+                "{}: {}\n",
+                status.canonical_reason().unwrap_or("Error"),
+                r.reason
+            );
+            let mut st = self.st.borrow_mut();
+            let date = Some((&self.shared.date, self.shared.now.get()));
+            let headers = [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"))];
+            encode::head(
+                &mut st.out,
+                status,
+                &headers,
+                Framing::Length(body.len() as u64),
+                Persist::Close,
+                date,
+            );
+            st.out.extend_from_slice(body.as_bytes());
+        }
+        self.shared.client_error(
+            lp,
+            &Error::BadRequest {
+                status: r.status,
+                reason: r.reason,
+                addr: self.label(),
+            },
+        );
+        if let Some(req) = req {
+            req.emit_error(lp, r.reason);
+        }
+        if let Some(res) = res {
+            let res = Response { inner: res };
+            res.emit_close(lp);
+        }
+        if answered {
+            self.close_gracefully();
+        } else {
+            self.sock.destroy();
+        }
+    }
+
+    fn label(&self) -> String {
+        self.sock
+            .peer_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "a client".to_string())
+    }
+
+    /// Flushes, half-closes, and discards input until the peer closes or
+    /// `linger` passes.
+    pub(super) fn close_gracefully(self: &Rc<Self>) {
+        {
+            let mut st = self.st.borrow_mut();
+            if st.phase == Phase::Closed || st.phase == Phase::Upgraded {
+                return;
+            }
+            st.phase = Phase::Closing;
+            st.since = self.shared.now.get();
+            st.inbuf = Vec::new();
+            if st.processing {
+                // `feed` flushes and ends at its close.
+                return;
+            }
+        }
+        self.flush();
+        self.sock.end();
+        if self.sock.is_paused() {
+            self.sock.resume();
+        }
+    }
+
+    /// Sends the output now, or soon: at the end of the current `feed`,
+    /// or from the prepare hook. Returns `false` when the socket is above
+    /// its high-water mark.
+    fn after_write(self: &Rc<Self>) -> bool {
+        let (processing, big) = {
+            let st = self.st.borrow();
+            (st.processing, st.out.len() >= FLUSH_NOW)
+        };
+        if processing {
+            return self.sock.pending_bytes() < self.shared.config.high_water;
+        }
+        if big || self.sock.pending_bytes() > 0 {
+            return self.flush();
+        }
+        self.schedule();
+        true
+    }
+
+    /// Hands the output to the socket. Returns `false` above the
+    /// high-water mark.
+    pub(super) fn flush(&self) -> bool {
+        let mut out = {
+            let mut st = self.st.borrow_mut();
+            if st.out.is_empty() {
+                return self.sock.pending_bytes() < self.shared.config.high_water;
+            }
+            std::mem::take(&mut st.out)
+        };
+        let ok = self.sock.send(&out).unwrap_or(false);
+        out.clear();
+        let mut st = self.st.borrow_mut();
+        if st.out.is_empty() && out.capacity() <= KEEP_CAPACITY && st.phase != Phase::Closed {
+            st.out = out;
+        }
+        ok
+    }
+
+    /// Queues this connection on the server's prepare hook.
+    pub(super) fn schedule(self: &Rc<Self>) {
+        {
+            let mut st = self.st.borrow_mut();
+            if st.scheduled || st.phase == Phase::Closed || st.phase == Phase::Upgraded {
+                return;
+            }
+            st.scheduled = true;
+        }
+        self.shared.schedule(self.clone());
+    }
+
+    /// From the prepare hook: processes waiting input, then flushes.
+    pub(super) fn pump(self: &Rc<Self>, lp: &Loop) {
+        let closing = {
+            let mut st = self.st.borrow_mut();
+            st.scheduled = false;
+            st.phase == Phase::Closing
+        };
+        if closing {
+            self.flush();
+            return;
+        }
+        self.feed(lp, &[]);
+        if !self.st.borrow().processing {
+            self.flush();
+        }
+    }
+
+    /// The deadlines, checked by the server's timer.
+    pub(super) fn check(self: &Rc<Self>, lp: &Loop, now: f64) {
+        let config = &self.shared.config;
+        let (phase, since, pending, head_started, requests, buffered, paused) = {
+            let st = self.st.borrow();
+            (
+                st.phase,
+                st.since,
+                st.res_pending,
+                st.head_started,
+                st.requests,
+                !st.inbuf.is_empty(),
+                st.req
+                    .as_ref()
+                    .is_some_and(|r| r.is_paused() || !r.has(req_flag::FLOWING)),
+            )
+        };
+        let age = now - since;
+        match phase {
+            Phase::Head if !pending => {
+                if head_started || buffered {
+                    if age > config.headers_timeout.as_secs_f64() {
+                        self.refuse(lp, head::refuse(408, "the request head took too long"));
+                        return;
+                    }
+                } else if requests == 0 {
+                    if age > config.headers_timeout.as_secs_f64() {
+                        self.close_gracefully();
+                        return;
+                    }
+                } else if age > config.keep_alive_timeout.as_secs_f64() {
+                    self.close_gracefully();
+                    return;
+                }
+            }
+            Phase::Body if !paused && !self.st.borrow().discard => {
+                if age > config.body_timeout.as_secs_f64() {
+                    self.refuse(lp, head::refuse(408, "the request body stalled"));
+                    return;
+                }
+            }
+            Phase::Closing => {
+                if age > config.linger.as_secs_f64() {
+                    self.sock.destroy();
+                    return;
+                }
+            }
+            _ => {}
+        }
+        // A client that stops reading: no write progress for send_timeout.
+        let pending_bytes = self.sock.pending_bytes();
+        let written = self.sock.bytes_written();
+        let mut st = self.st.borrow_mut();
+        if pending_bytes == 0 || written != st.write_mark {
+            st.write_mark = written;
+            st.write_since = now;
+        } else if now - st.write_since > config.send_timeout.as_secs_f64() {
+            drop(st);
+            self.sock.destroy();
+        }
+    }
+}
+
+/// The end of a `feed`, also when a handler panics: the unread input goes
+/// back, and the output is flushed.
+struct Feeding<'a> {
+    conn: &'a Rc<Conn>,
+    buf: Vec<u8>,
+}
+
+impl Drop for Feeding<'_> {
+    fn drop(&mut self) {
+        let conn = self.conn;
+        let Ok(mut st) = conn.st.try_borrow_mut() else {
+            return;
+        };
+        st.processing = false;
+        let closing = st.phase != Phase::Head && st.phase != Phase::Body;
+        let mut buf = std::mem::take(&mut self.buf);
+        if closing {
+            buf = Vec::new();
+        } else {
+            buf.extend_from_slice(&st.inbuf);
+            if buf.is_empty() && buf.capacity() > KEEP_CAPACITY {
+                buf = Vec::new();
+            }
+        }
+        st.inbuf = buf;
+        // Read-ahead: stop reading while too much waits unprocessed.
+        let over = st.inbuf.len() > READ_AHEAD;
+        let throttle = over && !st.throttled;
+        let unthrottle = !over && st.throttled;
+        st.throttled = over;
+        let user_paused = st.req.as_ref().is_some_and(|r| r.is_paused());
+        let phase = st.phase;
+        drop(st);
+        if throttle {
+            conn.sock.pause();
+        } else if unthrottle && !user_paused {
+            conn.sock.resume();
+        }
+        conn.flush();
+        if phase == Phase::Closing {
+            conn.sock.end();
+            if conn.sock.is_paused() {
+                conn.sock.resume();
+            }
+        }
+    }
+}

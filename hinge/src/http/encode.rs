@@ -1,0 +1,176 @@
+//! Response heads and body framing on the wire, and the `Date` header,
+//! formatted at most once a second.
+
+use std::cell::RefCell;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ::http::header::{HeaderName, HeaderValue};
+use ::http::StatusCode;
+
+/// How a response body is delimited on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Framing {
+    /// No body may follow (HEAD, 1xx, 204, 304).
+    Empty,
+    /// `Content-Length`, with this many bytes still to come.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Delimited by closing the connection (an HTTP/1.0 client).
+    Close,
+}
+
+/// The `Date` header's value, reformatted when the second changes.
+pub(super) struct DateCache {
+    cached: RefCell<(u64, [u8; 29])>,
+}
+
+impl DateCache {
+    pub fn new() -> DateCache {
+        DateCache {
+            cached: RefCell::new((u64::MAX, [b' '; 29])),
+        }
+    }
+
+    /// Appends `date: ...\r\n` for the wall-clock second `now`.
+    pub fn write(&self, now: f64, out: &mut Vec<u8>) {
+        let secs = if now.is_finite() && now > 0.0 {
+            now as u64
+        } else {
+            0
+        };
+        let mut cached = self.cached.borrow_mut();
+        if cached.0 != secs {
+            let text = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs));
+            if text.len() == 29 {
+                cached.1.copy_from_slice(text.as_bytes());
+            } else {
+                let fallback = httpdate::fmt_http_date(SystemTime::now());
+                let n = fallback.len().min(29);
+                cached.1[..n].copy_from_slice(&fallback.as_bytes()[..n]);
+            }
+            cached.0 = secs;
+        }
+        out.extend_from_slice(b"date: ");
+        out.extend_from_slice(&cached.1);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// What the connection header of a response says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Persist {
+    /// Nothing: HTTP/1.1's default, keep-alive.
+    Default,
+    /// `connection: keep-alive` (an HTTP/1.0 client asked for it).
+    KeepAlive,
+    /// `connection: close`.
+    Close,
+}
+
+/// Appends a response head.
+pub(super) fn head(
+    out: &mut Vec<u8>,
+    status: StatusCode,
+    headers: &[(HeaderName, HeaderValue)],
+    framing: Framing,
+    persist: Persist,
+    date: Option<(&DateCache, f64)>,
+) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if let Some((cache, now)) = date {
+        cache.write(now, out);
+    }
+    match framing {
+        Framing::Length(n) => {
+            out.extend_from_slice(b"content-length: ");
+            decimal(out, n);
+            out.extend_from_slice(b"\r\n");
+        }
+        Framing::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        Framing::Empty | Framing::Close => {}
+    }
+    match persist {
+        Persist::Default => {}
+        Persist::KeepAlive => out.extend_from_slice(b"connection: keep-alive\r\n"),
+        Persist::Close => out.extend_from_slice(b"connection: close\r\n"),
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends one chunk of a chunked body (nothing for an empty one, which
+/// would read as the end).
+pub(super) fn chunk(out: &mut Vec<u8>, data: &[u8]) {
+    if data.is_empty() {
+        return;
+    }
+    hex(out, data.len());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The last chunk and an empty trailer.
+pub(super) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+pub(super) fn decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+fn hex(out: &mut Vec<u8>, mut n: usize) {
+    let mut buf = [0u8; 16];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b"0123456789abcdef"[n & 15];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_chunks() {
+        let mut out = Vec::new();
+        decimal(&mut out, 0);
+        decimal(&mut out, 1234567890);
+        assert_eq!(out, b"01234567890");
+        let mut out = Vec::new();
+        chunk(&mut out, b"0123456789abcdefXYZ");
+        chunk(&mut out, b"");
+        assert_eq!(out, b"13\r\n0123456789abcdefXYZ\r\n");
+    }
+
+    #[test]
+    fn date_is_imf_fixdate() {
+        let mut out = Vec::new();
+        DateCache::new().write(784111777.0, &mut out);
+        assert_eq!(out, b"date: Sun, 06 Nov 1994 08:49:37 GMT\r\n");
+    }
+}

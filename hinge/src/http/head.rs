@@ -1,0 +1,304 @@
+//! The request head: parsing with `httparse`, then the checks RFC 9112
+//! asks of a server before it trusts a message's framing.
+
+use std::mem::MaybeUninit;
+
+use ::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use ::http::{Method, Uri, Version};
+use bytes::Bytes;
+
+use super::config::{Config, MAX_HEADERS_CAP};
+
+/// How the request body is delimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Framing {
+    Length(u64),
+    Chunked,
+}
+
+/// A parsed and checked request head.
+pub(super) struct Head {
+    pub method: Method,
+    pub uri: Uri,
+    pub version: Version,
+    pub headers: HeaderMap,
+    pub framing: Framing,
+    /// The client allows the connection to stay open after this exchange.
+    pub keep_alive: bool,
+    /// `Expect: 100-continue`.
+    pub expect_continue: bool,
+    /// `Connection: upgrade` with an `Upgrade` header.
+    pub upgrade: bool,
+}
+
+/// A request refused before it reaches the handler: the status to answer
+/// and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Refusal {
+    pub status: u16,
+    pub reason: &'static str,
+}
+
+pub(super) const fn refuse(status: u16, reason: &'static str) -> Refusal {
+    Refusal { status, reason }
+}
+
+pub(super) enum Parsed {
+    /// More bytes are needed.
+    Partial,
+    /// A complete head of this many bytes.
+    Complete(Box<Head>, usize),
+}
+
+/// Checks the limits that apply while a head is still incomplete.
+pub(super) fn check_partial(buf: &[u8], config: &Config) -> Result<(), Refusal> {
+    let line_end = memchr(b'\n', buf);
+    if line_end.is_none() && buf.len() > config.max_uri_bytes + 32 {
+        return Err(refuse(414, "the request target is too long"));
+    }
+    if buf.len() > config.max_head_bytes {
+        return Err(refuse(431, "the request head is too large"));
+    }
+    Ok(())
+}
+
+pub(super) fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
+    haystack.iter().position(|&b| b == needle)
+}
+
+/// Parses the head at the start of `buf`.
+pub(super) fn parse(buf: &[u8], config: &Config) -> Result<Parsed, Refusal> {
+    let mut slots: [MaybeUninit<httparse::Header<'_>>; MAX_HEADERS_CAP] =
+        std::array::from_fn(|_| MaybeUninit::uninit());
+    let max = config.max_headers.clamp(1, MAX_HEADERS_CAP);
+    let mut req = httparse::Request::new(&mut []);
+    let n = match req.parse_with_uninit_headers(buf, &mut slots[..max]) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => {
+            check_partial(buf, config)?;
+            return Ok(Parsed::Partial);
+        }
+        Err(httparse::Error::TooManyHeaders) => return Err(refuse(431, "too many header lines")),
+        Err(httparse::Error::Version) => return Err(refuse(505, "unsupported HTTP version")),
+        Err(_) => return Err(refuse(400, "malformed request head")),
+    };
+    if n > config.max_head_bytes {
+        return Err(refuse(431, "the request head is too large"));
+    }
+    if has_bare_cr(&buf[..n]) {
+        return Err(refuse(400, "a bare CR in the request head"));
+    }
+    let version = match req.version {
+        Some(0) => Version::HTTP_10,
+        Some(1) => Version::HTTP_11,
+        _ => return Err(refuse(505, "unsupported HTTP version")),
+    };
+    let target = req.path.unwrap_or("");
+    if target.len() > config.max_uri_bytes {
+        return Err(refuse(414, "the request target is too long"));
+    }
+    let method = Method::from_bytes(req.method.unwrap_or("").as_bytes())
+        .map_err(|_| refuse(400, "invalid method"))?;
+
+    // One copy of the head; the target and header values share it.
+    let shared = Bytes::copy_from_slice(&buf[..n]);
+    let base = buf.as_ptr() as usize;
+    let slice = |part: &[u8]| {
+        let start = part.as_ptr() as usize - base;
+        shared.slice(start..start + part.len())
+    };
+    let uri = if target.is_empty() {
+        return Err(refuse(400, "empty request target"));
+    } else {
+        Uri::from_maybe_shared(slice(target.as_bytes()))
+            .map_err(|_| refuse(400, "invalid request target"))?
+    };
+
+    let mut headers = HeaderMap::with_capacity(req.headers.len());
+    let mut lengths: Option<u64> = None;
+    let mut chunked = false;
+    let mut te_seen = false;
+    let mut other_coding = false;
+    let mut hosts = 0;
+    let mut close = false;
+    let mut keep_alive_token = false;
+    let mut upgrade_token = false;
+    let mut expect_continue = false;
+    for h in req.headers.iter() {
+        let name = HeaderName::from_bytes(h.name.as_bytes())
+            .map_err(|_| refuse(400, "invalid header name"))?;
+        let value = HeaderValue::from_maybe_shared(slice(h.value))
+            .map_err(|_| refuse(400, "invalid header value"))?;
+        if name == header::CONTENT_LENGTH {
+            let n = parse_content_length(h.value)?;
+            if lengths.is_some_and(|m| m != n) {
+                return Err(refuse(400, "conflicting Content-Length headers"));
+            }
+            lengths = Some(n);
+        } else if name == header::TRANSFER_ENCODING {
+            te_seen = true;
+            for coding in h.value.split(|&b| b == b',') {
+                let coding = trim(coding);
+                if coding.is_empty() {
+                    continue;
+                }
+                if chunked {
+                    return Err(refuse(400, "a transfer coding after chunked"));
+                }
+                if coding.eq_ignore_ascii_case(b"chunked") {
+                    chunked = true;
+                } else {
+                    other_coding = true;
+                }
+            }
+        } else if name == header::HOST {
+            hosts += 1;
+        } else if name == header::CONNECTION {
+            for token in h.value.split(|&b| b == b',') {
+                let token = trim(token);
+                close |= token.eq_ignore_ascii_case(b"close");
+                keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
+                upgrade_token |= token.eq_ignore_ascii_case(b"upgrade");
+            }
+        } else if name == header::EXPECT {
+            if trim(h.value).eq_ignore_ascii_case(b"100-continue") {
+                expect_continue = version == Version::HTTP_11;
+            } else {
+                return Err(refuse(417, "unsupported expectation"));
+            }
+        }
+        headers.append(name, value);
+    }
+
+    let framing = if te_seen {
+        if version == Version::HTTP_10 {
+            return Err(refuse(400, "Transfer-Encoding in an HTTP/1.0 request"));
+        }
+        if lengths.is_some() {
+            return Err(refuse(400, "both Content-Length and Transfer-Encoding"));
+        }
+        if !chunked {
+            return Err(refuse(400, "the last transfer coding is not chunked"));
+        }
+        if other_coding {
+            return Err(refuse(501, "a transfer coding other than chunked"));
+        }
+        Framing::Chunked
+    } else {
+        let n = lengths.unwrap_or(0);
+        if n > config.max_body_bytes {
+            return Err(refuse(413, "the request body is too large"));
+        }
+        Framing::Length(n)
+    };
+    match (version, hosts) {
+        (Version::HTTP_11, 0) => return Err(refuse(400, "no Host header")),
+        (_, h) if h > 1 => return Err(refuse(400, "several Host headers")),
+        _ => {}
+    }
+    let keep_alive = match version {
+        Version::HTTP_11 => !close,
+        _ => keep_alive_token && !close,
+    };
+    let upgrade = upgrade_token && headers.contains_key(header::UPGRADE);
+    Ok(Parsed::Complete(
+        Box::new(Head {
+            method,
+            uri,
+            version,
+            headers,
+            framing,
+            keep_alive,
+            expect_continue,
+            upgrade,
+        }),
+        n,
+    ))
+}
+
+/// A Content-Length value: one or more identical lists of digits.
+fn parse_content_length(value: &[u8]) -> Result<u64, Refusal> {
+    let bad = refuse(400, "invalid Content-Length");
+    let mut found: Option<u64> = None;
+    for part in value.split(|&b| b == b',') {
+        let part = trim(part);
+        if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
+            return Err(bad);
+        }
+        let mut n: u64 = 0;
+        for &d in part {
+            n = n
+                .checked_mul(10)
+                .and_then(|n| n.checked_add(u64::from(d - b'0')))
+                .ok_or(bad)?;
+        }
+        if found.is_some_and(|m| m != n) {
+            return Err(refuse(400, "conflicting Content-Length values"));
+        }
+        found = Some(n);
+    }
+    found.ok_or(bad)
+}
+
+fn trim(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// A CR not followed by LF.
+fn has_bare_cr(head: &[u8]) -> bool {
+    head.iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\r' && head.get(i + 1) != Some(&b'\n'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(req: &str) -> u16 {
+        match parse(req.as_bytes(), &Config::default()) {
+            Ok(Parsed::Complete(..)) => 200,
+            Ok(Parsed::Partial) => 0,
+            Err(r) => r.status,
+        }
+    }
+
+    #[test]
+    fn content_length_rules() {
+        assert_eq!(parse_content_length(b"42"), Ok(42));
+        assert_eq!(parse_content_length(b"7, 7"), Ok(7));
+        assert_eq!(parse_content_length(b"7, 8").unwrap_err().status, 400);
+        assert_eq!(parse_content_length(b"+7").unwrap_err().status, 400);
+        assert_eq!(parse_content_length(b"0x10").unwrap_err().status, 400);
+        assert_eq!(
+            parse_content_length(b"99999999999999999999999")
+                .unwrap_err()
+                .status,
+            400
+        );
+    }
+
+    #[test]
+    fn framing_and_host() {
+        assert_eq!(status("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 200);
+        assert_eq!(status("GET / HTTP/1.1\r\n\r\n"), 400);
+        assert_eq!(status("GET / HTTP/1.0\r\n\r\n"), 200);
+        assert_eq!(status("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 400);
+        assert_eq!(
+            status("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            501
+        );
+        assert_eq!(
+            status("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"),
+            400
+        );
+        assert_eq!(status("GET / HTTP/1.1\r\nHost: a\r"), 0);
+        assert_eq!(status("GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n"), 400);
+    }
+}
