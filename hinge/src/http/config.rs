@@ -70,6 +70,11 @@ pub struct Config {
     pub linger: Duration,
     /// How often the server checks its connections' deadlines.
     pub check_interval: Duration,
+    /// Keep answering a client that half-closed (shut down its sending
+    /// side) with a request in flight. Off by default, as in Node: such a
+    /// request is abandoned (its response gets `close`), which is how a
+    /// server learns promptly that a waiting client went away.
+    pub allow_half_open: bool,
     /// Response bytes queued for one connection above which
     /// [`Response::write`](crate::http::Response::write) returns `false`.
     pub high_water: usize,
@@ -90,6 +95,7 @@ impl Default for Config {
             send_timeout: Duration::from_secs(60),
             linger: Duration::from_secs(2),
             check_interval: Duration::from_secs(1),
+            allow_half_open: false,
             high_water: crate::DEFAULT_HIGH_WATER,
         }
     }

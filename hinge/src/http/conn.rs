@@ -88,6 +88,16 @@ pub(super) struct State {
 }
 
 impl State {
+    /// Whether the rest of the current body (if any) is small enough to
+    /// read and discard, keeping the connection.
+    fn body_left_small(&self) -> bool {
+        self.phase != Phase::Body
+            || self
+                .decoder
+                .as_ref()
+                .is_some_and(|d| d.is_done() || d.remaining().is_some_and(|n| n <= DISCARD_MAX))
+    }
+
     /// Anything in progress: a response, a head, buffered input.
     pub fn is_busy(&self) -> bool {
         self.res_pending || self.head_started || !self.inbuf.is_empty()
@@ -415,6 +425,11 @@ impl Conn {
         self.schedule();
     }
 
+    /// The client half-closed. Like Node's server (without
+    /// `allowHalfOpen`), a request in flight is then abandoned: the
+    /// response gets `close` and the connection ends once its queue is
+    /// flushed. With [`Config::allow_half_open`](super::Config) the
+    /// response is still delivered.
     fn on_peer_end(self: &Rc<Self>, lp: &Loop) {
         let (phase, pending, req) = {
             let mut st = self.st.borrow_mut();
@@ -427,7 +442,25 @@ impl Conn {
             }
             self.st.borrow_mut().discard = true;
         }
-        if !pending {
+        if pending && !self.shared.config.allow_half_open {
+            let res = {
+                let mut st = self.st.borrow_mut();
+                st.res_pending = false;
+                std::mem::take(&mut st.res).upgrade()
+            };
+            if let Some(res) = res {
+                let open = {
+                    let mut rs = res.st.borrow_mut();
+                    let open = !rs.ended && !rs.closed;
+                    rs.closed = true;
+                    open
+                };
+                if open {
+                    Response { inner: res }.emit_close(lp);
+                }
+            }
+            self.close_gracefully();
+        } else if !pending {
             self.close_gracefully();
         }
     }
@@ -684,12 +717,7 @@ impl Conn {
             st.res_pending = false;
             st.res = Weak::new();
             if st.phase == Phase::Body {
-                let small = st
-                    .decoder
-                    .as_ref()
-                    .and_then(|d| d.remaining())
-                    .is_some_and(|n| n <= DISCARD_MAX);
-                if !small {
+                if !st.body_left_small() {
                     st.keep_alive = false;
                 }
                 st.discard = true;
@@ -720,11 +748,10 @@ impl Conn {
                 "http: a response was dropped after its head without end(); closing the connection"
             ));
         } else {
-            let keep = if st.continue_due || st.phase == Phase::Body {
-                false
-            } else {
-                st.keep_alive
-            };
+            let keep = st.keep_alive
+                && !st.continue_due
+                && st.body_left_small()
+                && !std::thread::panicking();
             st.keep_alive = keep;
             let persist = if keep {
                 Persist::Default
@@ -788,6 +815,11 @@ impl Conn {
             );
             st.out.extend_from_slice(body.as_bytes());
         }
+        if answered {
+            self.close_gracefully();
+        } else {
+            self.sock.destroy();
+        }
         self.shared.client_error(
             lp,
             &Error::BadRequest {
@@ -800,13 +832,7 @@ impl Conn {
             req.emit_error(lp, r.reason);
         }
         if let Some(res) = res {
-            let res = Response { inner: res };
-            res.emit_close(lp);
-        }
-        if answered {
-            self.close_gracefully();
-        } else {
-            self.sock.destroy();
+            Response { inner: res }.emit_close(lp);
         }
     }
 
@@ -982,6 +1008,12 @@ impl Drop for Feeding<'_> {
         let Ok(mut st) = conn.st.try_borrow_mut() else {
             return;
         };
+        if std::thread::panicking() {
+            // A handler panicked: hinge drops the socket's panicking
+            // listener, and this exchange's state is unknown. Close.
+            st.phase = Phase::Closing;
+            st.since = conn.shared.now.get();
+        }
         st.processing = false;
         let closing = st.phase != Phase::Head && st.phase != Phase::Body;
         let mut buf = std::mem::take(&mut self.buf);

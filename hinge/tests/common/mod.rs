@@ -123,3 +123,5 @@ pub fn ticker(
     });
     (timer, hits)
 }
+
+pub mod http;
