@@ -24,6 +24,7 @@ pub const MAX_HEADERS_CAP: usize = 256;
 /// | `keep_alive_timeout` | 5 s | the idle connection is closed |
 /// | `body_timeout` | 30 s without body bytes | 408, or the connection is dropped |
 /// | `send_timeout` | 60 s without write progress | the connection is dropped |
+/// | `high_water` | 16 KiB of queued output | `Response::write` returns `false` |
 ///
 /// Timeouts are checked by one timer per server every `check_interval`
 /// (1 s), against the loop's cached time: a request costs no syscall for
@@ -96,7 +97,7 @@ impl Default for Config {
             linger: Duration::from_secs(2),
             check_interval: Duration::from_secs(1),
             allow_half_open: false,
-            high_water: crate::DEFAULT_HIGH_WATER,
+            high_water: 16 * 1024,
         }
     }
 }

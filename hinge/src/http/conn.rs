@@ -870,13 +870,14 @@ impl Conn {
     /// or from the prepare hook. Returns `false` when the socket is above
     /// its high-water mark.
     fn after_write(self: &Rc<Self>) -> bool {
-        let (processing, big) = {
+        let (processing, out) = {
             let st = self.st.borrow();
-            (st.processing, st.out.len() >= FLUSH_NOW)
+            (st.processing, st.out.len())
         };
         if processing {
-            return self.sock.pending_bytes() < self.shared.config.high_water;
+            return self.sock.pending_bytes() + out < self.shared.config.high_water;
         }
+        let big = out >= FLUSH_NOW;
         if big || self.sock.pending_bytes() > 0 {
             return self.flush();
         }
