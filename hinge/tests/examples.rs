@@ -378,3 +378,136 @@ mod zmq_examples {
         assert!(backlog >= 8, "the backlog arrived on resume:\n{out}");
     }
 }
+
+/// Runs curl with `args`; returns its stdout.
+fn curl(args: &[&str]) -> Vec<u8> {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "60"])
+        .args(args)
+        .output()
+        .expect("curl is installed (.ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "curl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn curl_verbose(args: &[&str]) -> String {
+    let out = Command::new("curl")
+        .args(["-sS", "-v", "--max-time", "60"])
+        .args(args)
+        .output()
+        .expect("curl is installed");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
+}
+
+#[test]
+fn http_echo_with_curl() {
+    let port = free_port();
+    let _server = start("http_echo", &[&port.to_string(), "--quiet"]);
+    drop(connect(port));
+    let base = format!("http://127.0.0.1:{port}");
+    // Keep-alive: curl reuses one connection for three URLs.
+    let log = curl_verbose(&[
+        &format!("{base}/"),
+        &format!("{base}/hello"),
+        &format!("{base}/chunked"),
+    ]);
+    assert!(
+        log.contains("Hello world!Hello world!Hello chunk one!\nHello chunk two!\nHello world!\n"),
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("Re-using existing connection").count(),
+        2,
+        "{log}"
+    );
+    assert!(log.contains("< content-length: 12"), "{log}");
+    assert!(log.contains("< transfer-encoding: chunked"), "{log}");
+    // HEAD: the same headers, no body.
+    let head = curl_verbose(&["-I", &format!("{base}/hello")]);
+    assert!(
+        head.contains("content-length: 12") && !head.contains("Hello world!"),
+        "{head}"
+    );
+    assert!(curl_verbose(&[&format!("{base}/nope")]).contains("< HTTP/1.1 404"));
+
+    // 32 MiB up and back, by length and chunked.
+    let dir = std::env::temp_dir().join(format!("hinge-curl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("upload.bin");
+    let mut data = vec![0u8; 32 << 20];
+    let mut x = 0x9e37_79b9_u32;
+    for b in data.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        *b = x as u8;
+    }
+    std::fs::write(&file, &data).unwrap();
+    let upload = format!("@{}", file.display());
+    let echoed = curl(&["--data-binary", &upload, &format!("{base}/echo")]);
+    assert!(
+        echoed == data,
+        "the 32 MiB echo differs ({} bytes back)",
+        echoed.len()
+    );
+    let echoed = curl(&[
+        "-H",
+        "Transfer-Encoding: chunked",
+        "--data-binary",
+        &upload,
+        &format!("{base}/echo"),
+    ]);
+    assert!(
+        echoed == data,
+        "the chunked echo differs ({} bytes back)",
+        echoed.len()
+    );
+    // A body over the limit is refused at once, before it is sent.
+    let refused = curl_verbose(&[
+        "-H",
+        "Content-Length: 4294967296",
+        "-H",
+        "Expect:",
+        "--data-binary",
+        "x",
+        &format!("{base}/echo"),
+    ]);
+    assert!(refused.contains("< HTTP/1.1 413"), "{refused}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn http_hello_answers_from_the_pool() {
+    let port = free_port();
+    let _server = start("http_hello", &[&port.to_string()]);
+    drop(connect(port));
+    let body = curl(&[&format!("http://127.0.0.1:{port}/")]);
+    let body = String::from_utf8(body).unwrap();
+    assert!(
+        body.starts_with("Hello world! [") && body.ends_with("]\n"),
+        "{body:?}"
+    );
+}
+
+#[test]
+fn http_chunked_sends_three_chunks_and_more() {
+    let port = free_port();
+    let _server = start("http_chunked", &[&port.to_string()]);
+    let mut c = connect(port);
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut raw = String::new();
+    c.read_to_string(&mut raw).unwrap();
+    assert!(raw.starts_with("HTTP/1.1 200 OK\r\n"), "{raw}");
+    assert!(
+        raw.contains("content-type: text/html\r\n")
+            && raw.contains("transfer-encoding: chunked\r\n")
+    );
+    let body = raw.split_once("\r\n\r\n").unwrap().1;
+    assert_eq!(body, "10\r\nHello chunk one!\r\n1\r\n\n\r\n10\r\nHello chunk two!\r\n1\r\n\n\r\nd\r\nHello world!\n\r\n0\r\n\r\n");
+}

@@ -14,7 +14,7 @@ static CLOSED_EARLY: AtomicUsize = AtomicUsize::new(0);
 
 fn routes(_: &Loop, server: &Server) {
     server.on_client_error(|_, _, _| {});
-    server.on_request(|lp, req, res| route(lp, req, res));
+    server.on_request(route);
 }
 
 fn route(lp: &Loop, req: Request, res: Response) {
@@ -437,7 +437,7 @@ fn error_answers_are_read_not_reset() {
     let mut c = Client::connect(s.port);
     // A bad head followed by a lot more: the client still reads the 400.
     let mut junk = b"GET /hello HTTP/1.1\r\n\r\n".to_vec();
-    junk.extend(std::iter::repeat_n(b'x', 200_000));
+    junk.extend(std::iter::repeat(b'x').take(200_000));
     let _ = std::io::Write::write_all(&mut c.stream, &junk);
     let r = c.response(false);
     assert_eq!(r.status, 400);
@@ -604,4 +604,70 @@ fn the_method_and_target_reach_the_handler() {
     let s = serve(Config::default(), setup);
     let r = one(s.port, "PUT /a/b?c=d HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n\r\n");
     assert_eq!(r.body, b"/a/b|c=d|Some(\"1\")");
+}
+
+#[test]
+fn closing_frees_every_exchange_and_the_server() {
+    use common::DropCounter;
+    let lp = Loop::new().unwrap();
+    let server = Server::new(&lp);
+    let drops = DropCounter::default();
+    let d = drops.clone();
+    let in_handler = d.token();
+    server.on_request(move |_, req, res| {
+        in_handler.touch();
+        // Listeners that capture their own request and response: cycles
+        // that closing or ending must break.
+        let (t1, t2, t3) = (d.token(), d.token(), d.token());
+        let (r, q) = (res.clone(), req.clone());
+        res.on_drain(move |_, _| {
+            t1.touch();
+            let _ = &r;
+        });
+        let r = res.clone();
+        res.on_close(move |_, _| {
+            t2.touch();
+            let _ = &r;
+        });
+        req.on_data(move |_, _, _| {
+            t3.touch();
+            let _ = &q;
+        });
+        if req.path() == "/end" {
+            req.on_end(move |_, _| {
+                res.end("x").unwrap();
+            });
+        } else {
+            let keep = res.clone();
+            req.on_end(move |_, _| {
+                let _ = &keep; // never answered: the client leaves
+            });
+        }
+    });
+    server.listen_on("127.0.0.1", 0).unwrap();
+    let port = server.local_addr().unwrap().inet().unwrap().port();
+    let s = server.clone();
+    let stop = hinge::Async::new(&lp, move |_, w| {
+        hinge::Watcher::stop(w);
+        s.close();
+    });
+    let sender = stop.sender();
+    let client = std::thread::spawn(move || {
+        let mut c = Client::connect(port);
+        c.send(get("/end"));
+        assert_eq!(c.response(false).body, b"x");
+        c.send(get("/leave"));
+        std::thread::sleep(Duration::from_millis(50));
+        drop(c);
+        std::thread::sleep(Duration::from_millis(50));
+        sender.send();
+    });
+    lp.run();
+    client.join().unwrap();
+    assert_eq!(server.connections(), 0);
+    assert_eq!(drops.dropped(), 6, "the exchanges' listeners are gone");
+    drop(stop);
+    drop(server);
+    drop(lp);
+    assert_eq!(drops.dropped(), 7, "the server's handler is gone");
 }

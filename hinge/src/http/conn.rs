@@ -968,17 +968,17 @@ impl Conn {
                     return;
                 }
             }
-            Phase::Body if !paused && !self.st.borrow().discard => {
-                if age > config.body_timeout.as_secs_f64() {
-                    self.refuse(lp, head::refuse(408, "the request body stalled"));
-                    return;
-                }
+            Phase::Body
+                if !paused
+                    && !self.st.borrow().discard
+                    && age > config.body_timeout.as_secs_f64() =>
+            {
+                self.refuse(lp, head::refuse(408, "the request body stalled"));
+                return;
             }
-            Phase::Closing => {
-                if age > config.linger.as_secs_f64() {
-                    self.sock.destroy();
-                    return;
-                }
+            Phase::Closing if age > config.linger.as_secs_f64() => {
+                self.sock.destroy();
+                return;
             }
             _ => {}
         }
