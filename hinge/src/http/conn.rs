@@ -81,6 +81,8 @@ pub(super) struct State {
     discard: bool,
     /// Reading is paused for read-ahead (not by the user).
     throttled: bool,
+    /// Closing: half-close and keep reading (see `close_gracefully`).
+    linger: bool,
     requests: u32,
     /// Send-timeout tracking: bytes written at `write_since`.
     write_mark: u64,
@@ -135,6 +137,7 @@ impl Conn {
                 continue_due: false,
                 discard: false,
                 throttled: false,
+                linger: false,
                 requests: 0,
                 write_mark: 0,
                 write_since: now,
@@ -254,7 +257,13 @@ impl Conn {
                     Flow::Stop => break,
                     Flow::Abort => return data.len(),
                 },
-                Phase::Closing | Phase::Upgraded | Phase::Closed => return data.len(),
+                Phase::Closing => {
+                    if pos < data.len() {
+                        self.st.borrow_mut().linger = true;
+                    }
+                    return data.len();
+                }
+                Phase::Upgraded | Phase::Closed => return data.len(),
             }
         }
         pos
@@ -459,9 +468,9 @@ impl Conn {
                     Response { inner: res }.emit_close(lp);
                 }
             }
-            self.close_gracefully();
+            self.close_gracefully(false);
         } else if !pending {
-            self.close_gracefully();
+            self.close_gracefully(false);
         }
     }
 
@@ -712,7 +721,7 @@ impl Conn {
 
     /// The response ended (or was abandoned): the next request may start.
     fn finish_response(self: &Rc<Self>) {
-        let close = {
+        let (close, unread) = {
             let mut st = self.st.borrow_mut();
             st.res_pending = false;
             st.res = Weak::new();
@@ -724,10 +733,11 @@ impl Conn {
             } else {
                 st.since = self.shared.now.get();
             }
-            !st.keep_alive
+            let unread = st.phase == Phase::Body && !st.decoder.as_ref().is_some_and(|d| d.is_done());
+            (!st.keep_alive, unread)
         };
         if close {
-            self.close_gracefully();
+            self.close_gracefully(unread);
         } else {
             self.schedule();
         }
@@ -816,7 +826,7 @@ impl Conn {
             st.out.extend_from_slice(body.as_bytes());
         }
         if answered {
-            self.close_gracefully();
+            self.close_gracefully(true);
         } else {
             self.sock.destroy();
         }
@@ -843,9 +853,11 @@ impl Conn {
             .unwrap_or_else(|| "a client".to_string())
     }
 
-    /// Flushes, half-closes, and discards input until the peer closes or
-    /// `linger` passes.
-    pub(super) fn close_gracefully(self: &Rc<Self>) {
+    /// Closes once the output is flushed. With `linger` (an error answer,
+    /// or input left unread), it half-closes instead and discards input
+    /// until the peer closes or `linger` passes, so that the client reads
+    /// the answer rather than a reset; a clean exchange closes at once.
+    pub(super) fn close_gracefully(self: &Rc<Self>, linger: bool) {
         {
             let mut st = self.st.borrow_mut();
             if st.phase == Phase::Closed || st.phase == Phase::Upgraded {
@@ -853,16 +865,26 @@ impl Conn {
             }
             st.phase = Phase::Closing;
             st.since = self.shared.now.get();
+            st.linger |= linger || !st.inbuf.is_empty();
             st.inbuf = Vec::new();
             if st.processing {
-                // `feed` flushes and ends at its close.
+                // `feed` flushes and closes at its end.
                 return;
             }
         }
         self.flush();
-        self.sock.end();
-        if self.sock.is_paused() {
-            self.sock.resume();
+        self.shut();
+    }
+
+    /// The last step of a close: a half-close that lingers, or a close.
+    fn shut(&self) {
+        if self.st.borrow().linger {
+            self.sock.end();
+            if self.sock.is_paused() {
+                self.sock.resume();
+            }
+        } else {
+            self.sock.close();
         }
     }
 
@@ -960,11 +982,11 @@ impl Conn {
                     }
                 } else if requests == 0 {
                     if age > config.headers_timeout.as_secs_f64() {
-                        self.close_gracefully();
+                        self.close_gracefully(false);
                         return;
                     }
                 } else if age > config.keep_alive_timeout.as_secs_f64() {
-                    self.close_gracefully();
+                    self.close_gracefully(false);
                     return;
                 }
             }
@@ -1042,10 +1064,7 @@ impl Drop for Feeding<'_> {
         }
         conn.flush();
         if phase == Phase::Closing {
-            conn.sock.end();
-            if conn.sock.is_paused() {
-                conn.sock.resume();
-            }
+            conn.shut();
         }
     }
 }

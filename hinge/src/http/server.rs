@@ -370,7 +370,7 @@ impl Server {
                 st.phase == super::conn::Phase::Head && !st.is_busy()
             };
             if idle {
-                conn.close_gracefully();
+                conn.close_gracefully(false);
             }
         }
     }
