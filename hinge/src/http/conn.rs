@@ -721,7 +721,7 @@ impl Conn {
 
     /// The response ended (or was abandoned): the next request may start.
     fn finish_response(self: &Rc<Self>) {
-        let (close, unread) = {
+        let (close, unread, processing) = {
             let mut st = self.st.borrow_mut();
             st.res_pending = false;
             st.res = Weak::new();
@@ -734,11 +734,13 @@ impl Conn {
                 st.since = self.shared.now.get();
             }
             let unread = st.phase == Phase::Body && !st.decoder.as_ref().is_some_and(|d| d.is_done());
-            (!st.keep_alive, unread)
+            (!st.keep_alive, unread, st.processing)
         };
         if close {
             self.close_gracefully(unread);
-        } else {
+        } else if !processing {
+            // Answered from another callback: the next pipelined request
+            // (if any) and the output go before the loop blocks.
             self.schedule();
         }
     }
