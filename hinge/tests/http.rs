@@ -81,6 +81,13 @@ fn route(lp: &Loop, req: Request, res: Response) {
         }
         "/panic" => panic!("a handler panics"),
         "/reject" => res.error(401).unwrap(),
+        "/write-then-collect" => {
+            res.write("started;").unwrap();
+            req.collect(1 << 20, move |_, _, body| {
+                res.end(format!("{} bytes", body.map(|b| b.len()).unwrap_or(0)))
+                    .unwrap();
+            });
+        }
         "/close" => {
             res.set_header("connection", "close").unwrap();
             res.end("bye").unwrap();
@@ -299,6 +306,20 @@ fn expect_continue() {
         b"POST /echo HTTP/1.1\r\nHost: t\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\nx",
         417,
     );
+
+    // Answered first, read afterwards: no 100, the body still arrives
+    // when the client sends it anyway, and the connection then closes.
+    let mut c = Client::connect(s.port);
+    c.send("POST /write-then-collect HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    std::thread::sleep(Duration::from_millis(50));
+    c.send("hello");
+    let r = c.response(false);
+    assert_eq!(
+        (r.status, r.body.as_slice()),
+        (200, &b"started;5 bytes"[..])
+    );
+    assert_eq!(r.header("connection"), Some("close"));
+    c.expect_close();
 }
 
 #[test]
@@ -426,6 +447,11 @@ fn timeouts() {
     let rest = c.until_close();
     let all = parse_all(&rest, &[false]).unwrap();
     assert_eq!(all.last().map(|r| r.status), Some(408), "{all:?}");
+    // Answered without reading a body that then stops coming: closed.
+    let mut c = Client::connect(s.port);
+    c.send("POST /hello HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\nabc");
+    assert_eq!(c.response(false).body, b"Hello world!");
+    let _ = c.until_close();
     // A connection that never says anything is closed quietly.
     let mut c = Client::connect(s.port);
     c.expect_close();
@@ -665,9 +691,57 @@ fn closing_frees_every_exchange_and_the_server() {
     lp.run();
     client.join().unwrap();
     assert_eq!(server.connections(), 0);
-    assert_eq!(drops.dropped(), 6, "the exchanges' listeners are gone");
+    // The exchanges' listeners, and the handler: a closed server lets go
+    // of it, so a handler that captures the server is no cycle.
+    assert_eq!(drops.dropped(), 7);
     drop(stop);
     drop(server);
     drop(lp);
-    assert_eq!(drops.dropped(), 7, "the server's handler is gone");
+    assert_eq!(drops.dropped(), 7);
+}
+
+#[test]
+fn an_echo_larger_than_the_high_water_mark_completes() {
+    let s = server();
+    let body: Vec<u8> = (0..4 << 20).map(|i| (i * 7 % 251) as u8).collect();
+    let mut c = Client::connect(s.port);
+    let mut writer = c.stream.try_clone().unwrap();
+    let head = format!(
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let sent = body.clone();
+    let t = std::thread::spawn(move || {
+        std::io::Write::write_all(&mut writer, head.as_bytes()).unwrap();
+        for piece in sent.chunks(100_000) {
+            std::io::Write::write_all(&mut writer, piece).unwrap();
+        }
+    });
+    let r = c.response(false);
+    t.join().unwrap();
+    assert!(
+        r.body == body,
+        "{} of {} bytes back",
+        r.body.len(),
+        body.len()
+    );
+}
+
+#[test]
+fn a_stale_request_handle_cannot_pause_the_next_exchange() {
+    fn setup(_: &Loop, server: &Server) {
+        let kept: std::rc::Rc<std::cell::RefCell<Option<Request>>> = Default::default();
+        server.on_request(move |_, req, res| {
+            if let Some(old) = kept.borrow_mut().replace(req.clone()) {
+                old.pause(); // the previous exchange is over: no effect
+            }
+            res.end(req.path().to_string()).unwrap();
+        });
+    }
+    let s = serve(Config::default(), setup);
+    let mut c = Client::connect(s.port);
+    for path in ["/a", "/b", "/c"] {
+        c.send(get(path));
+        assert_eq!(c.response(false).body, path.as_bytes());
+    }
 }

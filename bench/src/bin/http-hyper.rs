@@ -34,8 +34,10 @@ fn main() -> io::Result<()> {
 
 async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let mut res = Response::new(Full::new(Bytes::from_static(b"Hello world!")));
-    res.headers_mut()
-        .insert("content-type", hyper::header::HeaderValue::from_static("text/plain"));
+    res.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("text/plain"),
+    );
     Ok(res)
 }
 

@@ -83,6 +83,8 @@ pub(super) struct State {
     throttled: bool,
     /// Closing: half-close and keep reading (see `close_gracefully`).
     linger: bool,
+    /// A `write` returned `false`: `drain` is owed to the response.
+    drain_due: bool,
     requests: u32,
     /// Send-timeout tracking: bytes written at `write_since`.
     write_mark: u64,
@@ -138,6 +140,7 @@ impl Conn {
                 discard: false,
                 throttled: false,
                 linger: false,
+                drain_due: false,
                 requests: 0,
                 write_mark: 0,
                 write_since: now,
@@ -211,6 +214,11 @@ impl Conn {
                 Phase::Head => {
                     let rest = &data[pos..];
                     if rest.is_empty() {
+                        break;
+                    }
+                    if self.out_backed_up() {
+                        // The client is not reading its answers: stop
+                        // taking requests until the queue drains.
                         break;
                     }
                     {
@@ -337,7 +345,15 @@ impl Conn {
         let req = Request::new(head, Weak::new());
         let rest = rest.to_vec();
         let sock = self.sock.clone();
-        (handler.borrow_mut())(lp, req, sock, &rest);
+        match handler.try_borrow_mut() {
+            Ok(mut f) => f(lp, req, sock, &rest),
+            Err(_) => {
+                crate::report_unhandled(format_args!(
+                    "http: the upgrade handler was re-entered (a nested loop run?); closing"
+                ));
+                sock.destroy();
+            }
+        }
     }
 
     fn body_step(self: &Rc<Self>, lp: &Loop, data: &[u8], pos: &mut usize) -> Flow {
@@ -392,9 +408,12 @@ impl Conn {
                     st.since = self.shared.now.get();
                     trailers
                 };
+                self.retire(&req);
                 match trailers.transpose() {
                     Ok(t) => {
-                        if !discard {
+                        if discard {
+                            req.clear_listeners();
+                        } else {
                             req.emit_end(lp, t.flatten());
                         }
                         Flow::Continue
@@ -422,6 +441,16 @@ impl Conn {
         self.schedule();
     }
 
+    /// Whether `req` is this connection's current request (a handle kept
+    /// from an earlier exchange must not pause or resume this one).
+    pub(super) fn is_current(&self, req: &Request) -> bool {
+        self.st
+            .borrow()
+            .req
+            .as_ref()
+            .is_some_and(|r| Rc::ptr_eq(&r.inner, &req.inner))
+    }
+
     pub(super) fn resume_body(self: &Rc<Self>) {
         if !self.st.borrow().throttled {
             self.sock.resume();
@@ -429,17 +458,22 @@ impl Conn {
         self.schedule();
     }
 
-    pub(super) fn replay_end(self: &Rc<Self>, req: Request) {
-        self.shared.late_ends.borrow_mut().push(req);
-        self.schedule();
+    /// The request's exchange is over on the reading side: a pause it
+    /// left must not stall the next request.
+    fn retire(&self, req: &Request) {
+        if req.is_paused() && !self.st.borrow().throttled && self.sock.is_paused() {
+            self.sock.resume();
+        }
     }
 
-    /// The client half-closed. Like Node's server (without
-    /// `allowHalfOpen`), a request in flight is then abandoned: the
-    /// response gets `close` and the connection ends once its queue is
-    /// flushed. With [`Config::allow_half_open`](super::Config) the
-    /// response is still delivered.
+    /// Output waiting for the client is at the high-water mark.
+    fn out_backed_up(&self) -> bool {
+        let out = self.st.borrow().out.len();
+        out + self.sock.pending_bytes() >= self.shared.config.high_water
+    }
+
     fn on_peer_end(self: &Rc<Self>, lp: &Loop) {
+        let _guard = CloseOnUnwind(self);
         let (phase, pending, req) = {
             let mut st = self.st.borrow_mut();
             st.keep_alive = false;
@@ -475,7 +509,14 @@ impl Conn {
     }
 
     fn on_drain(self: &Rc<Self>, lp: &Loop) {
-        let res = self.st.borrow().res.upgrade();
+        let _guard = CloseOnUnwind(self);
+        let res = {
+            let mut st = self.st.borrow_mut();
+            st.drain_due = false;
+            st.res.upgrade()
+        };
+        // Requests held back while the client was not reading.
+        self.schedule();
         if let Some(res) = res {
             Response { inner: res }.emit_drain(lp);
         }
@@ -533,6 +574,14 @@ impl Conn {
             if rs.closed {
                 rs.ended |= end;
                 return Err(Error::Closed { op });
+            }
+            let no_body =
+                rs.status == StatusCode::NO_CONTENT || rs.status == StatusCode::NOT_MODIFIED;
+            if no_body && !data.is_empty() && !rs.head_request {
+                return Err(Error::HttpState {
+                    op,
+                    reason: "this status has no body",
+                });
             }
             let mut st = self.st.borrow_mut();
             if !rs.head_written {
@@ -640,7 +689,13 @@ impl Conn {
             // may not send it, so this connection cannot be reused.
             st.continue_due = false;
             st.keep_alive = false;
-            st.discard = true;
+        }
+        if st.phase == Phase::Body
+            && !st.req.as_ref().is_some_and(|r| r.has(req_flag::FLOWING))
+            && !st.body_left_small()
+        {
+            // A large unread body will not be read past this answer.
+            st.keep_alive = false;
         }
         if user_close || announced == Framing::Close || self.shared.closing.get() {
             st.keep_alive = false;
@@ -698,6 +753,9 @@ impl Conn {
                 reason: "the head was already sent",
             });
         }
+        if res.st.borrow().http10 {
+            return Ok(()); // HTTP/1.0 clients get no interim responses
+        }
         {
             let mut st = self.st.borrow_mut();
             if status == StatusCode::CONTINUE {
@@ -725,17 +783,31 @@ impl Conn {
             let mut st = self.st.borrow_mut();
             st.res_pending = false;
             st.res = Weak::new();
+            if self.shared.closing.get() {
+                st.keep_alive = false;
+            }
             if st.phase == Phase::Body {
-                if !st.body_left_small() {
-                    st.keep_alive = false;
+                let flowing = st.req.as_ref().is_some_and(|r| r.has(req_flag::FLOWING));
+                if !flowing {
+                    // Nobody reads the rest: discard it (a small one) and
+                    // keep the connection, or close.
+                    if !st.body_left_small() {
+                        st.keep_alive = false;
+                    }
+                    st.discard = true;
+                    st.since = self.shared.now.get();
                 }
-                st.discard = true;
             } else {
                 st.since = self.shared.now.get();
             }
-            let unread = st.phase == Phase::Body && !st.decoder.as_ref().is_some_and(|d| d.is_done());
+            let unread =
+                st.phase == Phase::Body && !st.decoder.as_ref().is_some_and(|d| d.is_done());
             (!st.keep_alive, unread, st.processing)
         };
+        let req = self.st.borrow().req.clone();
+        if let Some(req) = req.filter(|_| self.st.borrow().discard) {
+            self.retire(&req);
+        }
         if close {
             self.close_gracefully(unread);
         } else if !processing {
@@ -899,7 +971,13 @@ impl Conn {
             (st.processing, st.out.len())
         };
         if processing {
-            return self.sock.pending_bytes() + out < self.shared.config.high_water;
+            let ok = self.sock.pending_bytes() + out < self.shared.config.high_water;
+            if !ok {
+                // The socket may take it all when the read ends, and then
+                // owes no drain: `pump` emits it instead.
+                self.st.borrow_mut().drain_due = true;
+            }
+            return ok;
         }
         let big = out >= FLUSH_NOW;
         if big || self.sock.pending_bytes() > 0 {
@@ -955,12 +1033,24 @@ impl Conn {
         if !self.st.borrow().processing {
             self.flush();
         }
+        let owed = {
+            let mut st = self.st.borrow_mut();
+            let owed = st.drain_due && self.sock.pending_bytes() < self.shared.config.high_water;
+            if owed {
+                st.drain_due = false;
+            }
+            owed.then(|| st.res.upgrade()).flatten()
+        };
+        if let Some(res) = owed {
+            let _guard = CloseOnUnwind(self);
+            Response { inner: res }.emit_drain(lp);
+        }
     }
 
     /// The deadlines, checked by the server's timer.
     pub(super) fn check(self: &Rc<Self>, lp: &Loop, now: f64) {
         let config = &self.shared.config;
-        let (phase, since, pending, head_started, requests, buffered, paused) = {
+        let (phase, since, pending, head_started, requests, buffered, paused, discard) = {
             let st = self.st.borrow();
             (
                 st.phase,
@@ -972,39 +1062,47 @@ impl Conn {
                 st.req
                     .as_ref()
                     .is_some_and(|r| r.is_paused() || !r.has(req_flag::FLOWING)),
+                st.discard,
             )
         };
         let age = now - since;
-        match phase {
-            Phase::Head if !pending => {
-                if head_started || buffered {
-                    if age > config.headers_timeout.as_secs_f64() {
-                        self.refuse(lp, head::refuse(408, "the request head took too long"));
-                        return;
-                    }
-                } else if requests == 0 {
-                    if age > config.headers_timeout.as_secs_f64() {
+        if self.sock.pending_bytes() > 0 && matches!(phase, Phase::Head | Phase::Closing) {
+            // Still writing: idleness and the linger start once the
+            // output is out (a stalled client meets send_timeout below).
+            self.st.borrow_mut().since = now;
+        } else {
+            match phase {
+                Phase::Head if !pending => {
+                    if head_started || buffered {
+                        if age > config.headers_timeout.as_secs_f64() {
+                            self.refuse(lp, head::refuse(408, "the request head took too long"));
+                            return;
+                        }
+                    } else if requests == 0 {
+                        if age > config.headers_timeout.as_secs_f64() {
+                            self.close_gracefully(false);
+                            return;
+                        }
+                    } else if age > config.keep_alive_timeout.as_secs_f64() {
                         self.close_gracefully(false);
                         return;
                     }
-                } else if age > config.keep_alive_timeout.as_secs_f64() {
-                    self.close_gracefully(false);
+                }
+                Phase::Body if discard && age > config.body_timeout.as_secs_f64() => {
+                    // Answered, and the rest of the body stopped coming.
+                    self.sock.destroy();
                     return;
                 }
+                Phase::Body if !paused && !discard && age > config.body_timeout.as_secs_f64() => {
+                    self.refuse(lp, head::refuse(408, "the request body stalled"));
+                    return;
+                }
+                Phase::Closing if age > config.linger.as_secs_f64() => {
+                    self.sock.destroy();
+                    return;
+                }
+                _ => {}
             }
-            Phase::Body
-                if !paused
-                    && !self.st.borrow().discard
-                    && age > config.body_timeout.as_secs_f64() =>
-            {
-                self.refuse(lp, head::refuse(408, "the request body stalled"));
-                return;
-            }
-            Phase::Closing if age > config.linger.as_secs_f64() => {
-                self.sock.destroy();
-                return;
-            }
-            _ => {}
         }
         // A client that stops reading: no write progress for send_timeout.
         let pending_bytes = self.sock.pending_bytes();
@@ -1033,6 +1131,11 @@ impl Drop for Feeding<'_> {
         let Ok(mut st) = conn.st.try_borrow_mut() else {
             return;
         };
+        if st.phase == Phase::Upgraded {
+            // The socket is the upgrade handler's now.
+            st.processing = false;
+            return;
+        }
         if std::thread::panicking() {
             // A handler panicked: hinge drops the socket's panicking
             // listener, and this exchange's state is unknown. Close.
@@ -1067,6 +1170,30 @@ impl Drop for Feeding<'_> {
         conn.flush();
         if phase == Phase::Closing {
             conn.shut();
+        } else if !std::thread::panicking() {
+            let st = conn.st.borrow();
+            let blocked = conn.sock.pending_bytes() >= conn.shared.config.high_water;
+            let waiting = !st.inbuf.is_empty() && !st.res_pending;
+            let owed = st.drain_due;
+            drop(st);
+            // A drain owed while the socket took everything, or requests
+            // held back by output the socket has since taken: `pump`.
+            if !blocked && (owed || waiting) {
+                conn.schedule();
+            }
+        }
+    }
+}
+
+/// Closes the connection if a user listener reached through it panics
+/// (hinge then drops the socket listener that was running, so the
+/// connection could not go on).
+struct CloseOnUnwind<'a>(&'a Rc<Conn>);
+
+impl Drop for CloseOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.sock.destroy();
         }
     }
 }

@@ -342,7 +342,7 @@ impl Request {
     /// ```
     pub fn pause(&self) {
         self.set(flag::PAUSED, true);
-        if let Some(conn) = self.inner.conn.upgrade() {
+        if let Some(conn) = self.current() {
             conn.socket().pause();
         }
     }
@@ -356,7 +356,7 @@ impl Request {
     /// ```
     pub fn resume(&self) {
         self.set(flag::PAUSED, false);
-        if let Some(conn) = self.inner.conn.upgrade() {
+        if let Some(conn) = self.current() {
             conn.resume_body();
         }
     }
@@ -391,16 +391,21 @@ impl Request {
             return;
         }
         self.set(flag::FLOWING, true);
-        if let Some(conn) = self.inner.conn.upgrade() {
+        if let Some(conn) = self.current() {
             conn.body_wanted();
         }
+    }
+
+    /// The connection, while this is its current request.
+    fn current(&self) -> Option<Rc<Conn>> {
+        self.inner.conn.upgrade().filter(|c| c.is_current(self))
     }
 
     /// `end` for a listener added after the body ended: from the loop,
     /// soon.
     fn replay_end(&self) {
         if let Some(conn) = self.inner.conn.upgrade() {
-            conn.replay_end(self.clone());
+            conn.shared.replay_end(self.clone());
         }
     }
 

@@ -133,13 +133,15 @@ impl Server {
         // the loop alive (the listener and the connections do).
         let w = Rc::downgrade(&shared);
         let period = shared.config.check_interval.max(Duration::from_millis(1));
-        let sweeper = lp.set_interval(period, move |lp, _| {
-            if let Some(shared) = w.upgrade() {
-                let now = lp.now();
-                shared.now.set(now);
-                for conn in shared.live() {
-                    conn.check(lp, now);
-                }
+        let sweeper = lp.set_interval(period, move |lp, timer| {
+            let Some(shared) = w.upgrade() else {
+                timer.clear();
+                return;
+            };
+            let now = lp.now();
+            shared.now.set(now);
+            for conn in shared.live() {
+                conn.check(lp, now);
             }
         });
         sweeper.unref();
@@ -150,6 +152,11 @@ impl Server {
                 if let Some(t) = shared.sweeper.borrow_mut().take() {
                     t.clear();
                 }
+                // Handlers that capture the server must not keep it alive.
+                shared.on_request.borrow_mut().take();
+                shared.on_upgrade.borrow_mut().take();
+                shared.on_connect.borrow_mut().take();
+                shared.client_errors.clear();
             }
         });
         Server { shared }
@@ -422,30 +429,41 @@ impl Shared {
         self.prepare.start();
     }
 
-    fn run_ready(&self, lp: &Loop) {
+    /// A request's `end` for listeners added after it was emitted.
+    pub(super) fn replay_end(&self, req: Request) {
+        self.late_ends.borrow_mut().push(req);
+        self.prepare.start();
+    }
+
+    /// From the prepare hook: late `end`s, then every connection with
+    /// work, until none is left (or, after a few rounds of work making
+    /// work, on the next iteration, without blocking).
+    fn run_ready(self: &Rc<Self>, lp: &Loop) {
         self.now.set(lp.now());
-        let late = std::mem::take(&mut *self.late_ends.borrow_mut());
-        for req in late {
-            req.emit_end_again(lp);
-        }
-        let mut round = 0;
-        loop {
+        for _ in 0..16 {
+            let late = std::mem::take(&mut *self.late_ends.borrow_mut());
             let ready = std::mem::take(&mut *self.ready.borrow_mut());
-            if ready.is_empty() {
-                break;
+            if late.is_empty() && ready.is_empty() {
+                return;
             }
-            for conn in ready {
+            for req in late {
+                req.emit_end_again(lp);
+            }
+            // If a handler panics, the connections after it stay queued.
+            let mut rest = Requeue {
+                shared: self,
+                conns: ready.into_iter(),
+            };
+            for conn in rest.conns.by_ref() {
                 conn.pump(lp);
             }
-            round += 1;
-            if round >= 16 {
-                // Work that keeps producing work: on the next iteration.
-                if !self.ready.borrow().is_empty() {
-                    self.prepare.start();
-                }
-                break;
-            }
         }
+        let w = Rc::downgrade(self);
+        lp.defer(move |lp| {
+            if let Some(shared) = w.upgrade() {
+                shared.run_ready(lp);
+            }
+        });
     }
 
     /// Reports a client's error to the listeners, or (rate-limited) to
@@ -485,5 +503,24 @@ impl std::fmt::Debug for Server {
             .field("local", &self.local_addr())
             .field("connections", &self.connections())
             .finish()
+    }
+}
+
+/// Puts connections back on the ready list if a panic cuts a round short.
+struct Requeue<'a> {
+    shared: &'a Shared,
+    conns: std::vec::IntoIter<Rc<Conn>>,
+}
+
+impl Drop for Requeue<'_> {
+    fn drop(&mut self) {
+        let rest: Vec<Rc<Conn>> = self.conns.by_ref().collect();
+        if rest.is_empty() {
+            return;
+        }
+        if let Ok(mut ready) = self.shared.ready.try_borrow_mut() {
+            ready.extend(rest);
+            self.shared.prepare.start();
+        }
     }
 }
