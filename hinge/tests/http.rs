@@ -735,7 +735,7 @@ fn a_stale_request_handle_cannot_pause_the_next_exchange() {
             if let Some(old) = kept.borrow_mut().replace(req.clone()) {
                 old.pause(); // the previous exchange is over: no effect
             }
-            res.end(req.path().to_string()).unwrap();
+            res.end(req.path()).unwrap();
         });
     }
     let s = serve(Config::default(), setup);
