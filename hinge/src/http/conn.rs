@@ -233,7 +233,7 @@ impl Conn {
                         // A head can only complete on a LF: parse again
                         // only when one arrived (no quadratic slowloris).
                         let from = st.scanned.min(rest.len());
-                        if head::memchr(b'\n', &rest[from..]).is_none() {
+                        if !rest[from..].contains(&b'\n') {
                             st.scanned = rest.len();
                             drop(st);
                             if let Err(r) = head::check_partial(rest, config) {

@@ -49,7 +49,7 @@ pub struct Request {
 }
 
 pub(super) struct ReqInner {
-    head: Box<Head>,
+    head: Head,
     conn: Weak<Conn>,
     flags: Cell<u8>,
     trailers: RefCell<Option<HeaderMap>>,
@@ -72,7 +72,7 @@ impl Request {
     pub(super) fn new(head: Box<Head>, conn: Weak<Conn>) -> Request {
         Request {
             inner: Rc::new(ReqInner {
-                head,
+                head: *head,
                 conn,
                 flags: Cell::new(0),
                 trailers: RefCell::new(None),
