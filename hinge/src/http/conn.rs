@@ -85,6 +85,8 @@ pub(super) struct State {
     linger: bool,
     /// A `write` returned `false`: `drain` is owed to the response.
     drain_due: bool,
+    /// Requests wait because the output was backed up.
+    held_back: bool,
     requests: u32,
     /// Send-timeout tracking: bytes written at `write_since`.
     write_mark: u64,
@@ -141,6 +143,7 @@ impl Conn {
                 throttled: false,
                 linger: false,
                 drain_due: false,
+                held_back: false,
                 requests: 0,
                 write_mark: 0,
                 write_since: now,
@@ -208,6 +211,7 @@ impl Conn {
     fn process(self: &Rc<Self>, lp: &Loop, data: &[u8]) -> usize {
         let config = &self.shared.config;
         let mut pos = 0;
+        self.st.borrow_mut().held_back = false;
         loop {
             let phase = self.st.borrow().phase;
             match phase {
@@ -219,6 +223,7 @@ impl Conn {
                     if self.out_backed_up() {
                         // The client is not reading its answers: stop
                         // taking requests until the queue drains.
+                        self.st.borrow_mut().held_back = true;
                         break;
                     }
                     {
@@ -1173,7 +1178,7 @@ impl Drop for Feeding<'_> {
         } else if !std::thread::panicking() {
             let st = conn.st.borrow();
             let blocked = conn.sock.pending_bytes() >= conn.shared.config.high_water;
-            let waiting = !st.inbuf.is_empty() && !st.res_pending;
+            let waiting = st.held_back;
             let owed = st.drain_due;
             drop(st);
             // A drain owed while the socket took everything, or requests
