@@ -20,6 +20,8 @@ pub struct TestServer {
     thread: Option<JoinHandle<()>>,
     /// Panics that `run` re-raised (the server thread runs again after).
     pub panics: Arc<AtomicUsize>,
+    /// The server thread's id, for its CPU time in /proc.
+    pub tid: u32,
 }
 
 /// Starts a server with `config`, set up by `setup` on the server's thread.
@@ -45,7 +47,12 @@ pub fn serve(config: Config, setup: fn(&Loop, &Server)) -> TestServer {
             s.close();
         });
         graceful.unref();
-        tx.send((port, stop.sender(), graceful.sender())).unwrap();
+        let tid = std::fs::read_link("/proc/thread-self")
+            .ok()
+            .and_then(|p| p.file_name()?.to_str()?.parse().ok())
+            .unwrap_or(0);
+        tx.send((port, stop.sender(), graceful.sender(), tid))
+            .unwrap();
         loop {
             match std::panic::catch_unwind(AssertUnwindSafe(|| lp.run())) {
                 Ok(_) => break,
@@ -57,17 +64,30 @@ pub fn serve(config: Config, setup: fn(&Loop, &Server)) -> TestServer {
         drop(stop);
         drop(graceful);
     });
-    let (port, stop, graceful) = rx.recv().expect("the server thread started");
+    let (port, stop, graceful, tid) = rx.recv().expect("the server thread started");
     TestServer {
         port,
         stop: Some(stop),
         graceful,
+        tid,
         thread: Some(thread),
         panics,
     }
 }
 
 impl TestServer {
+    /// The server thread's CPU time (user + system), in clock ticks.
+    pub fn cpu_ticks(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/self/task/{}/stat", self.tid)).unwrap();
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    }
+
     /// `Server::close` on the server's thread.
     pub fn close_gracefully(&self) {
         self.graceful.send();
