@@ -211,6 +211,7 @@ impl Conn {
     fn process(self: &Rc<Self>, lp: &Loop, data: &[u8]) -> usize {
         let config = &self.shared.config;
         let mut pos = 0;
+        let mut heads = head::HeadBytes::new(data);
         self.st.borrow_mut().held_back = false;
         loop {
             let phase = self.st.borrow().phase;
@@ -248,7 +249,8 @@ impl Conn {
                             break;
                         }
                     }
-                    match head::parse(rest, config) {
+                    heads.at = pos;
+                    match head::parse(rest, config, &mut heads) {
                         Err(r) => {
                             self.refuse(lp, r);
                             return data.len();
@@ -284,7 +286,7 @@ impl Conn {
 
     /// A complete head: starts the exchange, or hands the connection
     /// over. Returns `false` if the connection is no longer ours.
-    fn start(self: &Rc<Self>, lp: &Loop, head: Box<Head>, rest: &[u8]) -> bool {
+    fn start(self: &Rc<Self>, lp: &Loop, head: Head, rest: &[u8]) -> bool {
         let shared = &self.shared;
         let handover = if head.method == Method::CONNECT {
             shared.on_connect.borrow().clone()
@@ -333,7 +335,7 @@ impl Conn {
     fn hand_over(
         self: &Rc<Self>,
         lp: &Loop,
-        head: Box<Head>,
+        head: Head,
         rest: &[u8],
         handler: super::server::Handover,
     ) {
@@ -661,7 +663,7 @@ impl Conn {
         let mut user_length = None;
         let mut user_date = false;
         let mut user_close = false;
-        for (name, value) in &rs.headers {
+        for (name, value) in rs.headers.iter() {
             if *name == header::CONTENT_LENGTH {
                 let n = value
                     .to_str()
@@ -717,18 +719,7 @@ impl Conn {
                 || *n == header::TRANSFER_ENCODING
                 || *n == header::CONNECTION
         };
-        let kept: Vec<(HeaderName, HeaderValue)>;
-        let headers: &[(HeaderName, HeaderValue)] = if rs.headers.iter().any(|(n, _)| managed(n)) {
-            kept = rs
-                .headers
-                .iter()
-                .filter(|(n, _)| !managed(n))
-                .cloned()
-                .collect();
-            &kept
-        } else {
-            &rs.headers
-        };
+        let headers = rs.headers.iter().filter(|(n, _)| !managed(n));
         let date = if user_date {
             None
         } else {
@@ -851,7 +842,7 @@ impl Conn {
             encode::head(
                 &mut st.out,
                 StatusCode::INTERNAL_SERVER_ERROR,
-                &[],
+                std::iter::empty(),
                 Framing::Length(0),
                 persist,
                 date,

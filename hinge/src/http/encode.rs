@@ -69,10 +69,10 @@ pub(super) enum Persist {
 }
 
 /// Appends a response head.
-pub(super) fn head(
+pub(super) fn head<'h>(
     out: &mut Vec<u8>,
     status: StatusCode,
-    headers: &[(HeaderName, HeaderValue)],
+    headers: impl IntoIterator<Item = &'h (HeaderName, HeaderValue)>,
     framing: Framing,
     persist: Persist,
     date: Option<(&DateCache, f64)>,

@@ -43,11 +43,14 @@ pub(super) const fn refuse(status: u16, reason: &'static str) -> Refusal {
     Refusal { status, reason }
 }
 
+// Returned once per head and moved straight into the request's cell:
+// boxing it would cost an allocation per request for nothing.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Parsed {
     /// More bytes are needed.
     Partial,
     /// A complete head of this many bytes.
-    Complete(Box<Head>, usize),
+    Complete(Head, usize),
 }
 
 /// Checks the limits that apply while a head is still incomplete.
@@ -61,8 +64,52 @@ pub(super) fn check_partial(buf: &[u8], config: &Config) -> Result<(), Refusal> 
     Ok(())
 }
 
-/// Parses the head at the start of `buf`.
-pub(super) fn parse(buf: &[u8], config: &Config) -> Result<Parsed, Refusal> {
+/// Shares the bytes of heads with the values parsed from them: one copy
+/// of a read's pipelined heads serves all of them (the target and header
+/// values are slices of it), instead of one copy per request.
+pub(super) struct HeadBytes<'a> {
+    data: &'a [u8],
+    /// Where the head being parsed starts in `data`.
+    pub at: usize,
+    /// A copy of `data[start..]`, or of one head.
+    copy: Option<(usize, Bytes)>,
+}
+
+/// Input beyond this is not copied ahead (a body may follow).
+const SHARE_AHEAD: usize = 4096;
+
+impl<'a> HeadBytes<'a> {
+    pub fn new(data: &'a [u8]) -> HeadBytes<'a> {
+        HeadBytes {
+            data,
+            at: 0,
+            copy: None,
+        }
+    }
+
+    /// The `n` bytes at `at`, as a shared `Bytes`.
+    fn head(&mut self, n: usize) -> Bytes {
+        let at = self.at;
+        if let Some((start, bytes)) = &self.copy {
+            if *start <= at && at + n <= start + bytes.len() {
+                return bytes.slice(at - start..at - start + n);
+            }
+        }
+        let rest = self.data.len() - at;
+        let take = if rest <= SHARE_AHEAD { rest } else { n };
+        let bytes = Bytes::copy_from_slice(&self.data[at..at + take]);
+        let head = bytes.slice(0..n);
+        self.copy = Some((at, bytes));
+        head
+    }
+}
+
+/// Parses the head at `bytes.at` (which `buf` starts with).
+pub(super) fn parse(
+    buf: &[u8],
+    config: &Config,
+    bytes: &mut HeadBytes<'_>,
+) -> Result<Parsed, Refusal> {
     let mut slots: [MaybeUninit<httparse::Header<'_>>; MAX_HEADERS_CAP] =
         std::array::from_fn(|_| MaybeUninit::uninit());
     let max = config.max_headers.clamp(1, MAX_HEADERS_CAP);
@@ -95,7 +142,7 @@ pub(super) fn parse(buf: &[u8], config: &Config) -> Result<Parsed, Refusal> {
         .map_err(|_| refuse(400, "invalid method"))?;
 
     // One copy of the head; the target and header values share it.
-    let shared = Bytes::copy_from_slice(&buf[..n]);
+    let shared = bytes.head(n);
     let base = buf.as_ptr() as usize;
     let slice = |part: &[u8]| {
         let start = part.as_ptr() as usize - base;
@@ -196,7 +243,7 @@ pub(super) fn parse(buf: &[u8], config: &Config) -> Result<Parsed, Refusal> {
     };
     let upgrade = upgrade_token && headers.contains_key(header::UPGRADE);
     Ok(Parsed::Complete(
-        Box::new(Head {
+        Head {
             method,
             uri,
             version,
@@ -205,7 +252,7 @@ pub(super) fn parse(buf: &[u8], config: &Config) -> Result<Parsed, Refusal> {
             keep_alive,
             expect_continue,
             upgrade,
-        }),
+        },
         n,
     ))
 }
@@ -249,7 +296,11 @@ mod tests {
     use super::*;
 
     fn status(req: &str) -> u16 {
-        match parse(req.as_bytes(), &Config::default()) {
+        match parse(
+            req.as_bytes(),
+            &Config::default(),
+            &mut HeadBytes::new(req.as_bytes()),
+        ) {
             Ok(Parsed::Complete(..)) => 200,
             Ok(Parsed::Partial) => 0,
             Err(r) => r.status,

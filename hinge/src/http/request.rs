@@ -69,10 +69,10 @@ pub(super) mod flag {
 }
 
 impl Request {
-    pub(super) fn new(head: Box<Head>, conn: Weak<Conn>) -> Request {
+    pub(super) fn new(head: Head, conn: Weak<Conn>) -> Request {
         Request {
             inner: Rc::new(ReqInner {
-                head: *head,
+                head,
                 conn,
                 flags: Cell::new(0),
                 trailers: RefCell::new(None),
@@ -380,7 +380,8 @@ impl Request {
     /// ```
     pub fn example() -> Request {
         let raw = b"GET /hello?name=world HTTP/1.1\r\nHost: example.com\r\n\r\n";
-        match super::head::parse(raw, &super::Config::default()) {
+        let mut bytes = super::head::HeadBytes::new(raw);
+        match super::head::parse(raw, &super::Config::default(), &mut bytes) {
             Ok(super::head::Parsed::Complete(head, _)) => Request::new(head, Weak::new()),
             _ => unreachable!("the example request parses"),
         }

@@ -66,7 +66,7 @@ pub(super) struct ResInner {
 
 pub(super) struct ResState {
     pub status: StatusCode,
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub headers: Headers,
     /// `write_head` was called, or something was written: no more header
     /// changes.
     pub committed: bool,
@@ -88,7 +88,7 @@ impl Response {
                 conn,
                 st: RefCell::new(ResState {
                     status: StatusCode::OK,
-                    headers: Vec::new(),
+                    headers: Headers::default(),
                     committed: false,
                     head_written: false,
                     ended: false,
@@ -151,7 +151,9 @@ impl Response {
         if st.committed {
             return Err(sent("set_header"));
         }
-        st.headers.retain(|(n, _)| *n != name);
+        if st.headers.iter().any(|(n, _)| *n == name) {
+            st.headers.retain(|(n, _)| *n != name);
+        }
         st.headers.push((name, value));
         Ok(())
     }
@@ -209,10 +211,12 @@ impl Response {
     pub fn header(&self, name: &str) -> Option<HeaderValue> {
         let name = HeaderName::from_bytes(name.as_bytes()).ok()?;
         let st = self.inner.st.borrow();
-        st.headers
+        let found = st
+            .headers
             .iter()
             .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| v.clone());
+        found
     }
 
     /// Whether the head is fixed (`write_head`, `write` or `end` was
@@ -259,7 +263,9 @@ impl Response {
             return Err(sent("write_head"));
         }
         for (name, value) in pairs {
-            st.headers.retain(|(n, _)| *n != name);
+            if st.headers.iter().any(|(n, _)| *n == name) {
+                st.headers.retain(|(n, _)| *n != name);
+            }
             st.headers.push((name, value));
         }
         st.status = status;
@@ -481,4 +487,43 @@ where
         what: "header value",
     })?;
     Ok((name, value))
+}
+
+/// A response's headers in order: the first few inline, so that a typical
+/// response allocates nothing for them; the rest in a `Vec`.
+#[derive(Default)]
+pub(super) struct Headers {
+    inline: [Option<(HeaderName, HeaderValue)>; 3],
+    more: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Headers {
+    pub fn iter(&self) -> impl Iterator<Item = &(HeaderName, HeaderValue)> {
+        self.inline.iter().flatten().chain(self.more.iter())
+    }
+
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    /// Appends, after every header already there.
+    pub fn push(&mut self, header: (HeaderName, HeaderValue)) {
+        if self.more.is_empty() {
+            if let Some(slot) = self.inline.iter_mut().find(|s| s.is_none()) {
+                *slot = Some(header);
+                return;
+            }
+        }
+        self.more.push(header);
+    }
+
+    /// Keeps the headers `keep` accepts, in order.
+    pub fn retain(&mut self, mut keep: impl FnMut(&(HeaderName, HeaderValue)) -> bool) {
+        let all = std::mem::take(self);
+        for h in all.inline.into_iter().flatten().chain(all.more) {
+            if keep(&h) {
+                self.push(h);
+            }
+        }
+    }
 }
