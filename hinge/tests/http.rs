@@ -81,6 +81,16 @@ fn route(lp: &Loop, req: Request, res: Response) {
         }
         "/panic" => panic!("a handler panics"),
         "/reject" => res.error(401).unwrap(),
+        "/pause-then-answer" => {
+            req.on_data(|_, _, _| {});
+            req.pause();
+            res.error(502).unwrap();
+        }
+        "/cookies" => {
+            res.write_head(200, &[("set-cookie", "a=1"), ("set-cookie", "b=2")])
+                .unwrap();
+            res.end("").unwrap();
+        }
         "/write-then-collect" => {
             res.write("started;").unwrap();
             req.collect(1 << 20, move |_, _, body| {
@@ -758,6 +768,46 @@ fn a_waiting_partial_head_costs_no_cpu() {
     // The server thread waits idle; a spinning loop would burn about 100
     // ticks here.
     assert!(spent < 30, "{spent} ticks of CPU while a head waited");
+    c.send("\r\n");
+    assert_eq!(c.response(false).body, b"Hello world!");
+}
+
+#[test]
+fn a_request_paused_when_its_answer_ends_does_not_stall_the_connection() {
+    let s = server();
+    let mut c = Client::connect(s.port);
+    c.send("POST /pause-then-answer HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123456789");
+    assert_eq!(c.response(false).status, 502);
+    c.send(get("/hello"));
+    assert_eq!(c.response(false).body, b"Hello world!");
+}
+
+#[test]
+fn write_head_keeps_repeated_names() {
+    let s = server();
+    let r = one(s.port, &get("/cookies"));
+    let cookies: Vec<&str> = r
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "set-cookie")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(cookies, ["a=1", "b=2"]);
+}
+
+#[test]
+fn a_head_larger_than_the_read_ahead_completes() {
+    fn setup(lp: &Loop, server: &Server) {
+        routes(lp, server);
+    }
+    let mut config = Config::default();
+    config.max_head_bytes = 256 * 1024;
+    let s = serve(config, setup);
+    let mut c = Client::connect(s.port);
+    c.send("GET /hello HTTP/1.1\r\nHost: t\r\n");
+    for i in 0..20 {
+        c.send(format!("X-Big-{i}: {}\r\n", "v".repeat(8000)));
+    }
     c.send("\r\n");
     assert_eq!(c.response(false).body, b"Hello world!");
 }

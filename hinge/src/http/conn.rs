@@ -783,10 +783,15 @@ impl Conn {
                 st.keep_alive = false;
             }
             if st.phase == Phase::Body {
-                let flowing = st.req.as_ref().is_some_and(|r| r.has(req_flag::FLOWING));
-                if !flowing {
-                    // Nobody reads the rest: discard it (a small one) and
-                    // keep the connection, or close.
+                // A body still read (flowing, not paused) keeps coming to
+                // its listeners; otherwise nobody will read the rest.
+                let reading = st
+                    .req
+                    .as_ref()
+                    .is_some_and(|r| r.has(req_flag::FLOWING) && !r.is_paused());
+                if !reading {
+                    // Discard it (a small one) and keep the connection,
+                    // or close.
                     if !st.body_left_small() {
                         st.keep_alive = false;
                     }
@@ -1150,8 +1155,11 @@ impl Drop for Feeding<'_> {
             }
         }
         st.inbuf = buf;
-        // Read-ahead: stop reading while too much waits unprocessed.
-        let over = st.inbuf.len() > READ_AHEAD;
+        // Read-ahead: stop reading while too much waits unprocessed; not
+        // for an incomplete head, which only more input can finish (its
+        // limit is max_head_bytes).
+        let partial_head = st.phase == Phase::Head && !st.res_pending && !st.held_back;
+        let over = st.inbuf.len() > READ_AHEAD && !partial_head;
         let throttle = over && !st.throttled;
         let unthrottle = !over && st.throttled;
         st.throttled = over;

@@ -96,7 +96,7 @@ impl<'a> HeadBytes<'a> {
             }
         }
         let rest = self.data.len() - at;
-        let take = if rest <= SHARE_AHEAD { rest } else { n };
+        let take = rest.min(SHARE_AHEAD).max(n);
         let bytes = Bytes::copy_from_slice(&self.data[at..at + take]);
         let head = bytes.slice(0..n);
         self.copy = Some((at, bytes));

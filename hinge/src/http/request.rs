@@ -223,6 +223,9 @@ impl Request {
         F: FnMut(&Loop, &Request, &[u8]) + 'static,
     {
         let id = self.inner.data.on(f);
+        if self.has(flag::COMPLETE | flag::FAILED) {
+            self.inner.data.off(id); // no data will come: keep nothing
+        }
         self.start_flowing();
         id
     }
@@ -258,7 +261,11 @@ impl Request {
     where
         F: FnMut(&Loop, &Request, &Error) + 'static,
     {
-        self.inner.error.on(f)
+        let id = self.inner.error.on(f);
+        if self.has(flag::COMPLETE | flag::FAILED) {
+            self.inner.error.off(id); // the body is over: keep nothing
+        }
+        id
     }
 
     /// Removes a listener added with `on_data`, `on_end` or `on_error`.

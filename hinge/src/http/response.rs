@@ -262,11 +262,17 @@ impl Response {
         if st.committed {
             return Err(sent("write_head"));
         }
-        for (name, value) in pairs {
-            if st.headers.iter().any(|(n, _)| *n == name) {
-                st.headers.retain(|(n, _)| *n != name);
-            }
-            st.headers.push((name, value));
+        // Replaces headers set before; several pairs of one name all stay.
+        if st
+            .headers
+            .iter()
+            .any(|(n, _)| pairs.iter().any(|(p, _)| p == n))
+        {
+            st.headers
+                .retain(|(n, _)| !pairs.iter().any(|(p, _)| p == n));
+        }
+        for pair in pairs {
+            st.headers.push(pair);
         }
         st.status = status;
         st.committed = true;

@@ -97,7 +97,8 @@ impl Server {
     /// assert_eq!(server.config().max_headers, 50);
     /// # Ok::<(), hinge::Error>(())
     /// ```
-    pub fn with_config(lp: &Loop, config: Config) -> Server {
+    pub fn with_config(lp: &Loop, mut config: Config) -> Server {
+        config.high_water = config.high_water.max(1);
         let shared = Rc::new_cyclic(|weak: &Weak<Shared>| {
             let w = weak.clone();
             let prepare = Prepare::new(lp, move |lp, p| {
@@ -153,9 +154,11 @@ impl Server {
                     t.clear();
                 }
                 // Handlers that capture the server must not keep it alive.
-                shared.on_request.borrow_mut().take();
-                shared.on_upgrade.borrow_mut().take();
-                shared.on_connect.borrow_mut().take();
+                // (Each is dropped outside its borrow: a drop may run code.)
+                let request = shared.on_request.borrow_mut().take();
+                let upgrade = shared.on_upgrade.borrow_mut().take();
+                let connect = shared.on_connect.borrow_mut().take();
+                drop((request, upgrade, connect));
                 shared.client_errors.clear();
             }
         });
@@ -180,7 +183,11 @@ impl Server {
     where
         F: FnMut(&Loop, Request, Response) + 'static,
     {
-        *self.shared.on_request.borrow_mut() = Some(Rc::new(RefCell::new(f)));
+        let old = self
+            .shared
+            .on_request
+            .replace(Some(Rc::new(RefCell::new(f))));
+        drop(old);
     }
 
     /// Takes over connections that ask to switch protocols
@@ -207,7 +214,11 @@ impl Server {
     where
         F: FnMut(&Loop, Request, Socket, &[u8]) + 'static,
     {
-        *self.shared.on_upgrade.borrow_mut() = Some(Rc::new(RefCell::new(f)));
+        let old = self
+            .shared
+            .on_upgrade
+            .replace(Some(Rc::new(RefCell::new(f))));
+        drop(old);
     }
 
     /// Takes over `CONNECT` requests, as Node's `connect` event (for a
@@ -227,7 +238,11 @@ impl Server {
     where
         F: FnMut(&Loop, Request, Socket, &[u8]) + 'static,
     {
-        *self.shared.on_connect.borrow_mut() = Some(Rc::new(RefCell::new(f)));
+        let old = self
+            .shared
+            .on_connect
+            .replace(Some(Rc::new(RefCell::new(f))));
+        drop(old);
     }
 
     /// Runs `f` for every refused request ([`Error::BadRequest`], after
