@@ -30,20 +30,7 @@ fn route(lp: &Loop, req: Request, res: Response) {
             res.write("Hello chunk two!\n").unwrap();
             res.end("Hello world!\n").unwrap();
         }
-        "/echo" => {
-            if let Some(n) = req.content_length() {
-                res.set_header("content-length", n).unwrap();
-            }
-            let r = req.clone();
-            res.on_drain(move |_, _| r.resume());
-            let out = res.clone();
-            req.on_data(move |_, req, chunk| {
-                if !out.write(chunk).unwrap_or(false) {
-                    req.pause();
-                }
-            });
-            req.on_end(move |_, _| res.end("").unwrap());
-        }
+        "/echo" => common::http::echo(req, res),
         "/collect" => req.collect(1 << 20, move |_, req, body| match body {
             Ok(body) => {
                 let trailer = req

@@ -28,22 +28,7 @@ fn routes(_: &Loop, server: &Server) {
                 Err(_) => res.error(413),
             };
         }),
-        "/echo" => {
-            if let Some(n) = req.content_length() {
-                res.set_header("content-length", n).unwrap();
-            }
-            let r = req.clone();
-            res.on_drain(move |_, _| r.resume());
-            let out = res.clone();
-            req.on_data(move |_, req, chunk| {
-                if !out.write(chunk).unwrap_or(false) {
-                    req.pause();
-                }
-            });
-            req.on_end(move |_, _| {
-                let _ = res.end("");
-            });
-        }
+        "/echo" => common::http::echo(req, res),
         _ => {
             let _ = res.end("Hello world!");
         }

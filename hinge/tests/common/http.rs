@@ -9,7 +9,7 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use hinge::http::{Config, Server};
+use hinge::http::{Config, Request, Response, Server};
 use hinge::{Async, AsyncSender, Loop, Watcher};
 
 /// A server running on its own thread; dropping it closes it.
@@ -408,4 +408,23 @@ pub fn wait_for(mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(5));
     }
     false
+}
+
+/// `POST /echo` as `http_echo` answers it: the body streamed back with
+/// backpressure, with the request's Content-Length when it had one.
+pub fn echo(req: Request, res: Response) {
+    if let Some(n) = req.content_length() {
+        res.set_header("content-length", n).unwrap();
+    }
+    let r = req.clone();
+    res.on_drain(move |_, _| r.resume());
+    let out = res.clone();
+    req.on_data(move |_, req, chunk| {
+        if !out.write(chunk).unwrap_or(false) {
+            req.pause();
+        }
+    });
+    req.on_end(move |_, _| {
+        let _ = res.end("");
+    });
 }
