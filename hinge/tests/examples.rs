@@ -379,8 +379,8 @@ mod zmq_examples {
     }
 }
 
-/// Runs curl with `args`; returns its stdout.
-fn curl(args: &[&str]) -> Vec<u8> {
+/// Runs curl with `args`; returns its stdout and stderr.
+fn run_curl(args: &[&str]) -> (Vec<u8>, Vec<u8>) {
     let out = Command::new("curl")
         .args(["-sS", "--max-time", "60"])
         .args(args)
@@ -391,17 +391,17 @@ fn curl(args: &[&str]) -> Vec<u8> {
         "curl {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    out.stdout
+    (out.stdout, out.stderr)
 }
 
+fn curl(args: &[&str]) -> Vec<u8> {
+    run_curl(args).0
+}
+
+/// `curl -v`: the body and the conversation, as text.
 fn curl_verbose(args: &[&str]) -> String {
-    let out = Command::new("curl")
-        .args(["-sS", "-v", "--max-time", "60"])
-        .args(args)
-        .output()
-        .expect("curl is installed");
-    assert!(out.status.success());
-    String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
+    let (out, err) = run_curl(&[&["-v"], args].concat());
+    String::from_utf8_lossy(&out).to_string() + &String::from_utf8_lossy(&err)
 }
 
 #[test]

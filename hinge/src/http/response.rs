@@ -430,8 +430,7 @@ impl Response {
     }
 
     pub(super) fn clear_listeners(&self) {
-        self.inner.drain.clear();
-        self.inner.close.clear();
+        self.inner.clear_listeners();
     }
 }
 

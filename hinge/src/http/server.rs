@@ -183,11 +183,11 @@ impl Server {
     where
         F: FnMut(&Loop, Request, Response) + 'static,
     {
-        let old = self
+        // The old handler is dropped after the borrow ends.
+        let _ = self
             .shared
             .on_request
             .replace(Some(Rc::new(RefCell::new(f))));
-        drop(old);
     }
 
     /// Takes over connections that ask to switch protocols
@@ -214,11 +214,11 @@ impl Server {
     where
         F: FnMut(&Loop, Request, Socket, &[u8]) + 'static,
     {
-        let old = self
+        // The old handler is dropped after the borrow ends.
+        let _ = self
             .shared
             .on_upgrade
             .replace(Some(Rc::new(RefCell::new(f))));
-        drop(old);
     }
 
     /// Takes over `CONNECT` requests, as Node's `connect` event (for a
@@ -238,11 +238,11 @@ impl Server {
     where
         F: FnMut(&Loop, Request, Socket, &[u8]) + 'static,
     {
-        let old = self
+        // The old handler is dropped after the borrow ends.
+        let _ = self
             .shared
             .on_connect
             .replace(Some(Rc::new(RefCell::new(f))));
-        drop(old);
     }
 
     /// Runs `f` for every refused request ([`Error::BadRequest`], after
