@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use common::Hits;
+use common::{run_bounded, DropCounter, Hits};
 use hinge::{Loop, Timer, Watcher};
 
 #[test]
@@ -216,4 +216,66 @@ fn unref_one_shot_that_libev_stops_keeps_the_count_balanced() {
     );
     lp.run();
     assert_eq!(hits.get(), 1, "run still waits for referenced timers");
+}
+
+/// Timers keep their libev structs in a per-loop pool of chunks: many
+/// timers span several chunks, dropped ones give their slots to new ones,
+/// and every timer still fires at its deadline, in order.
+#[test]
+fn thousands_of_timers_reuse_slots_and_fire_in_order() {
+    let lp = Loop::new().unwrap();
+    let fired = Rc::new(RefCell::new(Vec::new()));
+    let drops = DropCounter::default();
+    let make = |i: usize| {
+        let f = fired.clone();
+        let tok = drops.token();
+        // Deadlines 1..=8 ms, interleaved so the heap reorders them.
+        let ms = 1 + (i * 5) % 8;
+        Timer::new(
+            &lp,
+            Duration::from_millis(ms as u64),
+            Duration::ZERO,
+            move |_, _| {
+                tok.touch();
+                f.borrow_mut().push((ms, i));
+            },
+        )
+    };
+    let mut timers: Vec<Timer> = (0..3000).map(make).collect();
+    // Free every other slot across all chunks, then refill them.
+    let mut i = 0;
+    timers.retain(|_| {
+        i += 1;
+        i % 2 == 0
+    });
+    assert_eq!(drops.dropped(), 1500);
+    timers.extend((3000..4500).map(make));
+    run_bounded(&lp, 5);
+    let fired = fired.borrow();
+    assert_eq!(fired.len(), 3000);
+    assert!(fired.windows(2).all(|w| w[0].0 <= w[1].0), "out of order");
+    let mut ids: Vec<usize> = fired.iter().map(|&(_, i)| i).collect();
+    ids.sort_unstable();
+    let mut want: Vec<usize> = (1..3000).step_by(2).chain(3000..4500).collect();
+    want.sort_unstable();
+    assert_eq!(ids, want);
+    // One-shot timers keep their closures until dropped.
+    drop(timers);
+    assert_eq!(drops.dropped(), 4500);
+}
+
+/// A timer may outlive its loop: its pooled struct stays valid, inert.
+#[test]
+fn timers_outliving_their_loop_stay_inert() {
+    let lp = Loop::new().unwrap();
+    let timers: Vec<Timer> = (0..600)
+        .map(|_| Timer::new(&lp, Duration::from_secs(60), Duration::ZERO, |_, _| {}))
+        .collect();
+    drop(lp);
+    for t in &timers {
+        assert!(!t.is_active());
+        t.start();
+        t.again();
+        assert!(!t.is_active());
+    }
 }

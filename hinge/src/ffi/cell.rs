@@ -3,7 +3,7 @@
 //! types wrap, and the `extern "C"` trampoline libev calls.
 
 use std::any::Any;
-use std::cell::{Cell, UnsafeCell};
+use std::cell::Cell;
 use std::mem::ManuallyDrop;
 use std::os::raw::{c_int, c_void};
 use std::rc::{Rc, Weak};
@@ -12,6 +12,7 @@ use libev_sys as sys;
 
 use super::loop_core::{priority_range, LoopCore};
 use super::panic;
+use super::store::Store;
 use crate::{Error, Loop, Ready};
 
 /// The closure type every watcher stores.
@@ -21,6 +22,8 @@ pub(crate) type Callback<K> = dyn FnMut(&Loop, &<K as Kind>::Public, Ready);
 pub(crate) trait Kind: Sized + 'static {
     /// The libev struct, e.g. `ev_timer`.
     type Raw: Default;
+    /// Where the struct lives: in the cell, or in a per-loop pool.
+    type Store: Store<Self::Raw>;
     /// The public handle, e.g. `Timer`, a newtype over `Handle<Self>`.
     type Public: 'static;
     /// Extra state that must live as long as the watcher.
@@ -70,7 +73,7 @@ pub(crate) type Trampoline<K> =
 
 /// A libev watcher struct, its closure and its bookkeeping.
 pub(crate) struct Shared<K: Kind> {
-    pub(super) raw: UnsafeCell<K::Raw>,
+    pub(super) raw: K::Store,
     /// Null when detached (closed, or its loop torn down).
     core: Cell<*const LoopCore>,
     slot: Cell<usize>,
@@ -105,7 +108,7 @@ impl<K: Kind> Handle<K> {
     pub(crate) fn with_callback(lp: &Loop, extra: K::Extra, cb: K::Cb) -> Handle<K> {
         let core = lp.core();
         let shared = Rc::new(Shared::<K> {
-            raw: UnsafeCell::new(K::Raw::default()),
+            raw: K::Store::new(core),
             core: Cell::new(std::ptr::null()),
             slot: Cell::new(0),
             cb: Cell::new(Some(cb)),
@@ -303,6 +306,7 @@ impl<K: Kind> Shared<K> {
     }
 
     /// Makes the loop's reference count match `unref` and `is_active`.
+    #[inline]
     pub(super) fn apply_ref(&self) {
         if K::IS_CLEANUP {
             return; // libev never lets cleanup watchers hold a reference
@@ -310,6 +314,11 @@ impl<K: Kind> Shared<K> {
         if !self.unref.get() && !self.unref_applied.get() {
             return; // the common case: never unref'd, nothing to match
         }
+        self.match_ref();
+    }
+
+    #[cold]
+    fn match_ref(&self) {
         let Some(lp) = self.live_loop() else { return };
         self.sync_ref(lp);
         let want = self.unref.get() && self.is_active();

@@ -15,6 +15,7 @@ use libev_sys as sys;
 
 use super::cell::{call_boxed, Callback, Handle, Kind, Shared, Trampoline};
 use super::signals;
+use super::store::{Inline, Pooled, Store};
 use crate::{Error, Loop, Ready};
 
 /// The parts of `Kind` shared by every public watcher type: its boxed
@@ -39,6 +40,7 @@ macro_rules! kind {
         pub(crate) struct $kind;
         impl Kind for $kind {
             type Raw = $raw;
+            type Store = Inline<$raw>;
             type Extra = $extra;
             boxed_callback!($public);
             unsafe fn init($w: *mut $raw, $cb: Trampoline<Self>, $x: &$extra) {
@@ -78,15 +80,29 @@ kind!(
     ev_io_stop,
     |w, cb, x| sys::hinge_ev_io_init(w, cb, x.fd, x.events)
 );
-kind!(
-    TimerKind,
-    crate::Timer,
-    sys::ev_timer,
-    TimeParams,
-    ev_timer_start,
-    ev_timer_stop,
-    |w, cb, x| sys::hinge_ev_timer_init(w, cb, x.a, x.b)
-);
+/// Timers keep their `ev_timer` in the loop's pool (see `store.rs`):
+/// libev's heap walks the structs, so they are packed densely.
+pub(crate) struct TimerKind;
+impl Kind for TimerKind {
+    type Raw = sys::ev_timer;
+    type Store = Pooled<sys::ev_timer>;
+    /// None: `Timer::new` sets the times after init, which keeps the cell
+    /// small (its size is memory traffic when timers are many).
+    type Extra = ();
+    boxed_callback!(crate::Timer);
+    unsafe fn init(w: *mut Self::Raw, cb: Trampoline<Self>, _: &()) {
+        // SAFETY: forwarded from the caller.
+        unsafe { sys::hinge_ev_timer_init(w, cb, 0.0, 0.0) }
+    }
+    unsafe fn start(lp: *mut sys::ev_loop, w: *mut Self::Raw) {
+        // SAFETY: forwarded from the caller.
+        unsafe { sys::ev_timer_start(lp, w) }
+    }
+    unsafe fn stop(lp: *mut sys::ev_loop, w: *mut Self::Raw) {
+        // SAFETY: forwarded from the caller.
+        unsafe { sys::ev_timer_stop(lp, w) }
+    }
+}
 kind!(
     PeriodicKind,
     crate::Periodic,
@@ -136,6 +152,7 @@ kind!(
 pub(crate) struct CleanupKind;
 impl Kind for CleanupKind {
     type Raw = sys::ev_cleanup;
+    type Store = Inline<Self::Raw>;
     type Extra = ();
     const IS_CLEANUP: bool = true;
     boxed_callback!(crate::Cleanup);
@@ -161,6 +178,7 @@ pub(crate) struct SignalParams {
 pub(crate) struct SignalKind;
 impl Kind for SignalKind {
     type Raw = sys::ev_signal;
+    type Store = Inline<Self::Raw>;
     type Extra = SignalParams;
     boxed_callback!(crate::Signal);
     unsafe fn init(w: *mut Self::Raw, cb: Trampoline<Self>, x: &SignalParams) {
@@ -317,6 +335,7 @@ impl StreamSource {
 pub(crate) struct StreamKind<H>(std::marker::PhantomData<H>);
 impl<H: StreamHandler> Kind for StreamKind<H> {
     type Raw = sys::ev_io;
+    type Store = Inline<Self::Raw>;
     type Public = Handle<Self>;
     type Extra = StreamSource;
     type Cb = H;
@@ -415,6 +434,7 @@ impl AsyncTarget {
 pub(crate) struct AsyncKind;
 impl Kind for AsyncKind {
     type Raw = sys::ev_async;
+    type Store = Inline<Self::Raw>;
     type Extra = Arc<AsyncTarget>;
     boxed_callback!(crate::Async);
     unsafe fn init(w: *mut Self::Raw, cb: Trampoline<Self>, _: &Self::Extra) {

@@ -5,6 +5,7 @@
 //! | `loop_core.rs` | the raw loop, its watcher table, loop-local state, teardown |
 //! | `cell.rs` | the watcher cell (`Kind`, `Shared`, `Handle`) and the trampoline |
 //! | `kinds.rs` | the per-kind table: each libev watcher type and its operations |
+//! | `store.rs` | where a watcher's libev struct lives: its cell, or a per-loop pool |
 //! | `signals.rs` | which loop owns which signal number |
 //! | `panic.rs` | the panic policy: catch, stash, re-raise from `run` |
 //! | `sys.rs` | the hot path's syscalls: `recv`, `send`, `accept4` |
@@ -18,8 +19,9 @@
 //!
 //! The invariants, stated once:
 //!
-//! 1. A watcher struct lives inside an `Rc<Shared<K>>`, so its address is
-//!    stable, and libev's `data` field points back at that `Shared`.
+//! 1. A watcher struct lives inside an `Rc<Shared<K>>` (or, for timers, in
+//!    a pool slot that `Shared` owns), so its address is stable, and
+//!    libev's `data` field points back at that `Shared`.
 //! 2. A `Shared` is attached to a loop (`core` non-null) until it is closed
 //!    or the loop is torn down. While attached, the loop's raw pointer is
 //!    valid. Every libev call on a watcher first checks that it is attached.
@@ -35,6 +37,7 @@ mod kinds;
 mod loop_core;
 pub(crate) mod panic;
 pub(crate) mod signals;
+mod store;
 mod sys;
 
 pub(crate) use cell::{Handle, Kind};

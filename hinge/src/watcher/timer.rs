@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::event_loop::seconds;
-use crate::ffi::{Handle, TimeParams, TimerKind};
+use crate::ffi::{Handle, TimerKind};
 use crate::Loop;
 
 /// Fires after a delay, then optionally every `repeat`.
@@ -48,13 +48,10 @@ impl Timer {
     where
         F: FnMut(&Loop, &Timer) + 'static,
     {
-        let params = TimeParams {
-            a: seconds(after),
-            b: seconds(repeat),
-        };
         let t = Timer {
-            h: Handle::new(lp, params, plain_callback!(Timer, callback)),
+            h: Handle::new(lp, (), plain_callback!(Timer, callback)),
         };
+        t.h.set(seconds(after), seconds(repeat));
         t.h.start();
         t
     }
