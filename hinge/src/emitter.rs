@@ -1,6 +1,6 @@
 //! Typed events: ordered listeners, `on`/`once`/`off`, safe re-entrancy.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::ffi::panic;
@@ -30,44 +30,39 @@ struct Slot<S, T: ?Sized> {
     f: Option<Listener<S, T>>,
 }
 
-/// The listeners after the first: a thin pointer, allocated only when an
-/// event has a second listener (most never do), so that an `Event` costs
-/// 48 bytes inline instead of 64. Reads as a slice.
-// The Box is the point: one pointer inline, where a Vec is three words.
-#[allow(clippy::box_collection)]
-struct Slots<S, T: ?Sized>(Option<Box<Vec<Slot<S, T>>>>);
+/// The listeners after the first, and the bookkeeping of walks over
+/// them: behind one thin pointer, allocated when an event first has a
+/// second listener (most never do), so that an `Event` costs 32 bytes
+/// inline. The list's own buffer is freed whenever it empties.
+struct Rest<S, T: ?Sized> {
+    /// Listeners registered after `first`, in order.
+    slots: RefCell<Vec<Slot<S, T>>>,
+    /// Walks of `slots` in progress (they index it, so no compaction).
+    emitting: Cell<u32>,
+    /// Slots marked removed but not yet compacted away.
+    removed: Cell<u32>,
+}
 
-impl<S, T: ?Sized> Slots<S, T> {
-    fn push(&mut self, slot: Slot<S, T>) {
-        // A second listener is rare: room for one, not Vec's four.
-        self.0
-            .get_or_insert_with(|| Box::new(Vec::with_capacity(1)))
-            .push(slot);
+impl<S, T: ?Sized> Rest<S, T> {
+    fn is_empty(&self) -> bool {
+        self.slots.borrow().is_empty()
     }
 
-    /// Keeps the slots `keep` accepts; frees the list once empty.
-    fn retain(&mut self, keep: impl FnMut(&Slot<S, T>) -> bool) {
-        if let Some(v) = &mut self.0 {
-            v.retain(keep);
-            if v.is_empty() {
-                self.0 = None;
+    /// Marks a slot removed (the caller takes or drops its closure).
+    fn mark_removed(&self, slot: &mut Slot<S, T>) {
+        slot.removed = true;
+        self.removed.set(self.removed.get() + 1);
+    }
+
+    /// Drops removed slots, but never while an emission walks the list.
+    fn compact(&self) {
+        if self.removed.get() > 0 && self.emitting.get() == 0 {
+            let mut slots = self.slots.borrow_mut();
+            slots.retain(|s| !s.removed);
+            if slots.is_empty() {
+                *slots = Vec::new();
             }
-        }
-    }
-}
-
-impl<S, T: ?Sized> std::ops::Deref for Slots<S, T> {
-    type Target = [Slot<S, T>];
-    fn deref(&self) -> &[Slot<S, T>] {
-        self.0.as_deref().map_or(&[], |v| v.as_slice())
-    }
-}
-
-impl<S, T: ?Sized> std::ops::DerefMut for Slots<S, T> {
-    fn deref_mut(&mut self) -> &mut [Slot<S, T>] {
-        match &mut self.0 {
-            Some(v) => v.as_mut_slice(),
-            None => &mut [],
+            self.removed.set(0);
         }
     }
 }
@@ -104,13 +99,9 @@ pub struct Event<S, T: ?Sized> {
     first: Cell<Option<Listener<S, T>>>,
     /// `first`'s id (with `ONCE` set for a `once` listener), or 0.
     first_id: Cell<u64>,
-    /// Listeners registered after `first`, in order. New listeners go
-    /// here whenever `first` or `rest` holds one, which keeps the order.
-    rest: RefCell<Slots<S, T>>,
-    /// Walks of `rest` in progress (they index it, so no compaction).
-    emitting: Cell<u32>,
-    /// Slots of `rest` marked removed but not yet compacted away.
-    removed: Cell<u32>,
+    /// Listeners registered after `first`. New listeners go there
+    /// whenever `first` or `rest` holds one, which keeps the order.
+    rest: OnceCell<Box<Rest<S, T>>>,
 }
 
 /// The bit of `Event::first_id` that marks a `once` listener (ids count
@@ -134,21 +125,35 @@ impl<S, T: ?Sized> Event<S, T> {
         Event {
             first: Cell::new(None),
             first_id: Cell::new(0),
-            rest: RefCell::new(Slots(None)),
-            emitting: Cell::new(0),
-            removed: Cell::new(0),
+            rest: OnceCell::new(),
         }
+    }
+
+    /// The listeners after the first, if any were ever added.
+    fn rest(&self) -> Option<&Rest<S, T>> {
+        self.rest.get().map(|r| &**r)
+    }
+
+    fn rest_is_empty(&self) -> bool {
+        self.rest().map_or(true, Rest::is_empty)
     }
 
     fn add(&self, once: bool, f: Listener<S, T>) -> ListenerId {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let mut rest = self.rest.borrow_mut();
-        if self.first_id.get() == 0 && rest.is_empty() {
+        if self.first_id.get() == 0 && self.rest_is_empty() {
             self.first_id.set(if once { id | ONCE } else { id });
             drop(self.first.replace(Some(f)));
             return ListenerId(id);
         }
-        rest.push(Slot {
+        let rest = self.rest.get_or_init(|| {
+            Box::new(Rest {
+                // A second listener is rare: room for one, not Vec's four.
+                slots: RefCell::new(Vec::with_capacity(1)),
+                emitting: Cell::new(0),
+                removed: Cell::new(0),
+            })
+        });
+        rest.slots.borrow_mut().push(Slot {
             id: ListenerId(id),
             once,
             removed: false,
@@ -222,19 +227,21 @@ impl<S, T: ?Sized> Event<S, T> {
         if self.remove_first(Some(id)) {
             return true;
         }
+        let Some(rest) = self.rest() else {
+            return false;
+        };
         let removed = {
-            let mut rest = self.rest.borrow_mut();
-            match rest.iter_mut().find(|s| s.id == id && !s.removed) {
+            let mut slots = rest.slots.borrow_mut();
+            match slots.iter_mut().find(|s| s.id == id && !s.removed) {
                 Some(slot) => {
-                    slot.removed = true;
-                    self.removed.set(self.removed.get() + 1);
+                    rest.mark_removed(slot);
                     slot.f.take()
                 }
                 None => return false,
             }
         };
         drop(removed); // outside the borrow: dropping may run user code
-        self.compact();
+        rest.compact();
         true
     }
 
@@ -248,7 +255,7 @@ impl<S, T: ?Sized> Event<S, T> {
     /// assert_eq!(ev.listener_count(), 0);
     /// ```
     pub fn clear(&self) {
-        if self.first_id.get() == 0 && self.rest.borrow().is_empty() {
+        if self.first_id.get() == 0 && self.rest_is_empty() {
             return; // nothing to drop: the common case, and cheap
         }
         // One at a time, each dropped outside the borrow (a drop may run
@@ -264,23 +271,29 @@ impl<S, T: ?Sized> Event<S, T> {
                     true
                 }
             };
-            let f = {
-                let mut rest = self.rest.borrow_mut();
-                match rest.iter_mut().find(|s| !s.removed) {
-                    Some(slot) => {
-                        slot.removed = true;
-                        self.removed.set(self.removed.get() + 1);
-                        slot.f.take()
+            // A drop may have added the list: look it up each time.
+            let f = match self.rest() {
+                Some(rest) => {
+                    let mut slots = rest.slots.borrow_mut();
+                    match slots.iter_mut().find(|s| !s.removed) {
+                        Some(slot) => {
+                            rest.mark_removed(slot);
+                            slot.f.take()
+                        }
+                        None if first => None,
+                        None => break,
                     }
-                    None if first => None,
-                    None => break,
                 }
+                None if first => None,
+                None => break,
             };
             if let Err(payload) = panic::catch(move || drop(f)) {
                 panic::keep_first(&mut panicked, payload);
             }
         }
-        self.compact();
+        if let Some(rest) = self.rest() {
+            rest.compact();
+        }
         if let Some(payload) = panicked {
             std::panic::resume_unwind(payload);
         }
@@ -295,7 +308,11 @@ impl<S, T: ?Sized> Event<S, T> {
     /// ```
     pub fn listener_count(&self) -> usize {
         let first = usize::from(self.first_id.get() != 0);
-        first + self.rest.borrow().iter().filter(|s| !s.removed).count()
+        let rest = self.rest();
+        first
+            + rest.map_or(0, |r| {
+                r.slots.borrow().iter().filter(|s| !s.removed).count()
+            })
     }
 
     /// Calls the listeners in registration order; returns whether any ran.
@@ -347,12 +364,12 @@ impl<S, T: ?Sized> Event<S, T> {
         payload: &T,
         go: impl Fn() -> bool,
     ) -> bool {
-        if self.rest.borrow().is_empty() {
+        match self.rest() {
+            Some(rest) if !rest.is_empty() => self.emit_all(rest, lp, source, payload, go),
             // The common case. Listeners the call adds land in `rest` and
             // first run on the next emission.
-            return self.emit_first(lp, source, payload);
+            _ => self.emit_first(lp, source, payload),
         }
-        self.emit_all(lp, source, payload, go)
     }
 
     /// Calls the inline first listener, unless there is none or it is
@@ -385,21 +402,27 @@ impl<S, T: ?Sized> Event<S, T> {
     /// The general walk: `first`, then the listeners of `rest` that were
     /// there when it began, `once` ones and removals included.
     #[inline(never)]
-    fn emit_all(&self, lp: &Loop, source: &S, payload: &T, go: impl Fn() -> bool) -> bool {
-        let n = self.rest.borrow().len();
-        let _walk = Walk::new(self);
+    fn emit_all(
+        &self,
+        rest: &Rest<S, T>,
+        lp: &Loop,
+        source: &S,
+        payload: &T,
+        go: impl Fn() -> bool,
+    ) -> bool {
+        let n = rest.slots.borrow().len();
+        let _walk = Walk::new(rest);
         let mut ran = self.emit_first(lp, source, payload);
         for i in 0..n {
             if ran && !go() {
                 break;
             }
             let taken = {
-                let mut rest = self.rest.borrow_mut();
-                match rest.get_mut(i) {
+                let mut slots = rest.slots.borrow_mut();
+                match slots.get_mut(i) {
                     Some(slot) if !slot.removed => {
                         if slot.once {
-                            slot.removed = true;
-                            self.removed.set(self.removed.get() + 1);
+                            rest.mark_removed(slot);
                         }
                         slot.f.take().map(|f| (f, slot.id))
                     }
@@ -409,41 +432,29 @@ impl<S, T: ?Sized> Event<S, T> {
             let Some((mut f, id)) = taken else { continue };
             ran = true;
             // Only runs if the listener panics: forget its slot then.
-            let guard = Unwinding {
-                event: self,
-                index: i,
-                id,
-            };
+            let guard = Unwinding { rest, index: i, id };
             f(lp, source, payload);
             std::mem::forget(guard);
-            self.put_back(i, id, f);
+            put_back(rest, i, id, f);
         }
         ran
     }
+}
 
-    /// Returns a listener to its slot after it ran, unless it was removed
-    /// meanwhile (then it is dropped here, outside the borrow).
-    fn put_back(&self, index: usize, id: ListenerId, f: Listener<S, T>) {
-        let leftover = {
-            let mut rest = self.rest.borrow_mut();
-            match rest.get_mut(index) {
-                Some(slot) if slot.id == id && !slot.removed => {
-                    slot.f = Some(f);
-                    None
-                }
-                _ => Some(f),
+/// Returns a listener to its slot after it ran, unless it was removed
+/// meanwhile (then it is dropped here, outside the borrow).
+fn put_back<S, T: ?Sized>(rest: &Rest<S, T>, index: usize, id: ListenerId, f: Listener<S, T>) {
+    let leftover = {
+        let mut slots = rest.slots.borrow_mut();
+        match slots.get_mut(index) {
+            Some(slot) if slot.id == id && !slot.removed => {
+                slot.f = Some(f);
+                None
             }
-        };
-        drop(leftover);
-    }
-
-    /// Drops removed slots, but never while an emission walks the list.
-    fn compact(&self) {
-        if self.removed.get() > 0 && self.emitting.get() == 0 {
-            self.rest.borrow_mut().retain(|s| !s.removed);
-            self.removed.set(0);
+            _ => Some(f),
         }
-    }
+    };
+    drop(leftover);
 }
 
 /// Armed while the first listener runs; dropped only if it panics (the
@@ -464,39 +475,38 @@ impl<S, T: ?Sized> Drop for FirstUnwinding<'_, S, T> {
 /// A walk of `rest` in progress: counted in `emitting` so that removals
 /// only mark slots, and compacted when the walk ends, however it ends.
 struct Walk<'a, S, T: ?Sized> {
-    event: &'a Event<S, T>,
+    rest: &'a Rest<S, T>,
 }
 
 impl<'a, S, T: ?Sized> Walk<'a, S, T> {
-    fn new(event: &'a Event<S, T>) -> Self {
-        event.emitting.set(event.emitting.get() + 1);
-        Walk { event }
+    fn new(rest: &'a Rest<S, T>) -> Self {
+        rest.emitting.set(rest.emitting.get() + 1);
+        Walk { rest }
     }
 }
 
 impl<S, T: ?Sized> Drop for Walk<'_, S, T> {
     fn drop(&mut self) {
-        let event = self.event;
-        event.emitting.set(event.emitting.get() - 1);
-        event.compact();
+        let rest = self.rest;
+        rest.emitting.set(rest.emitting.get() - 1);
+        rest.compact();
     }
 }
 
 /// Armed while a listener of `rest` runs; dropped only if it panics (the
 /// normal path forgets it), to forget its slot.
 struct Unwinding<'a, S, T: ?Sized> {
-    event: &'a Event<S, T>,
+    rest: &'a Rest<S, T>,
     index: usize,
     id: ListenerId,
 }
 
 impl<S, T: ?Sized> Drop for Unwinding<'_, S, T> {
     fn drop(&mut self) {
-        let event = self.event;
-        if let Some(slot) = event.rest.borrow_mut().get_mut(self.index) {
+        let rest = self.rest;
+        if let Some(slot) = rest.slots.borrow_mut().get_mut(self.index) {
             if slot.id == self.id && !slot.removed {
-                slot.removed = true;
-                event.removed.set(event.removed.get() + 1);
+                rest.mark_removed(slot);
             }
         }
     }
