@@ -55,7 +55,9 @@ fn idle_connection_memory() {
         "idle connections: {N}, rss {rss0} KiB -> {rss1} KiB, {per_conn:.0} bytes per connection"
     );
     assert_eq!(accepted.get(), N);
-    assert!(per_conn < 2048.0, "{per_conn} bytes per idle connection");
+    // About 470 bytes on x86_64 (issue 12 asks for under 512 in the bench);
+    // the margin is for allocator and RSS noise.
+    assert!(per_conn < 768.0, "{per_conn} bytes per idle connection");
     tx.send(()).unwrap();
     t.join().unwrap();
     server.close();

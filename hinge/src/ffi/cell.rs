@@ -106,36 +106,9 @@ impl<K: Kind> Handle<K> {
     }
 
     pub(crate) fn with_callback(lp: &Loop, extra: K::Extra, cb: K::Cb) -> Handle<K> {
-        let core = lp.core();
-        let shared = Rc::new(Shared::<K> {
-            raw: K::Store::new(core),
-            core: Cell::new(std::ptr::null()),
-            slot: Cell::new(0),
-            cb: Cell::new(Some(cb)),
-            unref: Cell::new(false),
-            unref_applied: Cell::new(false),
-            closed: Cell::new(false),
-            missed: Cell::new(0),
-            extra,
-        });
-        let w = shared.raw.get();
-        // SAFETY: w is a fresh, inactive watcher owned by `shared`; its
-        // `data` points at `shared`, whose address the Rc keeps stable.
-        unsafe {
-            K::init(w, Some(trampoline::<K>), &shared.extra);
-            (*w.cast::<sys::ev_watcher>()).data = Rc::as_ptr(&shared) as *mut c_void;
+        Handle {
+            rc: Shared::new(lp.core(), extra, cb),
         }
-        if core.live().is_some() {
-            let weak: Weak<dyn Node> = Rc::downgrade(&shared) as Weak<dyn Node>;
-            shared.slot.set(core.register(weak));
-            shared.core.set(Rc::as_ptr(core));
-        } else {
-            // The loop is being torn down: the watcher is born detached,
-            // and will never call back (nor hold what its callback holds).
-            K::on_detach(&shared.extra, 0);
-            drop(shared.cb.take());
-        }
-        Handle { rc: shared }
     }
 
     pub(crate) fn extra(&self) -> &K::Extra {
@@ -215,13 +188,11 @@ impl<K: Kind> Handle<K> {
     }
 
     pub(crate) fn unref(&self) {
-        self.rc.unref.set(true);
-        self.rc.apply_ref();
+        self.rc.set_unref(true);
     }
 
     pub(crate) fn ref_(&self) {
-        self.rc.unref.set(false);
-        self.rc.apply_ref();
+        self.rc.set_unref(false);
     }
 
     pub(crate) fn has_ref(&self) -> bool {
@@ -262,7 +233,49 @@ impl<K: Kind> Drop for Handle<K> {
     }
 }
 
+/// A cell not closed by a `Handle` (a stream cell, whose handles are plain
+/// `Rc`s) closes when it is freed: libev must never keep its address.
+impl<K: Kind> Drop for Shared<K> {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
 impl<K: Kind> Shared<K> {
+    /// A watcher cell attached to `core`'s loop (or born detached if the
+    /// loop is being torn down), its struct initialised, not started.
+    pub(super) fn new(core: &Rc<LoopCore>, extra: K::Extra, cb: K::Cb) -> Rc<Shared<K>> {
+        let shared = Rc::new(Shared::<K> {
+            raw: K::Store::new(core),
+            core: Cell::new(std::ptr::null()),
+            slot: Cell::new(0),
+            cb: Cell::new(Some(cb)),
+            unref: Cell::new(false),
+            unref_applied: Cell::new(false),
+            closed: Cell::new(false),
+            missed: Cell::new(0),
+            extra,
+        });
+        let w = shared.raw.get();
+        // SAFETY: w is a fresh, inactive watcher owned by `shared`; its
+        // `data` points at `shared`, whose address the Rc keeps stable.
+        unsafe {
+            K::init(w, Some(trampoline::<K>), &shared.extra);
+            (*w.cast::<sys::ev_watcher>()).data = Rc::as_ptr(&shared) as *mut c_void;
+        }
+        if core.live().is_some() {
+            let weak: Weak<dyn Node> = Rc::downgrade(&shared) as Weak<dyn Node>;
+            shared.slot.set(core.register(weak));
+            shared.core.set(Rc::as_ptr(core));
+        } else {
+            // The loop is being torn down: the watcher is born detached,
+            // and will never call back (nor hold what its callback holds).
+            K::on_detach(&shared.extra, 0);
+            drop(shared.cb.take());
+        }
+        shared
+    }
+
     pub(super) fn live_loop(&self) -> Option<*mut sys::ev_loop> {
         let core = self.core.get();
         if core.is_null() {
@@ -274,7 +287,7 @@ impl<K: Kind> Shared<K> {
     }
 
     #[inline]
-    fn is_active(&self) -> bool {
+    pub(super) fn is_active(&self) -> bool {
         // SAFETY: every watcher struct begins with ev_watcher's fields
         // (libev's own casts rely on it); `active` is initialised and only
         // written on this thread, by libev or by us. Read in place, no
@@ -282,7 +295,7 @@ impl<K: Kind> Shared<K> {
         unsafe { (*self.raw.get().cast::<sys::ev_watcher>()).active != 0 }
     }
 
-    fn start(&self) {
+    pub(super) fn start(&self) {
         let Some(lp) = self.live_loop() else { return };
         if self.is_active() {
             return;
@@ -293,7 +306,7 @@ impl<K: Kind> Shared<K> {
         self.apply_ref();
     }
 
-    fn stop(&self) {
+    pub(super) fn stop(&self) {
         let Some(lp) = self.live_loop() else { return };
         self.sync_ref(lp);
         if self.unref_applied.replace(false) {
@@ -303,6 +316,13 @@ impl<K: Kind> Shared<K> {
         // SAFETY: lp is live; stopping also clears a pending event, even
         // for an inactive watcher.
         unsafe { K::stop(lp, self.raw.get()) };
+    }
+
+    /// Whether the watcher should not keep its loop alive (applied now,
+    /// and whenever it starts).
+    pub(crate) fn set_unref(&self, on: bool) {
+        self.unref.set(on);
+        self.apply_ref();
     }
 
     /// Makes the loop's reference count match `unref` and `is_active`.
@@ -346,7 +366,7 @@ impl<K: Kind> Shared<K> {
     }
 
     /// Stops and detaches; drops the closure unless it is running.
-    fn close(&self) {
+    pub(super) fn close(&self) {
         if self.closed.replace(true) {
             return;
         }

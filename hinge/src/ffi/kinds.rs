@@ -5,8 +5,9 @@
 
 use std::any::Any;
 use std::cell::Cell;
-use std::cell::RefCell;
 use std::ffi::CString;
+use std::mem::ManuallyDrop;
+use std::os::fd::{FromRawFd, IntoRawFd};
 use std::os::raw::c_int;
 use std::rc::Rc;
 use std::sync::{Arc, RwLock};
@@ -14,6 +15,7 @@ use std::sync::{Arc, RwLock};
 use libev_sys as sys;
 
 use super::cell::{call_boxed, Callback, Handle, Kind, Shared, Trampoline};
+use super::loop_core::LoopCore;
 use super::signals;
 use super::store::{Inline, Pooled, Store};
 use crate::{Error, Loop, Ready};
@@ -308,44 +310,64 @@ impl Handle<IoKind> {
     }
 }
 
-/// The io watcher of hinge's own stream sockets. It owns the socket and
-/// calls its handler (the socket itself, a cheap `Rc` handle) directly:
-/// no boxed closure, no type-erased fd source, one allocation in all.
-pub(crate) trait StreamHandler: 'static {
-    fn on_io(&self, lp: &Loop, events: Ready);
+/// What a stream cell holds and calls: a socket's own state (`Self`),
+/// with the public handle that wraps the cell.
+pub(crate) trait StreamHandler: Sized + 'static {
+    /// The handle, e.g. `Socket`: a newtype over the cell's `Rc`.
+    type Handle;
+    fn wrap(cell: Rc<StreamCell<Self>>) -> Self::Handle;
+    /// Called for each readiness event of the socket.
+    fn on_io(handle: &Self::Handle, lp: &Loop, events: Ready);
 }
 
-/// A stream watcher's socket, closed by `close_socket` (or with the
-/// watcher), never while libev watches its fd.
-pub(crate) struct StreamSource {
-    fd: c_int,
-    sock: RefCell<Option<socket2::Socket>>,
+/// A stream socket in one allocation: its io watcher, its OS socket and
+/// its state `T` (reached by `Deref`). Its handles are plain `Rc`s that
+/// never close it: the owner closes it with `close_stream`, or it closes
+/// when freed.
+pub(crate) type StreamCell<T> = Shared<StreamKind<T>>;
+
+/// A stream cell's OS socket, closed by `release_socket` (or with the
+/// cell), never while libev watches its fd.
+pub(crate) struct StreamExtra<T> {
+    /// The OS socket this cell owns, or -1.
+    fd: Cell<c_int>,
+    state: T,
 }
 
-impl StreamSource {
-    pub(crate) fn new(sock: socket2::Socket) -> StreamSource {
-        use std::os::fd::AsRawFd;
-        StreamSource {
-            fd: sock.as_raw_fd(),
-            sock: RefCell::new(Some(sock)),
+impl<T> StreamExtra<T> {
+    fn close_fd(&self) {
+        let fd = self.fd.replace(-1);
+        if fd >= 0 {
+            // SAFETY: the cell owns this fd (taken from a socket2::Socket
+            // in `attach_socket`), and -1 now marks it gone.
+            drop(unsafe { socket2::Socket::from_raw_fd(fd) });
         }
     }
 }
 
-pub(crate) struct StreamKind<H>(std::marker::PhantomData<H>);
-impl<H: StreamHandler> Kind for StreamKind<H> {
+impl<T> Drop for StreamExtra<T> {
+    fn drop(&mut self) {
+        // After `Shared`'s own drop, which stopped the watcher.
+        self.close_fd();
+    }
+}
+
+pub(crate) struct StreamKind<T>(std::marker::PhantomData<T>);
+impl<T: StreamHandler> Kind for StreamKind<T> {
     type Raw = sys::ev_io;
     type Store = Inline<Self::Raw>;
     type Public = Handle<Self>;
-    type Extra = StreamSource;
-    type Cb = H;
+    type Extra = StreamExtra<T>;
+    /// Nothing to call but the state's handler; the (empty) callback slot
+    /// still marks a running call, so a nested run never re-enters it.
+    type Cb = ();
     fn wrap(handle: Handle<Self>) -> Handle<Self> {
         handle
     }
-    unsafe fn init(w: *mut Self::Raw, cb: Trampoline<Self>, x: &StreamSource) {
-        // SAFETY: forwarded from the caller; the fd is owned by the
-        // source, which lives in the watcher.
-        unsafe { sys::hinge_ev_io_init(w, cb, x.fd, 0) }
+    unsafe fn init(w: *mut Self::Raw, cb: Trampoline<Self>, _: &StreamExtra<T>) {
+        // SAFETY: forwarded from the caller; the fd is set (to an open,
+        // owned socket) before the watcher first starts.
+        unsafe { sys::hinge_ev_io_init(w, cb, -1, 0) }
     }
     unsafe fn start(lp: *mut sys::ev_loop, w: *mut Self::Raw) {
         // SAFETY: forwarded from the caller.
@@ -357,38 +379,83 @@ impl<H: StreamHandler> Kind for StreamKind<H> {
     }
     // Inlined into the trampoline: the socket's read path is its body.
     #[inline(always)]
-    fn invoke(handler: &mut H, lp: &Loop, _: &Rc<Shared<Self>>, events: Ready) {
-        handler.on_io(lp, events)
+    fn invoke(_: &mut (), lp: &Loop, shared: &Rc<Shared<Self>>, events: Ready) {
+        // SAFETY: the trampoline holds a strong count for this call; the
+        // alias is never dropped, so the count is not touched.
+        let me = ManuallyDrop::new(T::wrap(unsafe { Rc::from_raw(Rc::as_ptr(shared)) }));
+        T::on_io(&me, lp, events)
     }
 }
 
-impl<H: StreamHandler> Handle<StreamKind<H>> {
+impl<T: StreamHandler> std::ops::Deref for StreamCell<T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.extra.state
+    }
+}
+
+impl<T: StreamHandler> StreamCell<T> {
+    /// A cell on `core`'s loop, with no OS socket yet.
+    pub(crate) fn create(core: &Rc<LoopCore>, state: T) -> Rc<StreamCell<T>> {
+        let extra = StreamExtra {
+            fd: Cell::new(-1),
+            state,
+        };
+        Shared::new(core, extra, ())
+    }
+
+    /// Gives the cell its OS socket (after `release_socket`, a new one).
+    pub(crate) fn attach_socket(&self, sock: socket2::Socket) {
+        self.release_socket();
+        self.extra.fd.set(sock.into_raw_fd());
+    }
+
+    /// The OS socket's fd, or -1: for the hot path's own syscalls.
+    #[inline]
+    pub(crate) fn fd(&self) -> c_int {
+        self.extra.fd.get()
+    }
+
     /// Watches `events` (READ and/or WRITE, or none: an open socket keeps
     /// its loop alive even while it waits for nothing) and starts. Does
-    /// nothing once the socket is closed.
+    /// nothing without an OS socket.
     pub(crate) fn set_events(&self, events: Ready) {
         self.stop();
-        let source = &self.rc.extra;
-        if source.sock.borrow().is_none() {
+        let fd = self.fd();
+        if fd < 0 {
             return;
         }
         // SAFETY: the watcher is stopped; the fd is open and owned by this
-        // watcher, and the mask holds only READ/WRITE.
-        unsafe { sys::hinge_ev_io_set(self.rc.raw.get(), source.fd, events.bits()) };
+        // cell, and the mask holds only READ/WRITE.
+        unsafe { sys::hinge_ev_io_set(self.raw.get(), fd, events.bits()) };
         self.start();
     }
 
-    /// Calls `f` with the socket, unless it is closed.
+    /// Calls `f` with the OS socket, if there is one.
     pub(crate) fn with_socket<R>(&self, f: impl FnOnce(&socket2::Socket) -> R) -> Option<R> {
-        self.rc.extra.sock.borrow().as_ref().map(f)
+        let fd = self.fd();
+        if fd < 0 {
+            return None;
+        }
+        // SAFETY: the fd is open and owned by this cell; the borrowed
+        // Socket is never dropped (ManuallyDrop), and through `&Socket`
+        // `f` cannot close it, so the cell keeps sole ownership.
+        let sock = ManuallyDrop::new(unsafe { socket2::Socket::from_raw_fd(fd) });
+        Some(f(&sock))
     }
 
-    /// Closes the watcher and its socket now, even if the watcher's cell
-    /// outlives this call (its callback is running).
-    pub(crate) fn close_socket(self) {
+    /// Stops watching and closes the OS socket now; the cell can take
+    /// another (a connect's next address).
+    pub(crate) fn release_socket(&self) {
         self.stop();
-        let sock = self.rc.extra.sock.borrow_mut().take();
-        drop(sock);
+        self.extra.close_fd();
+    }
+
+    /// `release_socket`, then detaches the cell from its loop for good.
+    pub(crate) fn close_stream(&self) {
+        self.release_socket();
+        self.close();
     }
 }
 

@@ -46,7 +46,7 @@ const CHUNK: usize = 512;
 const NONE: u32 = u32::MAX;
 
 struct Chunk<R> {
-    slots: [UnsafeCell<MaybeUninit<R>>; CHUNK],
+    slots: UnsafeCell<MaybeUninit<[R; CHUNK]>>,
     /// The first free slot, or `NONE`; each free slot's first four bytes
     /// hold the next.
     free: Cell<u32>,
@@ -58,6 +58,24 @@ struct Chunk<R> {
     /// The pool, held while a slot is out (so a slot needs no pointer of
     /// its own to it); `None` for the pool's spare.
     pool: RefCell<Option<Rc<Pool<R>>>>,
+}
+
+impl<R> Chunk<R> {
+    /// Slot `idx`'s struct (`idx < CHUNK`).
+    fn slot(&self, idx: u32) -> *mut R {
+        debug_assert!((idx as usize) < CHUNK);
+        // SAFETY: in bounds of the chunk's array (idx < CHUNK).
+        unsafe { self.slots.get().cast::<R>().add(idx as usize) }
+    }
+}
+
+/// `R` can hold a free-list link (a `u32`) while its slot is free.
+struct Link<R>(std::marker::PhantomData<R>);
+impl<R> Link<R> {
+    const FITS: () = assert!(
+        std::mem::size_of::<R>() >= std::mem::size_of::<u32>()
+            && std::mem::align_of::<R>() >= std::mem::align_of::<u32>()
+    );
 }
 
 /// A loop's pool of structs of type `R` (a loop local).
@@ -95,7 +113,7 @@ fn alloc<R: Default>(pool: &Rc<Pool<R>>) -> (NonNull<R>, NonNull<Chunk<R>>) {
         None => {
             let c = pool.spare.take().unwrap_or_else(|| {
                 NonNull::from(Box::leak(Box::new(Chunk {
-                    slots: [const { UnsafeCell::new(MaybeUninit::uninit()) }; CHUNK],
+                    slots: UnsafeCell::new(MaybeUninit::uninit()),
                     free: Cell::new(NONE),
                     fresh: Cell::new(0),
                     live: Cell::new(0),
@@ -123,7 +141,7 @@ fn alloc<R: Default>(pool: &Rc<Pool<R>>) -> (NonNull<R>, NonNull<Chunk<R>>) {
             // SAFETY: a free slot's first bytes hold the next free index
             // (written by `release`); R is at least that large and aligned
             // (checked in `Pooled::new`).
-            let next = unsafe { c.slots[i as usize].get().cast::<u32>().read() };
+            let next = unsafe { c.slot(i).cast::<u32>().read() };
             c.free.set(next);
             i
         }
@@ -133,7 +151,7 @@ fn alloc<R: Default>(pool: &Rc<Pool<R>>) -> (NonNull<R>, NonNull<Chunk<R>>) {
         c.open.set(false);
         open.pop();
     }
-    let slot = c.slots[idx as usize].get().cast::<R>();
+    let slot = c.slot(idx);
     // SAFETY: the slot is unused; nothing else points into it.
     unsafe { slot.write(R::default()) };
     // SAFETY: a slot of a live chunk is not null.
@@ -149,7 +167,7 @@ fn alloc<R: Default>(pool: &Rc<Pool<R>>) -> (NonNull<R>, NonNull<Chunk<R>>) {
 unsafe fn release<R>(slot: NonNull<R>, chunk: NonNull<Chunk<R>>) {
     // SAFETY: the chunk lives while one of its slots is out.
     let c = unsafe { chunk.as_ref() };
-    let base = c.slots.as_ptr().cast::<R>();
+    let base = c.slot(0);
     // SAFETY: `slot` points into `c.slots`, at a multiple of R's size.
     let idx = unsafe { slot.as_ptr().offset_from(base) } as u32;
     // SAFETY: the struct is plain data (a libev watcher), and the slot is
@@ -202,9 +220,8 @@ pub(crate) struct Pooled<R: Default + 'static> {
 
 impl<R: Default + 'static> Store<R> for Pooled<R> {
     fn new(core: &LoopCore) -> Self {
-        const {
-            assert!(size_of::<R>() >= size_of::<u32>() && align_of::<R>() >= align_of::<u32>());
-        }
+        #[allow(clippy::let_unit_value)]
+        let () = Link::<R>::FITS;
         let (slot, chunk) = alloc(&core.local(Pool::<R>::default));
         Pooled { slot, chunk }
     }

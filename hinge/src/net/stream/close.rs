@@ -3,7 +3,7 @@
 
 use std::io;
 
-use super::state::{flag, Chunk, SocketTable, NO_SLOT};
+use super::state::{flag, SocketTable, NO_SLOT};
 use super::Socket;
 use crate::event_loop::Loop;
 use crate::ffi::panic;
@@ -58,13 +58,13 @@ impl Socket {
         if inner.state.replace(flag::CLOSED, true) {
             return;
         }
-        inner.release_io();
+        inner.release_io(true);
         inner.state.set(flag::HAS_IDLE_TIMER, false);
         if let Some(r) = inner.rare.get() {
             drop(r.idle_timer.borrow_mut().take());
             drop(r.connect_timer.borrow_mut().take());
         }
-        let unsent: Vec<Chunk> = inner.queue.borrow_mut().drain(..).collect();
+        let unsent = inner.queue.take_all();
         inner.queued.set(0);
         let server = inner.server.take();
         if let Some(server) = server.upgrade() {

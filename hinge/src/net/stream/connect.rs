@@ -206,7 +206,7 @@ impl Socket {
                 if let Some(r) = self.inner.rare.get() {
                     r.connect.emit(lp, self, &());
                 }
-                if self.inner.queue.borrow().is_empty() {
+                if self.inner.queue.is_empty() {
                     // end() or close() may have come while connecting.
                     self.after_flush();
                 } else {
@@ -221,7 +221,7 @@ impl Socket {
                 if rest.is_empty() {
                     self.fail(lp, Error::from_io("connect", self.label(), e));
                 } else {
-                    self.inner.release_io();
+                    self.inner.release_io(false);
                     self.connect_next(lp, rest, "connect");
                 }
             }

@@ -16,7 +16,7 @@ use crate::net::addr::Addr;
 use crate::{Error, Result, Timer, Watcher};
 
 use state::flag;
-pub(crate) use state::SocketInner;
+pub(crate) use state::SocketCell;
 
 /// Above this many queued bytes, [`Socket::send`] returns `false`.
 pub const DEFAULT_HIGH_WATER: usize = 64 * 1024;
@@ -119,7 +119,7 @@ pub enum SocketEvent {
 /// [`ListenerId`](crate::ListenerId) and calls [`off`](Socket::off).
 #[derive(Clone)]
 pub struct Socket {
-    inner: Rc<SocketInner>,
+    inner: Rc<SocketCell>,
 }
 
 impl Socket {
@@ -576,7 +576,7 @@ typed_events! {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     Drain => on_drain, once_drain, (),
-        |s| s.inner.events.drain, |p| Some(&p.inner.events.drain);
+        |s| s.inner.rare().drain, |p| p.inner.rare.get().map(|r| &r.drain);
     /// Runs `f` after the inactivity period of [`set_timeout`](Socket::set_timeout).
     ///
     /// ```

@@ -6,18 +6,11 @@ use std::io;
 use super::state::{flag, READ_BUF};
 use super::Socket;
 use crate::event_loop::Loop;
-use crate::ffi::{self, StreamHandler};
+use crate::ffi;
 use crate::{Error, Ready};
 
 /// Reads per readiness event before giving other sockets a turn.
 const READS_PER_WAKEUP: usize = 4;
-
-impl StreamHandler for Socket {
-    #[inline]
-    fn on_io(&self, lp: &Loop, events: Ready) {
-        self.handle_io(lp, events)
-    }
-}
 
 impl Socket {
     #[inline]
@@ -78,7 +71,7 @@ impl Socket {
             {
                 break;
             }
-            match ffi::recv(inner.fd.get(), buf) {
+            match ffi::recv(inner.fd(), buf) {
                 Ok(n) if n > 0 => {
                     inner.bytes_read.set(inner.bytes_read.get() + n as u64);
                     self.touch();

@@ -2,7 +2,7 @@
 //! handle, the rarely used parts allocated on first use, and the loop's
 //! tables of open sockets and the shared read buffer.
 
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{Cell, OnceCell, Ref, RefCell, RefMut};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
@@ -11,7 +11,7 @@ use std::rc::{Rc, Weak};
 use super::{Socket, DEFAULT_HIGH_WATER};
 use crate::event_loop::Loop;
 use crate::ffi::panic;
-use crate::ffi::{Handle, LoopCore, StreamKind, StreamSource};
+use crate::ffi::{LoopCore, StreamCell, StreamHandler};
 use crate::handle::{Owned, Table};
 use crate::net::addr::Addr;
 use crate::net::server::ServerInner;
@@ -77,8 +77,55 @@ impl State {
     }
 }
 
-/// The socket's io watcher: it owns the OS socket and calls the socket.
-pub(super) type Stream = Handle<StreamKind<Socket>>;
+/// A socket's one allocation: its io watcher, its OS socket, and its
+/// `SocketInner` (which the cell derefs to).
+pub(crate) type SocketCell = StreamCell<SocketInner>;
+
+impl StreamHandler for SocketInner {
+    type Handle = Socket;
+    #[inline]
+    fn wrap(cell: Rc<SocketCell>) -> Socket {
+        Socket { inner: cell }
+    }
+    #[inline]
+    fn on_io(socket: &Socket, lp: &Loop, events: Ready) {
+        socket.handle_io(lp, events)
+    }
+}
+
+/// The send queue, allocated when the socket first queues something (most
+/// sends go straight to the kernel) and kept from then on.
+// The Box is the point: one pointer inline, where a VecDeque is four words.
+#[allow(clippy::box_collection)]
+#[derive(Default)]
+pub(super) struct Queue(RefCell<Option<Box<VecDeque<Chunk>>>>);
+
+impl Queue {
+    #[inline]
+    pub(super) fn is_empty(&self) -> bool {
+        self.0.borrow().as_ref().map_or(true, |q| q.is_empty())
+    }
+
+    /// The queue, if it was ever allocated.
+    pub(super) fn borrow(&self) -> Option<Ref<'_, VecDeque<Chunk>>> {
+        Ref::filter_map(self.0.borrow(), |q| q.as_deref()).ok()
+    }
+
+    /// The queue, allocated if need be.
+    pub(super) fn borrow_mut(&self) -> RefMut<'_, VecDeque<Chunk>> {
+        RefMut::map(self.0.borrow_mut(), |q| {
+            &mut **q.get_or_insert_with(Box::default)
+        })
+    }
+
+    /// Empties the queue, handing back what was in it.
+    pub(super) fn take_all(&self) -> Vec<Chunk> {
+        match &mut *self.0.borrow_mut() {
+            Some(q) => q.drain(..).collect(),
+            None => Vec::new(),
+        }
+    }
+}
 
 pub(super) struct Chunk {
     pub(super) data: Vec<u8>,
@@ -91,7 +138,6 @@ pub(super) struct Chunk {
 #[derive(Default)]
 pub(super) struct SocketEvents {
     pub(super) data: Event<Socket, [u8]>,
-    pub(super) drain: Event<Socket, ()>,
     pub(super) error: Event<Socket, Error>,
     pub(super) close: Event<Socket, bool>,
 }
@@ -101,6 +147,8 @@ pub(super) struct SocketEvents {
 #[derive(Default)]
 pub(super) struct Rare {
     pub(super) connect: Event<Socket, ()>,
+    /// Only sockets that ever fill their send queue need it.
+    pub(super) drain: Event<Socket, ()>,
     pub(super) end: Event<Socket, ()>,
     pub(super) timeout: Event<Socket, ()>,
     /// Resolved addresses still to try if the current connect fails.
@@ -118,18 +166,7 @@ impl SocketInner {
     /// send can go straight to the kernel.
     #[inline]
     pub(super) fn can_send_now(&self) -> bool {
-        !self.state.has(flag::NO_DIRECT_SEND)
-            && self.queued.get() == 0
-            && self.queue.borrow().is_empty()
-    }
-
-    /// Closes the io watcher and the OS socket now (the watcher's cell
-    /// may live on while its own callback runs).
-    pub(super) fn release_io(&self) {
-        self.fd.set(-1);
-        if let Some(io) = self.io.borrow_mut().take() {
-            io.close_socket();
-        }
+        !self.state.has(flag::NO_DIRECT_SEND) && self.queued.get() == 0 && self.queue.is_empty()
     }
 
     /// Drops every listener. A listener whose drop panics does not keep
@@ -138,11 +175,11 @@ impl SocketInner {
         let e = &self.events;
         let mut steps = panic::Steps::default();
         steps.run(|| e.data.clear());
-        steps.run(|| e.drain.clear());
         steps.run(|| e.error.clear());
         steps.run(|| e.close.clear());
         if let Some(r) = self.rare.get() {
             steps.run(|| r.connect.clear());
+            steps.run(|| r.drain.clear());
             steps.run(|| r.end.clear());
             steps.run(|| r.timeout.clear());
         }
@@ -152,11 +189,7 @@ impl SocketInner {
 
 pub(crate) struct SocketInner {
     pub(super) core: Rc<LoopCore>,
-    /// Owns the OS socket; `None` before connecting and after closing.
-    pub(super) io: RefCell<Option<Stream>>,
-    /// The fd `io` owns, or -1: the hot path reads and writes it directly.
-    pub(super) fd: Cell<RawFd>,
-    /// Events the io watcher currently asks for.
+    /// Events the cell's io watcher currently asks for.
     pub(super) interest: Cell<Ready>,
     /// `flag` bits.
     pub(super) state: State,
@@ -165,7 +198,7 @@ pub(crate) struct SocketInner {
     /// This socket's entry in the loop's socket table, or `NO_SLOT`.
     pub(super) slot: Cell<usize>,
     pub(super) peer: RefCell<Option<Addr>>,
-    pub(super) queue: RefCell<VecDeque<Chunk>>,
+    pub(super) queue: Queue,
     pub(super) queued: Cell<usize>,
     pub(super) high_water: Cell<usize>,
     pub(super) bytes_read: Cell<u64>,
@@ -178,16 +211,29 @@ pub(crate) struct SocketInner {
 }
 
 /// The loop's open sockets: the loop owns a socket until it closes.
-pub(super) type SocketTable = Table<SocketInner>;
+pub(super) type SocketTable = Table<SocketCell>;
 
-impl Owned for SocketInner {
+impl SocketCell {
+    /// Stops watching and closes the OS socket now (the cell may live on,
+    /// even while its own callback runs). `for_good` also detaches the
+    /// cell from its loop; otherwise it can take another OS socket.
+    pub(super) fn release_io(&self, for_good: bool) {
+        if for_good {
+            self.close_stream();
+        } else {
+            self.release_socket();
+        }
+    }
+}
+
+impl Owned for SocketCell {
     fn teardown(&self) {
         // Handles kept past the loop see a closed socket, never a stale
         // fd number, and accept no listener.
         self.state.set(flag::CLOSED | flag::FINISHED, true);
         // OS resources first: no user code can stop that.
-        self.release_io();
-        let unsent: Vec<Chunk> = self.queue.borrow_mut().drain(..).collect();
+        self.release_io(true);
+        let unsent = self.queue.take_all();
         let mut steps = panic::Steps::default();
         steps.run(|| self.clear_listeners());
         steps.run(move || drop(unsent));
@@ -206,16 +252,14 @@ impl Default for ReadBuf {
 
 impl Socket {
     pub(super) fn new(core: &Rc<LoopCore>) -> Socket {
-        let inner = Rc::new(SocketInner {
+        let state = SocketInner {
             core: core.clone(),
-            io: RefCell::new(None),
-            fd: Cell::new(-1),
             interest: Cell::new(Ready::NONE),
             state: State::default(),
             read_buf: core.local(ReadBuf::default),
             slot: Cell::new(NO_SLOT),
             peer: RefCell::new(None),
-            queue: RefCell::new(VecDeque::new()),
+            queue: Queue::default(),
             queued: Cell::new(0),
             high_water: Cell::new(DEFAULT_HIGH_WATER),
             bytes_read: Cell::new(0),
@@ -224,7 +268,8 @@ impl Socket {
             server_slot: Cell::new(0),
             events: SocketEvents::default(),
             rare: OnceCell::new(),
-        });
+        };
+        let inner = SocketCell::create(core, state);
         let slot = core.local(SocketTable::default).join(&inner, true);
         inner.slot.set(slot);
         Socket { inner }
@@ -251,23 +296,14 @@ impl Socket {
             self.finish_close(false);
             return Err(Error::InvalidFd(fd));
         }
-        let io = Stream::with_callback(lp, StreamSource::new(sock), self.clone());
-        io.set_events(events);
+        self.inner.attach_socket(sock);
+        self.inner.set_events(events);
         self.inner.interest.set(events);
-        if self.inner.state.has(flag::UNREF) {
-            io.unref();
-        }
-        *self.inner.io.borrow_mut() = Some(io);
-        self.inner.fd.set(fd);
         Ok(())
     }
 
     pub(super) fn with_sock<R>(&self, f: impl FnOnce(&socket2::Socket) -> R) -> Option<R> {
-        self.inner
-            .io
-            .borrow()
-            .as_ref()
-            .and_then(|io| io.with_socket(f))
+        self.inner.with_socket(f)
     }
 
     pub(super) fn label(&self) -> String {
@@ -280,14 +316,7 @@ impl Socket {
     /// Makes the io watcher match `flag::UNREF`. It alone keeps the loop
     /// alive for the socket: the socket's timers never do.
     pub(super) fn apply_ref(&self) {
-        let unref = self.inner.state.has(flag::UNREF);
-        if let Some(io) = &*self.inner.io.borrow() {
-            if unref {
-                io.unref();
-            } else {
-                io.ref_();
-            }
-        }
+        self.inner.set_unref(self.inner.state.has(flag::UNREF));
     }
 
     /// `close()` was called (the queue may still be flushing).

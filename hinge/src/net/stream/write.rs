@@ -82,7 +82,7 @@ impl Socket {
         if !inner.can_send_now() {
             return self.send_later(data, on_written);
         }
-        let first = ffi::send(inner.fd.get(), data);
+        let first = ffi::send(inner.fd(), data);
         if let Ok(n) = first {
             if n == data.len() && on_written.is_none() {
                 // The common case: it all went out at once.
@@ -99,7 +99,7 @@ impl Socket {
     pub(super) fn send_later(&self, data: &[u8], on_written: Option<Written>) -> Result<bool> {
         let inner = &*self.inner;
         if inner.state.has(flag::CLOSED | flag::ENDING | flag::CLOSING)
-            || (inner.fd.get() < 0 && !inner.state.has(flag::CONNECTING))
+            || (inner.fd() < 0 && !inner.state.has(flag::CONNECTING))
         {
             return Err(Error::Closed { op: "send" });
         }
@@ -120,7 +120,7 @@ impl Socket {
         loop {
             let r = match next.take() {
                 Some(r) => r,
-                None => ffi::send(inner.fd.get(), &data[sent..]),
+                None => ffi::send(inner.fd(), &data[sent..]),
             };
             match r {
                 Ok(n) => {
@@ -177,14 +177,14 @@ impl Socket {
     }
 
     pub(super) fn flush(&self, lp: &Loop) {
-        if self.inner.fd.get() < 0 {
+        if self.inner.fd() < 0 {
             return;
         }
         loop {
             let front = {
                 let queue = self.inner.queue.borrow();
-                match queue.front() {
-                    Some(c) => ffi::send(self.inner.fd.get(), &c.data[c.sent..]),
+                match queue.as_ref().and_then(|q| q.front()) {
+                    Some(c) => ffi::send(self.inner.fd(), &c.data[c.sent..]),
                     None => break,
                 }
             };
@@ -220,10 +220,10 @@ impl Socket {
         }
         self.update_interest();
         if self.inner.state.replace(flag::NEED_DRAIN, false) && !self.is_closed() {
-            self.inner
-                .events
-                .drain
-                .emit_while(lp, self, &(), || !self.inner.state.has(flag::CLOSED));
+            if let Some(rare) = self.inner.rare.get() {
+                rare.drain
+                    .emit_while(lp, self, &(), || !self.inner.state.has(flag::CLOSED));
+            }
         }
         self.after_flush();
     }
@@ -231,7 +231,7 @@ impl Socket {
     /// Finishes `end()`/`close()` once the queue is empty.
     pub(super) fn after_flush(&self) {
         let inner = &*self.inner;
-        if inner.state.has(flag::CLOSED | flag::CONNECTING) || !inner.queue.borrow().is_empty() {
+        if inner.state.has(flag::CLOSED | flag::CONNECTING) || !inner.queue.is_empty() {
             return;
         }
         if inner.state.has(flag::CLOSING)
@@ -252,7 +252,7 @@ impl Socket {
             return;
         }
         let mut want = Ready::NONE;
-        if inner.state.has(flag::CONNECTING) || !inner.queue.borrow().is_empty() {
+        if inner.state.has(flag::CONNECTING) || !inner.queue.is_empty() {
             want |= Ready::WRITE;
         }
         if !inner
@@ -263,9 +263,7 @@ impl Socket {
         }
         if want != inner.interest.get() {
             inner.interest.set(want);
-            if let Some(io) = &*inner.io.borrow() {
-                io.set_events(want);
-            }
+            inner.set_events(want);
         }
     }
 
