@@ -13,7 +13,9 @@
 //! Everything that touches a raw libev pointer lives here: the loop's
 //! lifetime ([`LoopCore`]), the generic watcher cell ([`Shared`]) that owns
 //! one libev watcher struct and its Rust callback (a boxed closure for the
-//! public watcher types; for hinge's sockets, the socket itself), and the
+//! public watcher types; for hinge's sockets, the cell *is* the socket: a
+//! `StreamCell` holds the io watcher, the fd and the socket's state in one
+//! allocation), and the
 //! `extern "C"` trampoline that libev calls. Every other module is safe
 //! Rust and goes through the small API at the bottom of each section.
 //!
@@ -30,6 +32,9 @@
 //! 4. The trampoline holds its own strong count for the duration of a
 //!    callback, so a callback may drop its own watcher.
 //! 5. No panic crosses into C: `panic.rs` holds the whole policy.
+//! 6. A cell is closed (stopped, detached) before it is freed: by its
+//!    `Handle`'s drop, or, for a stream cell, whose handles are plain
+//!    `Rc`s, by `close_stream`, or at the latest by `Shared`'s own `Drop`.
 #![allow(unsafe_code)]
 
 mod cell;

@@ -236,7 +236,7 @@ impl<R: Default + 'static> Drop for Pooled<R> {
     fn drop(&mut self) {
         // SAFETY: the slot came from this chunk and is released once; its
         // watcher cell is being freed, which happens only after the
-        // watcher was stopped and detached (invariant 3).
+        // watcher was stopped and detached (invariants 3 and 6).
         unsafe { release(self.slot, self.chunk) }
     }
 }

@@ -163,10 +163,13 @@ impl SocketInner {
     }
 
     /// Neither closed nor closing nor connecting, and nothing queued: a
-    /// send can go straight to the kernel.
+    /// send can go straight to the kernel. Every queued chunk holds unsent
+    /// bytes (`send_rest` queues only a non-empty rest, `flush` pops a
+    /// chunk once it is all sent), so `queued == 0` means an empty queue.
     #[inline]
     pub(super) fn can_send_now(&self) -> bool {
-        !self.state.has(flag::NO_DIRECT_SEND) && self.queued.get() == 0 && self.queue.is_empty()
+        debug_assert!(self.queued.get() != 0 || self.queue.is_empty());
+        !self.state.has(flag::NO_DIRECT_SEND) && self.queued.get() == 0
     }
 
     /// Drops every listener. A listener whose drop panics does not keep
