@@ -437,7 +437,7 @@ impl<K: Kind> Shared<K> {
 
 /// libev's entry point for every watcher of kind `K`.
 unsafe extern "C" fn trampoline<K: Kind>(_lp: *mut sys::ev_loop, w: *mut K::Raw, revents: c_int) {
-    // SAFETY: `data` was set to the owning Shared in Handle::new, and
+    // SAFETY: `data` was set to the owning Shared in Shared::new, and
     // libev only calls back for watchers that are started or pending,
     // which are never freed (invariant 3). Taking a strong count keeps the
     // Shared alive even if the callback drops its last handle.

@@ -9,7 +9,7 @@
 //! `cargo bench -p hinge-bench --bench micro -- timers`). The pool keeps
 //! the structs dense: chunks of `CHUNK` structs, never moved (libev holds
 //! their addresses), each slot reused through a per-chunk free list, and a
-//! chunk freed once it empties (unless it is the pool's last).
+//! chunk freed once it empties, except one kept as the pool's spare.
 
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::mem::MaybeUninit;

@@ -64,11 +64,10 @@ impl Socket {
             drop(r.idle_timer.borrow_mut().take());
             drop(r.connect_timer.borrow_mut().take());
         }
-        let unsent = inner.queue.take_all();
-        inner.queued.set(0);
+        let unsent = inner.queue().take_all();
         let server = inner.server.take();
         if let Some(server) = server.upgrade() {
-            ServerInner::connection_closed(&server, inner.server_slot.get());
+            ServerInner::connection_closed(&server, inner.server_slot.get() as usize);
         }
         let me = self.clone();
         self.lp().defer(move |lp| {
@@ -85,9 +84,14 @@ impl Socket {
             });
             steps.run(|| me.inner.clear_listeners());
             me.inner.state.set(flag::FINISHED, true);
-            let slot = me.inner.slot.replace(NO_SLOT);
+            let slot = me.inner.table_slot.replace(NO_SLOT);
             if slot != NO_SLOT {
-                steps.run(|| me.inner.core.local(SocketTable::default).leave(slot));
+                steps.run(|| {
+                    me.inner
+                        .loop_core
+                        .local(SocketTable::default)
+                        .leave(slot as usize)
+                });
             }
             steps.finish();
         });

@@ -102,7 +102,7 @@ impl Socket {
         let addr = sys::unix_addr(path)?;
         let s = Socket::new(lp.core());
         s.inner.state.set(flag::CONNECTING, true);
-        *s.inner.peer.borrow_mut() = Some(Addr::Unix(path.to_path_buf()));
+        s.inner.peer.set(Some(Addr::Unix(path.to_path_buf())));
         let label = Addr::Unix(path.to_path_buf());
         if s.is_closed() {
             return Ok(s); // made on a dead loop: closed at birth
@@ -125,7 +125,7 @@ impl Socket {
             return;
         }
         let addr = addrs.remove(0);
-        *self.inner.peer.borrow_mut() = Some(Addr::Inet(addr));
+        self.inner.peer.set(Some(Addr::Inet(addr)));
         match sys::inet_stream(&addr).and_then(|s| {
             // Nagle off, as for accepted connections (Server::set_nodelay).
             s.set_tcp_nodelay(true)?;
@@ -206,7 +206,7 @@ impl Socket {
                 if let Some(r) = self.inner.rare.get() {
                     r.connect.emit(lp, self, &());
                 }
-                if self.inner.queue.is_empty() {
+                if self.inner.queue().is_empty() {
                     // end() or close() may have come while connecting.
                     self.after_flush();
                 } else {

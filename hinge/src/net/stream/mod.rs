@@ -454,7 +454,7 @@ impl Socket {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn set_high_water_mark(&self, bytes: usize) {
-        self.inner.high_water.set(bytes.max(1));
+        self.inner.rare().high_water.set(bytes.max(1));
     }
 
     /// Bytes queued in user space, waiting for the kernel.
@@ -507,7 +507,7 @@ impl Socket {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn peer_addr(&self) -> Option<Addr> {
-        self.inner.peer.borrow().clone()
+        self.inner.peer()
     }
 
     /// The local address (`None` once closed).
@@ -576,7 +576,7 @@ typed_events! {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     Drain => on_drain, once_drain, (),
-        |s| s.inner.rare().drain, |p| p.inner.rare.get().map(|r| &r.drain);
+        |s| s.inner.events.drain, |p| Some(&p.inner.events.drain);
     /// Runs `f` after the inactivity period of [`set_timeout`](Socket::set_timeout).
     ///
     /// ```

@@ -20,7 +20,7 @@ use crate::{Backend, Error, Event, Ready, Result, Timer};
 /// The one read buffer every socket of a loop shares.
 pub(super) const READ_BUF: usize = 64 * 1024;
 /// `SocketInner::slot` of a socket the loop no longer holds.
-pub(super) const NO_SLOT: usize = usize::MAX;
+pub(super) const NO_SLOT: u32 = u32::MAX;
 
 /// A callback told whether queued bytes reached the kernel.
 pub(super) type Written = Box<dyn FnOnce(&Loop, &Socket, Result<()>)>;
@@ -93,35 +93,37 @@ impl StreamHandler for SocketInner {
     }
 }
 
-/// The send queue, allocated when the socket first queues something (most
-/// sends go straight to the kernel) and kept from then on.
-// The Box is the point: one pointer inline, where a VecDeque is four words.
-#[allow(clippy::box_collection)]
-#[derive(Default)]
-pub(super) struct Queue(RefCell<Option<Box<VecDeque<Chunk>>>>);
+/// The send queue, which lives in the socket's rarely used part: most
+/// sends go straight to the kernel, and a socket that never queues never
+/// allocates it.
+#[derive(Clone, Copy)]
+pub(super) struct Queue<'a>(&'a SocketInner);
 
-impl Queue {
+impl<'a> Queue<'a> {
     #[inline]
-    pub(super) fn is_empty(&self) -> bool {
-        self.0.borrow().as_ref().map_or(true, |q| q.is_empty())
+    pub(super) fn is_empty(self) -> bool {
+        self.0
+            .rare
+            .get()
+            .map_or(true, |r| r.queue.borrow().is_empty())
     }
 
     /// The queue, if it was ever allocated.
-    pub(super) fn borrow(&self) -> Option<Ref<'_, VecDeque<Chunk>>> {
-        Ref::filter_map(self.0.borrow(), |q| q.as_deref()).ok()
+    pub(super) fn borrow(self) -> Option<Ref<'a, VecDeque<Chunk>>> {
+        self.0.rare.get().map(|r| r.queue.borrow())
     }
 
     /// The queue, allocated if need be.
-    pub(super) fn borrow_mut(&self) -> RefMut<'_, VecDeque<Chunk>> {
-        RefMut::map(self.0.borrow_mut(), |q| {
-            &mut **q.get_or_insert_with(Box::default)
-        })
+    pub(super) fn borrow_mut(self) -> RefMut<'a, VecDeque<Chunk>> {
+        self.0.rare().queue.borrow_mut()
     }
 
-    /// Empties the queue, handing back what was in it.
-    pub(super) fn take_all(&self) -> Vec<Chunk> {
-        match &mut *self.0.borrow_mut() {
-            Some(q) => q.drain(..).collect(),
+    /// Empties the queue, handing back what was in it, and zeroes the
+    /// socket's byte count `queued` (the two never drift apart).
+    pub(super) fn take_all(self) -> Vec<Chunk> {
+        self.0.queued.set(0);
+        match self.0.rare.get() {
+            Some(r) => r.queue.borrow_mut().drain(..).collect(),
             None => Vec::new(),
         }
     }
@@ -138,6 +140,9 @@ pub(super) struct Chunk {
 #[derive(Default)]
 pub(super) struct SocketEvents {
     pub(super) data: Event<Socket, [u8]>,
+    /// Inline, not rare: `on_drain(resume)` is the usual backpressure
+    /// idiom, set up on every connection.
+    pub(super) drain: Event<Socket, ()>,
     pub(super) error: Event<Socket, Error>,
     pub(super) close: Event<Socket, bool>,
 }
@@ -147,8 +152,11 @@ pub(super) struct SocketEvents {
 #[derive(Default)]
 pub(super) struct Rare {
     pub(super) connect: Event<Socket, ()>,
-    /// Only sockets that ever fill their send queue need it.
-    pub(super) drain: Event<Socket, ()>,
+    /// Bytes not yet accepted by the kernel, in order.
+    pub(super) queue: RefCell<VecDeque<Chunk>>,
+    /// `send` returns false once this many bytes are queued; 0 means
+    /// `DEFAULT_HIGH_WATER`.
+    pub(super) high_water: Cell<usize>,
     pub(super) end: Event<Socket, ()>,
     pub(super) timeout: Event<Socket, ()>,
     /// Resolved addresses still to try if the current connect fails.
@@ -162,13 +170,35 @@ impl SocketInner {
         self.rare.get_or_init(Box::default)
     }
 
+    /// The send queue (in the rarely used part).
+    #[inline]
+    pub(super) fn queue(&self) -> Queue<'_> {
+        Queue(self)
+    }
+
+    /// How many queued bytes make `send` return false.
+    pub(super) fn high_water(&self) -> usize {
+        match self.rare.get().map_or(0, |r| r.high_water.get()) {
+            0 => DEFAULT_HIGH_WATER,
+            n => n,
+        }
+    }
+
+    /// The peer's address, if known.
+    pub(super) fn peer(&self) -> Option<Addr> {
+        let peer = self.peer.take();
+        let copy = peer.clone();
+        self.peer.set(peer);
+        copy
+    }
+
     /// Neither closed nor closing nor connecting, and nothing queued: a
     /// send can go straight to the kernel. Every queued chunk holds unsent
     /// bytes (`send_rest` queues only a non-empty rest, `flush` pops a
     /// chunk once it is all sent), so `queued == 0` means an empty queue.
     #[inline]
     pub(super) fn can_send_now(&self) -> bool {
-        debug_assert!(self.queued.get() != 0 || self.queue.is_empty());
+        debug_assert!(self.queued.get() != 0 || self.queue().is_empty());
         !self.state.has(flag::NO_DIRECT_SEND) && self.queued.get() == 0
     }
 
@@ -178,11 +208,11 @@ impl SocketInner {
         let e = &self.events;
         let mut steps = panic::Steps::default();
         steps.run(|| e.data.clear());
+        steps.run(|| e.drain.clear());
         steps.run(|| e.error.clear());
         steps.run(|| e.close.clear());
         if let Some(r) = self.rare.get() {
             steps.run(|| r.connect.clear());
-            steps.run(|| r.drain.clear());
             steps.run(|| r.end.clear());
             steps.run(|| r.timeout.clear());
         }
@@ -191,24 +221,27 @@ impl SocketInner {
 }
 
 pub(crate) struct SocketInner {
-    pub(super) core: Rc<LoopCore>,
+    /// Named apart from the cell's own fields (`Shared::core`, `slot`),
+    /// which `Deref` would otherwise shadow or be shadowed by.
+    pub(super) loop_core: Rc<LoopCore>,
     /// Events the cell's io watcher currently asks for.
     pub(super) interest: Cell<Ready>,
     /// `flag` bits.
     pub(super) state: State,
     /// The loop's shared read buffer, looked up once per socket.
     pub(super) read_buf: Rc<ReadBuf>,
-    /// This socket's entry in the loop's socket table, or `NO_SLOT`.
-    pub(super) slot: Cell<usize>,
-    pub(super) peer: RefCell<Option<Addr>>,
-    pub(super) queue: Queue,
+    /// This socket's entry in the loop's socket table, or `NO_SLOT`
+    /// (u32: a loop holds fewer sockets than fds exist).
+    pub(super) table_slot: Cell<u32>,
+    /// A `Cell`, not a `RefCell`: read by `peer()`, which puts it back.
+    pub(super) peer: Cell<Option<Addr>>,
+    /// Bytes in the send queue; 0 exactly when the queue is empty.
     pub(super) queued: Cell<usize>,
-    pub(super) high_water: Cell<usize>,
     pub(super) bytes_read: Cell<u64>,
     pub(super) bytes_written: Cell<u64>,
     pub(super) server: Cell<Weak<ServerInner>>,
     /// This socket's entry in its server's list of clients.
-    pub(super) server_slot: Cell<usize>,
+    pub(super) server_slot: Cell<u32>,
     pub(super) events: SocketEvents,
     pub(super) rare: OnceCell<Box<Rare>>,
 }
@@ -236,7 +269,7 @@ impl Owned for SocketCell {
         self.state.set(flag::CLOSED | flag::FINISHED, true);
         // OS resources first: no user code can stop that.
         self.release_io(true);
-        let unsent = self.queue.take_all();
+        let unsent = self.queue().take_all();
         let mut steps = panic::Steps::default();
         steps.run(|| self.clear_listeners());
         steps.run(move || drop(unsent));
@@ -256,15 +289,13 @@ impl Default for ReadBuf {
 impl Socket {
     pub(super) fn new(core: &Rc<LoopCore>) -> Socket {
         let state = SocketInner {
-            core: core.clone(),
+            loop_core: core.clone(),
             interest: Cell::new(Ready::NONE),
             state: State::default(),
             read_buf: core.local(ReadBuf::default),
-            slot: Cell::new(NO_SLOT),
-            peer: RefCell::new(None),
-            queue: Queue::default(),
+            table_slot: Cell::new(NO_SLOT),
+            peer: Cell::new(None),
             queued: Cell::new(0),
-            high_water: Cell::new(DEFAULT_HIGH_WATER),
             bytes_read: Cell::new(0),
             bytes_written: Cell::new(0),
             server: Cell::new(Weak::new()),
@@ -274,18 +305,18 @@ impl Socket {
         };
         let inner = SocketCell::create(core, state);
         let slot = core.local(SocketTable::default).join(&inner, true);
-        inner.slot.set(slot);
+        inner.table_slot.set(slot as u32);
         Socket { inner }
     }
 
     pub(super) fn lp(&self) -> Loop {
-        Loop::view(&self.inner.core)
+        Loop::view(&self.inner.loop_core)
     }
 
     /// Wraps an open, connected OS socket and starts reading.
     pub(crate) fn adopt(lp: &Loop, sock: socket2::Socket, peer: Option<Addr>) -> Result<Socket> {
         let s = Socket::new(lp.core());
-        *s.inner.peer.borrow_mut() = peer;
+        s.inner.peer.set(peer);
         s.attach(lp, sock, Ready::READ)?;
         Ok(s)
     }
@@ -310,7 +341,7 @@ impl Socket {
     }
 
     pub(super) fn label(&self) -> String {
-        match &*self.inner.peer.borrow() {
+        match &self.inner.peer() {
             Some(a) => a.to_string(),
             None => "socket".to_string(),
         }
@@ -329,6 +360,6 @@ impl Socket {
 
     pub(crate) fn set_server(&self, server: &Rc<ServerInner>, slot: usize) {
         self.inner.server.set(Rc::downgrade(server));
-        self.inner.server_slot.set(slot);
+        self.inner.server_slot.set(slot as u32);
     }
 }

@@ -162,14 +162,14 @@ impl Socket {
             return Ok(true);
         }
         let rest = &data[sent..];
-        inner.queue.borrow_mut().push_back(Chunk {
+        inner.queue().borrow_mut().push_back(Chunk {
             data: rest.to_vec(),
             sent: 0,
             on_written,
         });
         inner.queued.set(inner.queued.get() + rest.len());
         self.update_interest();
-        let below = inner.queued.get() < inner.high_water.get();
+        let below = inner.queued.get() < inner.high_water();
         if !below {
             inner.state.set(flag::NEED_DRAIN, true);
         }
@@ -182,7 +182,7 @@ impl Socket {
         }
         loop {
             let front = {
-                let queue = self.inner.queue.borrow();
+                let queue = self.inner.queue().borrow();
                 match queue.as_ref().and_then(|q| q.front()) {
                     Some(c) => ffi::send(self.inner.fd(), &c.data[c.sent..]),
                     None => break,
@@ -193,7 +193,7 @@ impl Socket {
                     self.inner.queued.set(self.inner.queued.get() - n);
                     self.sent_now(n);
                     let done = {
-                        let mut queue = self.inner.queue.borrow_mut();
+                        let mut queue = self.inner.queue().borrow_mut();
                         let c = queue.front_mut().expect("front exists");
                         c.sent += n;
                         if c.sent == c.data.len() {
@@ -220,10 +220,10 @@ impl Socket {
         }
         self.update_interest();
         if self.inner.state.replace(flag::NEED_DRAIN, false) && !self.is_closed() {
-            if let Some(rare) = self.inner.rare.get() {
-                rare.drain
-                    .emit_while(lp, self, &(), || !self.inner.state.has(flag::CLOSED));
-            }
+            self.inner
+                .events
+                .drain
+                .emit_while(lp, self, &(), || !self.inner.state.has(flag::CLOSED));
         }
         self.after_flush();
     }
@@ -231,7 +231,7 @@ impl Socket {
     /// Finishes `end()`/`close()` once the queue is empty.
     pub(super) fn after_flush(&self) {
         let inner = &*self.inner;
-        if inner.state.has(flag::CLOSED | flag::CONNECTING) || !inner.queue.is_empty() {
+        if inner.state.has(flag::CLOSED | flag::CONNECTING) || !inner.queue().is_empty() {
             return;
         }
         if inner.state.has(flag::CLOSING)
@@ -252,7 +252,7 @@ impl Socket {
             return;
         }
         let mut want = Ready::NONE;
-        if inner.state.has(flag::CONNECTING) || !inner.queue.is_empty() {
+        if inner.state.has(flag::CONNECTING) || !inner.queue().is_empty() {
             want |= Ready::WRITE;
         }
         if !inner
