@@ -1,20 +1,38 @@
 //! The syscalls of the socket hot path, on raw fds: `recv`, `send` and
 //! `accept4`, each one call with no allocation.
 
+use std::mem::MaybeUninit;
 use std::os::raw::c_int;
 
-/// `recv(2)` into `buf`. Any fd value is memory-safe here: a stale one
-/// fails with EBADF; the buffer is a valid, exclusively borrowed slice.
+/// `recv(2)` into `buf`, which need not be initialised (so a read buffer
+/// costs no zeroing): returns the part the kernel filled. Any fd value is
+/// memory-safe here: a stale one fails with EBADF; the buffer is a valid,
+/// exclusively borrowed slice.
 #[inline]
-pub(crate) fn recv(fd: c_int, buf: &mut [u8]) -> std::io::Result<usize> {
-    // SAFETY: buf is valid for writes of buf.len() bytes. `read` is
-    // `recv` without flags, with a lighter libc wrapper.
+pub(crate) fn recv(fd: c_int, buf: &mut [MaybeUninit<u8>]) -> std::io::Result<&[u8]> {
+    // SAFETY: buf is valid for writes of buf.len() bytes (the kernel never
+    // reads them). `read` is `recv` without flags, with a lighter libc
+    // wrapper.
     let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
     if n < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
+        return Err(std::io::Error::last_os_error());
     }
+    // read(2) never returns more than it was asked for; the min makes
+    // that this function's guarantee rather than the kernel's.
+    let n = (n as usize).min(buf.len());
+    // SAFETY: the kernel wrote the first n bytes of buf, which stays
+    // borrowed for as long as the returned slice lives.
+    Ok(unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) })
+}
+
+/// An uninitialised buffer of `len` bytes, for [`recv`]: no zeroing, and
+/// no page is touched before the kernel writes it.
+pub(crate) fn uninit_buf(len: usize) -> Box<[MaybeUninit<u8>]> {
+    let mut v = Vec::with_capacity(len);
+    // SAFETY: MaybeUninit<u8> needs no initialisation, and the capacity
+    // is at least len.
+    unsafe { v.set_len(len) };
+    v.into_boxed_slice()
 }
 
 /// `send(2)` with MSG_NOSIGNAL: a closed peer is an EPIPE error, never a

@@ -2,6 +2,7 @@
 //! the loop's shared buffer, `data` and `end`.
 
 use std::io;
+use std::mem::MaybeUninit;
 
 use super::state::{flag, READ_BUF};
 use super::Socket;
@@ -58,11 +59,11 @@ impl Socket {
     #[cold]
     #[inline(never)]
     pub(super) fn read_nested(&self, lp: &Loop) {
-        self.read_into(lp, &mut vec![0u8; READ_BUF]);
+        self.read_into(lp, &mut ffi::uninit_buf(READ_BUF));
     }
 
     #[inline(always)]
-    pub(super) fn read_into(&self, lp: &Loop, buf: &mut [u8]) {
+    pub(super) fn read_into(&self, lp: &Loop, buf: &mut [MaybeUninit<u8>]) {
         let inner = &*self.inner;
         for _ in 0..READS_PER_WAKEUP {
             if inner
@@ -71,15 +72,17 @@ impl Socket {
             {
                 break;
             }
+            let len = buf.len();
             match ffi::recv(inner.fd(), buf) {
-                Ok(n) if n > 0 => {
+                Ok(data) if !data.is_empty() => {
+                    let n = data.len();
                     inner.bytes_read.set(inner.bytes_read.get() + n as u64);
                     self.touch();
                     inner
                         .events
                         .data
-                        .emit_while(lp, self, &buf[..n], || !inner.state.has(flag::CLOSED));
-                    if n < buf.len() {
+                        .emit_while(lp, self, data, || !inner.state.has(flag::CLOSED));
+                    if n < len {
                         break;
                     }
                 }

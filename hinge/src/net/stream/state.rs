@@ -4,6 +4,7 @@
 
 use std::cell::{Cell, OnceCell, Ref, RefCell, RefMut};
 use std::collections::VecDeque;
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::{Rc, Weak};
@@ -278,11 +279,11 @@ impl Owned for SocketCell {
 }
 
 /// The loop's shared read buffer; borrowed while a read runs.
-pub(super) struct ReadBuf(pub(super) RefCell<Box<[u8]>>);
+pub(super) struct ReadBuf(pub(super) RefCell<Box<[MaybeUninit<u8>]>>);
 
 impl Default for ReadBuf {
     fn default() -> ReadBuf {
-        ReadBuf(RefCell::new(vec![0u8; READ_BUF].into_boxed_slice()))
+        ReadBuf(RefCell::new(crate::ffi::uninit_buf(READ_BUF)))
     }
 }
 
