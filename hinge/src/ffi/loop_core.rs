@@ -194,6 +194,18 @@ impl LoopCore {
 
     /// The loop's single value of type `T`, created by `init` on first use.
     pub(crate) fn local<T: 'static>(&self, init: impl FnOnce() -> T) -> Rc<T> {
+        self.local_in(init, false)
+    }
+
+    /// `local`, but kept even once the loop is dead: only for values that
+    /// hold nothing of the loop or of user code (so no cycle, and no user
+    /// `Drop` when the core is freed), such as the timer pool, which must
+    /// not be created afresh for every timer made during teardown.
+    pub(super) fn kept_local<T: 'static>(&self, init: impl FnOnce() -> T) -> Rc<T> {
+        self.local_in(init, true)
+    }
+
+    fn local_in<T: 'static>(&self, init: impl FnOnce() -> T, keep_when_dead: bool) -> Rc<T> {
         let key = TypeId::of::<T>();
         let found = self
             .locals
@@ -205,7 +217,7 @@ impl LoopCore {
             Some(value) => value,
             // A dead loop keeps nothing: the value lives as long as the
             // caller holds it, so it cannot tie a cycle to this core.
-            None if !self.is_alive() => return Rc::new(init()),
+            None if !self.is_alive() && !keep_when_dead => return Rc::new(init()),
             None => {
                 let value: Rc<dyn Any> = Rc::new(init());
                 self.locals.borrow_mut().push((key, value.clone()));

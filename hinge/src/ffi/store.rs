@@ -222,7 +222,7 @@ impl<R: Default + 'static> Store<R> for Pooled<R> {
     fn new(core: &LoopCore) -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Link::<R>::FITS;
-        let (slot, chunk) = alloc(&core.local(Pool::<R>::default));
+        let (slot, chunk) = alloc(&core.kept_local(Pool::<R>::default));
         Pooled { slot, chunk }
     }
 
