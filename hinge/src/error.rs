@@ -41,7 +41,8 @@ pub enum Error {
     /// Child watchers only work on the default loop (libev's rule).
     #[error("child watchers need the default loop (Loop::default_loop)")]
     NotDefaultLoop,
-    /// A negative file descriptor.
+    /// A number that is not an open file descriptor, or one the select
+    /// backend cannot watch (at or above `FD_SETSIZE`).
     #[error("invalid file descriptor {0}")]
     InvalidFd(i32),
     /// An io watcher accepts only [`Ready::READ`] and [`Ready::WRITE`].

@@ -5,6 +5,7 @@ mod common;
 use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 
@@ -153,4 +154,59 @@ fn dropping_an_io_watcher_inside_another_callback_stops_it() {
     lp.run(); // ends: the only io watcher was dropped
     assert!(hits.get() <= 1);
     assert_eq!(drops.dropped(), 1);
+}
+
+/// Every backend hinge can pick on Linux, each as its own loop.
+fn loops() -> Vec<Loop> {
+    [Backend::EPOLL, Backend::POLL, Backend::SELECT]
+        .into_iter()
+        .map(|b| Loop::builder().backend(b).build().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_number_that_is_not_an_open_fd_is_refused_not_watched() {
+    // libev asserts (epoll, poll) or reads out of bounds (i32::MAX) on a
+    // watched fd that is not open: such numbers never reach it.
+    for lp in loops() {
+        for fd in [-1, 900, 65_535, i32::MAX] {
+            let r = Io::watch_dup(&lp, fd, Ready::READ, |_, io, _| io.stop());
+            assert!(matches!(r, Err(Error::InvalidFd(n)) if n == fd), "{fd}");
+        }
+        lp.run();
+    }
+}
+
+#[test]
+fn the_lenders_fd_closing_leaves_the_watcher_on_its_own_duplicate() {
+    for lp in loops() {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let hits = Hits::default();
+        let h = hits.clone();
+        let io = Io::watch_dup(&lp, a.as_raw_fd(), Ready::READ, move |_, io, _| {
+            h.hit();
+            io.stop();
+        })
+        .unwrap();
+        assert_ne!(io.fd(), a.as_raw_fd());
+        // The lender closes its descriptor; the watcher is then modified
+        // and run: before, libev aborted on the closed fd.
+        drop(a);
+        io.modify(Ready::READ | Ready::WRITE).unwrap();
+        io.modify(Ready::READ).unwrap();
+        b.write_all(b"x").unwrap();
+        lp.run();
+        assert_eq!(hits.get(), 1);
+        // The duplicate is the watcher's: dropping it closes the last
+        // descriptor of `a`'s end, so the peer sees it closed (a reset:
+        // the "x" was never read).
+        drop(io);
+        b.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let r = b.read(&mut [0u8; 8]);
+        assert!(
+            matches!(&r, Ok(0)) || matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+            "{r:?}"
+        );
+    }
 }

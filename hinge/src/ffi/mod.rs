@@ -8,7 +8,7 @@
 //! | `store.rs` | where a watcher's libev struct lives: its cell, or a per-loop pool |
 //! | `signals.rs` | which loop owns which signal number |
 //! | `panic.rs` | the panic policy: catch, stash, re-raise from `run` |
-//! | `sys.rs` | the hot path's syscalls: `recv`, `send`, `accept4` |
+//! | `sys.rs` | the hot path's syscalls: `recv`, `send`, `accept4`; `fcntl(F_DUPFD)` |
 //!
 //! Everything that touches a raw libev pointer lives here: the loop's
 //! lifetime ([`LoopCore`]), the generic watcher cell ([`Shared`]) that owns
@@ -51,4 +51,4 @@ pub(crate) use loop_core::{
     embeddable_backends, priority_range, recommended_backends, supported_backends, time, version,
     LoopCore,
 };
-pub(crate) use sys::{accept, recv, send, uninit_buf};
+pub(crate) use sys::{accept, dup_fd, recv, send, uninit_buf};

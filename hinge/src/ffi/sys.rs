@@ -1,5 +1,6 @@
 //! The syscalls of the socket hot path, on raw fds: `recv`, `send` and
-//! `accept4`, each one call with no allocation.
+//! `accept4`, each one call with no allocation; and `fcntl(F_DUPFD)`, with
+//! which a watcher takes its own reference to a descriptor it was lent.
 
 use std::mem::MaybeUninit;
 use std::os::raw::c_int;
@@ -76,4 +77,22 @@ pub(crate) fn accept(fd: c_int) -> std::io::Result<(socket2::Socket, socket2::So
             addr,
         ))
     }
+}
+
+/// `fcntl(F_DUPFD_CLOEXEC)`: a new descriptor, owned by the caller, for
+/// the open file that `fd` refers to. Fails with `EBADF` for any number
+/// that is not an open descriptor (negative, huge, or closed).
+pub(crate) fn dup_fd(fd: c_int) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: fcntl with F_DUPFD_CLOEXEC reads no memory, and is defined
+    // for any integer: one that is not an open descriptor fails with
+    // EBADF. Duplicating a descriptor someone else owns takes nothing
+    // from them (their fd stays theirs).
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if new < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a successful F_DUPFD returns a fresh descriptor that nothing
+    // else refers to; the OwnedFd is its only owner.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(new) })
 }

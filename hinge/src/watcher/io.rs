@@ -65,7 +65,8 @@ impl Io {
     {
         check_events(events)?;
         let fd = source.as_fd().as_raw_fd();
-        // libev's select backend asserts on fds it cannot put in an fd_set.
+        // libev's select backend asserts on fds it cannot put in an fd_set
+        // (a source's fd is open: `AsFd` promises it for its lifetime).
         if lp.backend() == Backend::SELECT && fd >= libc::FD_SETSIZE as RawFd {
             return Err(Error::InvalidFd(fd));
         }
@@ -83,40 +84,41 @@ impl Io {
 
     /// Creates and starts a watcher on a descriptor another library owns,
     /// such as ZeroMQ's `ZMQ_FD` or a C library's socket, where no Rust
-    /// value owns the fd. Like mio's `SourceFd`, this is safe: libev only
-    /// asks the kernel about readiness, it never reads or writes the fd.
-    /// The owner's rule still holds: stop or drop this watcher before the
-    /// library closes the fd, or the watcher may report readiness of
-    /// whatever file reuses the number.
+    /// value owns the fd.
+    ///
+    /// The watcher never watches `fd` itself: it duplicates it
+    /// (`fcntl(F_DUPFD_CLOEXEC)`) and watches, and owns, the duplicate,
+    /// which refers to the same open file, so readiness is the same. This
+    /// is what makes the call safe: libev aborts the process on a watched
+    /// descriptor that is not open, and the library may close its own at
+    /// any time. The consequences:
+    ///
+    /// - `fd` must be open now: anything else is [`Error::InvalidFd`].
+    /// - [`fd`](Io::fd) is the duplicate's number, not `fd`.
+    /// - The open file lives until both descriptors are closed. For a
+    ///   socket, closing the library's fd alone sends no FIN while this
+    ///   watcher lives: drop the watcher first (or with it).
     ///
     /// ```
-    /// # use hinge::{Io, Loop, Ready};
+    /// # use hinge::{Error, Io, Loop, Ready};
     /// # let lp = Loop::new()?;
     /// use std::os::fd::AsRawFd;
     /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-    /// let io = Io::watch_raw(&lp, a.as_raw_fd(), Ready::READ, |_, _, _| {})?;
-    /// assert_eq!(io.fd(), a.as_raw_fd());
-    /// drop(io); // before `a` closes the fd
+    /// let io = Io::watch_dup(&lp, a.as_raw_fd(), Ready::READ, |_, _, _| {})?;
+    /// assert_ne!(io.fd(), a.as_raw_fd()); // its own descriptor
+    /// drop(a); // harmless: the watcher holds the duplicate
+    /// // A number that is not an open descriptor is refused, not watched.
+    /// let bad = Io::watch_dup(&lp, 900, Ready::READ, |_, _, _| {});
+    /// assert!(matches!(bad, Err(Error::InvalidFd(900))));
     /// # Ok::<(), hinge::Error>(())
     /// ```
-    pub fn watch_raw<F>(lp: &Loop, fd: RawFd, events: Ready, callback: F) -> Result<Io>
+    pub fn watch_dup<F>(lp: &Loop, fd: RawFd, events: Ready, callback: F) -> Result<Io>
     where
         F: FnMut(&Loop, &Io, Ready) + 'static,
     {
         check_events(events)?;
-        if fd < 0 || (lp.backend() == Backend::SELECT && fd >= libc::FD_SETSIZE as RawFd) {
-            return Err(Error::InvalidFd(fd));
-        }
-        let params = IoParams {
-            fd,
-            events: events.bits(),
-            source: Box::new(()),
-        };
-        let io = Io {
-            h: Handle::new(lp, params, Box::new(callback)),
-        };
-        io.h.start();
-        Ok(io)
+        let owned = crate::ffi::dup_fd(fd).map_err(|_| Error::InvalidFd(fd))?;
+        Io::new(lp, owned, events, callback)
     }
 
     /// The value that owns the fd, if it is of type `S`.

@@ -278,7 +278,9 @@ impl ZmqSocket {
         let upgrade = move || weak.upgrade().map(|inner| ZmqSocket { inner });
         // The io watcher and the idle watcher only wake the loop; the
         // check watcher does the work.
-        let io = Io::watch_raw(lp, fd, Ready::READ, |_, _, _| {})?;
+        // A duplicate of ZMQ_FD: the watcher owns it, so libzmq closing its
+        // own descriptor can never leave libev watching a closed one.
+        let io = Io::watch_dup(lp, fd, Ready::READ, |_, _, _| {})?;
         io.stop();
         let idle = Idle::new(lp, |_, _| {});
         idle.stop();
