@@ -180,6 +180,12 @@ impl<S, T: ?Sized> Event<S, T> {
 
     /// Adds a listener that removes itself after its first run.
     ///
+    /// The listener is an `FnOnce`, consumed by its call: if it panics,
+    /// Rust drops its captures while the panic unwinds, so a capture whose
+    /// `Drop` also panics aborts the process, as it would anywhere in
+    /// Rust. An [`on`](Event::on) listener is dropped only after hinge
+    /// caught its panic, and never aborts that way.
+    ///
     /// ```
     /// # let lp = hinge::Loop::new()?;
     /// let ev: hinge::Event<(), ()> = hinge::Event::new();
@@ -385,13 +391,17 @@ impl<S, T: ?Sized> Event<S, T> {
         };
         if id & ONCE != 0 {
             self.first_id.set(0);
-            f(lp, source, payload);
+            call(f, lp, source, payload);
             return true;
         }
-        // Only runs if the listener panics: forget it then.
-        let guard = FirstUnwinding { event: self, id };
-        f(lp, source, payload);
-        std::mem::forget(guard);
+        if let Err(payload) = panic::catch(|| f(lp, source, payload)) {
+            // The listener panicked: forget it (unless it was already
+            // replaced), then drop it and re-raise.
+            if self.first_id.get() == id {
+                self.first_id.set(0);
+            }
+            drop_then_raise(f, payload);
+        }
         // Still registered (not removed, nor replaced) during the call?
         if self.first_id.get() == id {
             self.first.set(Some(f));
@@ -431,13 +441,47 @@ impl<S, T: ?Sized> Event<S, T> {
             };
             let Some((mut f, id)) = taken else { continue };
             ran = true;
-            // Only runs if the listener panics: forget its slot then.
-            let guard = Unwinding { rest, index: i, id };
-            f(lp, source, payload);
-            std::mem::forget(guard);
+            if let Err(payload) = panic::catch(|| f(lp, source, payload)) {
+                // The listener panicked: forget its slot, then drop it
+                // and re-raise (`_walk` compacts on the way out).
+                forget_slot(rest, i, id);
+                drop_then_raise(f, payload);
+            }
             put_back(rest, i, id, f);
         }
         ran
+    }
+}
+
+/// Calls a listener that is used once (a `once` listener, already
+/// unregistered), dropping it only after a panic was caught.
+fn call<S, T: ?Sized>(mut f: Listener<S, T>, lp: &Loop, source: &S, payload: &T) {
+    if let Err(payload) = panic::catch(|| f(lp, source, payload)) {
+        drop_then_raise(f, payload);
+    }
+}
+
+/// Drops a listener that panicked, then re-raises its panic. The drop
+/// runs before the unwinding starts: a closure whose captures panic in
+/// their `Drop` would otherwise abort the process ("panic in a destructor
+/// during cleanup"). Such a second panic is dropped (guarded), and the
+/// first one goes on, as the watchers' trampoline does.
+#[cold]
+fn drop_then_raise<S, T: ?Sized>(f: Listener<S, T>, payload: panic::Payload) -> ! {
+    if let Err(second) = panic::catch(move || drop(f)) {
+        panic::drop_payload(second);
+    }
+    std::panic::resume_unwind(payload)
+}
+
+/// Unregisters the slot of a listener that panicked (its closure is the
+/// caller's, to drop).
+fn forget_slot<S, T: ?Sized>(rest: &Rest<S, T>, index: usize, id: ListenerId) {
+    let mut slots = rest.slots.borrow_mut();
+    if let Some(slot) = slots.get_mut(index) {
+        if slot.id == id && !slot.removed {
+            rest.mark_removed(slot);
+        }
     }
 }
 
@@ -455,21 +499,6 @@ fn put_back<S, T: ?Sized>(rest: &Rest<S, T>, index: usize, id: ListenerId, f: Li
         }
     };
     drop(leftover);
-}
-
-/// Armed while the first listener runs; dropped only if it panics (the
-/// normal path forgets it), to forget that listener.
-struct FirstUnwinding<'a, S, T: ?Sized> {
-    event: &'a Event<S, T>,
-    id: u64,
-}
-
-impl<S, T: ?Sized> Drop for FirstUnwinding<'_, S, T> {
-    fn drop(&mut self) {
-        if self.event.first_id.get() == self.id {
-            self.event.first_id.set(0);
-        }
-    }
 }
 
 /// A walk of `rest` in progress: counted in `emitting` so that removals
@@ -490,25 +519,6 @@ impl<S, T: ?Sized> Drop for Walk<'_, S, T> {
         let rest = self.rest;
         rest.emitting.set(rest.emitting.get() - 1);
         rest.compact();
-    }
-}
-
-/// Armed while a listener of `rest` runs; dropped only if it panics (the
-/// normal path forgets it), to forget its slot.
-struct Unwinding<'a, S, T: ?Sized> {
-    rest: &'a Rest<S, T>,
-    index: usize,
-    id: ListenerId,
-}
-
-impl<S, T: ?Sized> Drop for Unwinding<'_, S, T> {
-    fn drop(&mut self) {
-        let rest = self.rest;
-        if let Some(slot) = rest.slots.borrow_mut().get_mut(self.index) {
-            if slot.id == self.id && !slot.removed {
-                rest.mark_removed(slot);
-            }
-        }
     }
 }
 

@@ -182,3 +182,58 @@ fn a_lone_panicking_listener_is_forgotten() {
     assert!(ev.emit(&lp, &(), &()));
     assert_eq!(ok.get(), 1);
 }
+
+/// A value whose `Drop` always panics, even while the thread unwinds:
+/// dropped during unwinding, it would abort the process.
+struct PanicsOnDrop(Rc<std::cell::Cell<usize>>);
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+        panic!("the capture's drop panics");
+    }
+}
+
+/// Emits once under `catch_unwind`; returns the panic's message.
+fn emit_caught(lp: &Loop, ev: &Event<Door, ()>) -> String {
+    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ev.emit(lp, &Door, &())
+    }))
+    .expect_err("the listener's panic reaches the emitter's caller");
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_panicking_listener_whose_capture_panics_on_drop_does_not_abort() {
+    let lp = Loop::new().unwrap();
+    let drops = Rc::new(std::cell::Cell::new(0));
+    // The first (inline) listener. (`once` takes an `FnOnce`, whose
+    // captures Rust itself drops while a panic unwinds out of it, so that
+    // case aborts in any Rust code: the docs of `once` say so.)
+    let ev: Event<Door, ()> = Event::new();
+    let p = PanicsOnDrop(drops.clone());
+    ev.on(move |_, _, _| {
+        let _ = &p;
+        panic!("listener")
+    });
+    assert_eq!(emit_caught(&lp, &ev), "listener", "the first panic wins");
+    assert_eq!(ev.listener_count(), 0);
+    // A later listener, behind another one.
+    let ev: Event<Door, ()> = Event::new();
+    let ran = Rc::new(std::cell::Cell::new(0));
+    let r = ran.clone();
+    ev.on(move |_, _, _| r.set(r.get() + 1));
+    let p = PanicsOnDrop(drops.clone());
+    ev.on(move |_, _, _| {
+        let _ = &p;
+        panic!("listener")
+    });
+    assert_eq!(emit_caught(&lp, &ev), "listener");
+    assert_eq!(ev.listener_count(), 1, "only the panicking listener is gone");
+    ev.emit(&lp, &Door, &());
+    assert_eq!(ran.get(), 2);
+    assert_eq!(drops.get(), 2, "every panicking listener was dropped");
+}

@@ -268,3 +268,31 @@ fn a_socket_whose_listeners_all_panic_on_drop_is_freed_with_its_loop() {
     let mut rest = Vec::new();
     b.read_to_end(&mut rest).unwrap(); // EOF: the fd was closed
 }
+
+#[test]
+fn a_socket_listener_that_panics_with_a_capture_that_panics_on_drop_surfaces_from_run() {
+    use std::io::Write;
+    struct Loud;
+    impl Drop for Loud {
+        fn drop(&mut self) {
+            panic!("the capture's drop panics");
+        }
+    }
+    let lp = Loop::new().unwrap();
+    let (server, port) = common::local_server(&lp);
+    server.on_connection(|_, _, client| {
+        let loud = Loud;
+        client.on_data(move |_, _, _| {
+            let _ = &loud;
+            panic!("data listener")
+        });
+    });
+    let mut peer = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    peer.write_all(b"x").unwrap();
+    let err = catch_unwind(AssertUnwindSafe(|| lp.run())).expect_err("run re-raises");
+    assert_eq!(message(err), "data listener");
+    server.close();
+    server.close_connections();
+    drop(peer);
+    common::run_bounded(&lp, 5);
+}
