@@ -25,9 +25,12 @@ use crate::ffi::panic;
 
 /// What the loop's teardown does to a handle still alive in its table.
 pub(crate) trait Owned: 'static {
-    /// Marks the handle closed, releases its OS resources, and drops its
-    /// listeners (breaking any cycle through them).
-    fn teardown(&self);
+    /// Marks the handle closed, releases its OS resources, emits `close`
+    /// if it was not emitted yet, and drops its listeners (breaking any
+    /// cycle through them). `close` is the one event every handle emits
+    /// once, whatever ends it: code on top (a protocol layer, a user's
+    /// table of clients) breaks its own cycles there.
+    fn teardown(self: &Rc<Self>);
 }
 
 /// One handle: always known (weakly), owned (strongly) while open.

@@ -114,9 +114,20 @@
 //!   it alive.
 //! * Dropping the [`Loop`] stops every watcher still attached, closes every
 //!   socket and server, and frees their closures; handles that outlive it
-//!   become inert, and operations on them report [`Error::Closed`].
+//!   become inert, and operations on them report [`Error::Closed`]. Each
+//!   socket and server still open emits `close` (without error) once as
+//!   it goes, even while a panic unwinds, so that code which breaks its
+//!   cycles on `close` (a table of clients, a protocol layer) always gets
+//!   to. The loop is dead by then: what those listeners start never runs.
 //! * A panic in a callback is caught before it reaches C, breaks the loop,
-//!   and resumes from the `run` call.
+//!   and resumes from the `run` call. Only the first panic of an iteration
+//!   is re-raised; later ones are dropped. A listener that panics is
+//!   dropped only after its panic was caught, so captures whose `Drop`
+//!   panics too cannot abort the process (an `FnOnce` callback, such as a
+//!   `once` listener, is the exception: Rust drops its captures while it
+//!   unwinds). A payload whose `Drop` panics with a payload whose `Drop`
+//!   panics, and so on, is followed 16 links deep; a longer chain leaks
+//!   its last link (a few bytes) rather than risk an abort.
 //! * `Loop` and watchers are `!Send`; [`AsyncSender`] is the one handle
 //!   other threads may use.
 #![deny(unsafe_code)]

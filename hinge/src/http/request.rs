@@ -69,6 +69,11 @@ pub(super) mod flag {
 }
 
 impl Request {
+    /// Whether this request came on `conn`.
+    pub(super) fn belongs_to(&self, conn: &Conn) -> bool {
+        std::ptr::eq(self.inner.conn.as_ptr(), conn)
+    }
+
     pub(super) fn new(head: Head, conn: Weak<Conn>) -> Request {
         Request {
             inner: Rc::new(ReqInner {

@@ -415,13 +415,23 @@ impl Shared {
             .collect()
     }
 
-    /// The connection is closed or handed over.
+    /// The connection is closed or handed over: nothing of the server
+    /// refers to it any more (the queues hold it strongly, and it holds
+    /// the server: a cycle if it stayed queued on a loop that is gone).
     pub(super) fn forget(&self, conn: &Conn) {
         let slot = conn.slot.replace(usize::MAX);
-        let mut conns = self.conns.borrow_mut();
-        if conns.contains(slot) {
-            conns.remove(slot);
+        {
+            let mut conns = self.conns.borrow_mut();
+            if conns.contains(slot) {
+                conns.remove(slot);
+            }
         }
+        // Taken out of the queues, then dropped after the borrows: a
+        // request's drop may run user code.
+        let mine = |c: &Rc<Conn>| std::ptr::eq(&**c, conn);
+        let ready = take_where(&self.ready, mine);
+        let late = take_where(&self.late_ends, |r: &Request| r.belongs_to(conn));
+        drop((ready, late));
     }
 
     pub(super) fn dispatch(&self, lp: &Loop, req: Request, res: Response) {
@@ -519,6 +529,20 @@ impl std::fmt::Debug for Server {
             .field("connections", &self.connections())
             .finish()
     }
+}
+
+/// Takes the items matching `f` out of `list`, in order (none, with no
+/// allocation, in the common case).
+fn take_where<T>(list: &RefCell<Vec<T>>, f: impl Fn(&T) -> bool) -> Vec<T> {
+    let Ok(mut list) = list.try_borrow_mut() else {
+        return Vec::new();
+    };
+    if !list.iter().any(&f) {
+        return Vec::new();
+    }
+    let (taken, kept) = std::mem::take(&mut *list).into_iter().partition(|x| f(x));
+    *list = kept;
+    taken
 }
 
 /// Puts connections back on the ready list if a panic cuts a round short.

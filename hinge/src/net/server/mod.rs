@@ -112,7 +112,8 @@ pub struct Server {
 type ServerTable = Table<ServerInner>;
 
 impl Owned for ServerInner {
-    fn teardown(&self) {
+    fn teardown(self: &Rc<Self>) {
+        let owed = !self.finished.get();
         self.closed.set(true);
         self.finished.set(true);
         drop(self.io.borrow_mut().take());
@@ -123,6 +124,16 @@ impl Owned for ServerInner {
         let clients = std::mem::take(&mut *self.clients.borrow_mut());
         let mut steps = panic::Steps::default();
         steps.run(move || drop(clients));
+        if owed {
+            // `close`, owed once: the loop is dead, as for sockets.
+            let me = Server {
+                inner: self.clone(),
+            };
+            let lp = Loop::view(&self.core);
+            steps.run(|| {
+                self.events.close.emit(&lp, &me, &());
+            });
+        }
         steps.run(|| self.clear_listeners());
         steps.finish();
     }

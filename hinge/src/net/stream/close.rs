@@ -66,9 +66,6 @@ impl Socket {
         }
         let unsent = inner.queue().take_all();
         let server = inner.server.take();
-        if let Some(server) = server.upgrade() {
-            ServerInner::connection_closed(&server, inner.server_slot.get() as usize);
-        }
         let me = self.clone();
         self.lp().defer(move |lp| {
             // Each step runs even if an earlier one panics, so that the
@@ -95,5 +92,10 @@ impl Socket {
             }
             steps.finish();
         });
+        // After the socket's `close` was queued: a server whose last
+        // connection this was emits its own `close` after it, as Node's.
+        if let Some(server) = server.upgrade() {
+            ServerInner::connection_closed(&server, inner.server_slot.get() as usize);
+        }
     }
 }

@@ -67,7 +67,7 @@ pub enum SocketEvent {
 /// | [`drain`](Socket::on_drain) | the send queue emptied after `send` returned `false` | `()` |
 /// | [`timeout`](Socket::on_timeout) | no activity for [`set_timeout`](Socket::set_timeout) | `()` |
 /// | [`error`](Socket::on_error) | a typed [`Error`]; `close` follows | `Error` |
-/// | [`close`](Socket::on_close) | the socket is closed, once | `had_error: bool` |
+/// | [`close`](Socket::on_close) | the socket is closed, once (also when the loop is dropped) | `had_error: bool` |
 ///
 /// Closing a socket drops all its listeners, so listeners that capture
 /// socket handles cannot keep each other alive.

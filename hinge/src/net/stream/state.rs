@@ -264,7 +264,10 @@ impl SocketCell {
 }
 
 impl Owned for SocketCell {
-    fn teardown(&self) {
+    fn teardown(self: &Rc<Self>) {
+        // `close` is still owed unless it was emitted (a close deferred
+        // to a loop that will not run again is owed too).
+        let owed = !self.state.has(flag::FINISHED);
         // Handles kept past the loop see a closed socket, never a stale
         // fd number, and accept no listener.
         self.state.set(flag::CLOSED | flag::FINISHED, true);
@@ -272,6 +275,17 @@ impl Owned for SocketCell {
         self.release_io(true);
         let unsent = self.queue().take_all();
         let mut steps = panic::Steps::default();
+        if owed {
+            // The loop is dead: listeners see a closed socket, and what
+            // they start (timers, sockets) never runs.
+            let me = Socket {
+                inner: self.clone(),
+            };
+            let lp = Loop::view(&self.loop_core);
+            steps.run(|| {
+                self.events.close.emit(&lp, &me, &false);
+            });
+        }
         steps.run(|| self.clear_listeners());
         steps.run(move || drop(unsent));
         steps.finish();
