@@ -695,3 +695,40 @@ fn without_a_data_listener_messages_wait_in_libzmq() {
     assert_eq!(*first.borrow(), vec![vec![0u8]]);
     assert_eq!(*all.borrow(), (1..10).collect::<Vec<u8>>());
 }
+
+/// A socket whose data listener holds its own handle: a cycle only the
+/// loop's teardown can break.
+fn self_holding(lp: &Loop, drops: &DropCounter) -> ZmqSocket {
+    let s = ZmqSocket::new(lp, Kind::Pull).unwrap();
+    let (me, tok) = (s.clone(), drops.token());
+    s.on_data(move |_, _, _| {
+        tok.touch();
+        let _ = &me;
+    });
+    s
+}
+
+#[test]
+fn a_socket_holding_itself_is_freed_when_the_loop_drops_during_a_panic() {
+    let drops = DropCounter::default();
+    let d = drops.clone();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let lp = Loop::new().unwrap();
+        let _s = self_holding(&lp, &d);
+        panic!("the loop drops while this unwinds");
+    }));
+    assert!(r.is_err());
+    assert_eq!(drops.dropped(), 1, "the socket's listeners were dropped");
+}
+
+#[test]
+fn a_socket_made_by_a_cleanup_callback_is_freed_with_the_loop() {
+    let drops = DropCounter::default();
+    let lp = Loop::new().unwrap();
+    let d = drops.clone();
+    let _c = hinge::Cleanup::new(&lp, move |lp, _| {
+        let _s = self_holding(lp, &d);
+    });
+    drop(lp);
+    assert_eq!(drops.dropped(), 1, "the socket's listeners were dropped");
+}

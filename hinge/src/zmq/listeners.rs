@@ -150,14 +150,35 @@ impl ZmqSocket {
     /// ```
     pub fn remove_all_listeners(&self) {
         let e = &self.inner.events;
-        e.data.clear();
-        e.drain.clear();
-        e.error.clear();
-        e.close.clear();
+        // Each runs even if a listener's drop panics in one before it.
+        all_of(&[
+            &|| e.data.clear(),
+            &|| e.drain.clear(),
+            &|| e.error.clear(),
+            &|| e.close.clear(),
+        ]);
     }
 
     fn accepts_listeners(&self) -> bool {
         !self.inner.finished.get()
+    }
+}
+
+/// Runs every step, even after one panics; then re-raises the first
+/// panic. A later panic's payload is leaked rather than dropped: its own
+/// `Drop` could panic again.
+pub(super) fn all_of(steps: &[&dyn Fn()]) {
+    let mut first = None;
+    for step in steps {
+        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)) {
+            match first {
+                None => first = Some(payload),
+                Some(_) => std::mem::forget(payload),
+            }
+        }
+    }
+    if let Some(payload) = first {
+        std::panic::resume_unwind(payload);
     }
 }
 

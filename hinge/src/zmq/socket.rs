@@ -181,6 +181,29 @@ pub(super) struct Inner {
 #[derive(Default)]
 pub(super) struct Open(pub(super) RefCell<Slab<ZmqSocket>>);
 
+impl Drop for Open {
+    /// The loop's locals go last in its teardown, always: also while a
+    /// panic unwinds (when cleanup watchers are skipped), and for sockets
+    /// made after the cleanup watchers ran. Every socket still here is
+    /// torn down, which drops its listeners, so that one holding its own
+    /// socket is no cycle.
+    fn drop(&mut self) {
+        let open = std::mem::take(&mut *self.0.borrow_mut());
+        let steps: Vec<_> = open
+            .into_iter()
+            .map(|(_, sock)| {
+                move || {
+                    if !sock.inner.finished.get() {
+                        sock.teardown();
+                    }
+                }
+            })
+            .collect();
+        let steps: Vec<&dyn Fn()> = steps.iter().map(|f| f as &dyn Fn()).collect();
+        super::listeners::all_of(&steps);
+    }
+}
+
 /// A ZeroMQ socket on the loop. A cheap handle: clone it to use it from
 /// other callbacks. The loop owns an open socket; `close` (or the loop's
 /// end) closes it.
