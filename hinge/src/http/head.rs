@@ -121,7 +121,17 @@ pub(super) fn parse(
             return Ok(Parsed::Partial);
         }
         Err(httparse::Error::TooManyHeaders) => return Err(refuse(431, "too many header lines")),
-        Err(httparse::Error::Version) => return Err(refuse(505, "unsupported HTTP version")),
+        Err(httparse::Error::Version) => {
+            // RFC 9110 §2.5: a higher minor version of HTTP/1 is served
+            // as 1.1. httparse knows only 1.0 and 1.1: parse a copy that
+            // says 1.1 (same offsets, so the values still slice `bytes`).
+            let Some(at) = later_minor_version(buf) else {
+                return Err(refuse(505, "unsupported HTTP version"));
+            };
+            let mut copy = buf.to_vec();
+            copy[at] = b'1';
+            return parse(&copy, config, bytes);
+        }
         Err(_) => return Err(refuse(400, "malformed request head")),
     };
     if n > config.max_head_bytes {
@@ -140,6 +150,7 @@ pub(super) fn parse(
     }
     let method = Method::from_bytes(req.method.unwrap_or("").as_bytes())
         .map_err(|_| refuse(400, "invalid method"))?;
+    let form = target_form(&method, target.as_bytes())?;
 
     // One copy of the head; the target and header values share it.
     let shared = bytes.head(n);
@@ -154,6 +165,9 @@ pub(super) fn parse(
         Uri::from_maybe_shared(slice(target.as_bytes()))
             .map_err(|_| refuse(400, "invalid request target"))?
     };
+    if form == Form::Absolute && uri.authority().is_none() {
+        return Err(refuse(400, "an absolute-form target without an authority"));
+    }
 
     let mut headers = HeaderMap::with_capacity(req.headers.len());
     let mut lengths: Option<u64> = None;
@@ -194,6 +208,9 @@ pub(super) fn parse(
             }
         } else if name == header::HOST {
             hosts += 1;
+            if !is_host(h.value) {
+                return Err(refuse(400, "invalid Host header"));
+            }
         } else if name == header::CONNECTION {
             for token in h.value.split(|&b| b == b',') {
                 let token = trim(token);
@@ -255,6 +272,95 @@ pub(super) fn parse(
         },
         n,
     ))
+}
+
+/// The four forms of a request target (RFC 9112 §3.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Form {
+    /// `/path?query`: every method but CONNECT.
+    Origin,
+    /// `http://host/path`: what a client sends to a proxy.
+    Absolute,
+    /// `host:port`: CONNECT only.
+    Authority,
+    /// `*`: OPTIONS only.
+    Asterisk,
+}
+
+/// Which form `target` has, or why it is refused. Only visible ASCII is
+/// allowed: raw non-ASCII bytes must be percent-encoded.
+fn target_form(method: &Method, target: &[u8]) -> Result<Form, Refusal> {
+    if !target.iter().all(|b| (0x21..=0x7e).contains(b)) {
+        return Err(refuse(400, "a request target must be visible ASCII"));
+    }
+    if *method == Method::CONNECT {
+        return match target.iter().rposition(|&b| b == b':') {
+            Some(colon)
+                if colon + 1 < target.len()
+                    && target[colon + 1..].iter().all(u8::is_ascii_digit)
+                    && is_host(target) =>
+            {
+                Ok(Form::Authority)
+            }
+            _ => Err(refuse(400, "CONNECT needs a host:port target")),
+        };
+    }
+    match target {
+        b"*" if *method == Method::OPTIONS => Ok(Form::Asterisk),
+        b"*" => Err(refuse(400, "an asterisk target is for OPTIONS only")),
+        [b'/', ..] => Ok(Form::Origin),
+        _ if has_scheme(target) => Ok(Form::Absolute),
+        _ => Err(refuse(400, "a request target must start with / (or be absolute)")),
+    }
+}
+
+/// `scheme "://"` at the start: `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`.
+fn has_scheme(target: &[u8]) -> bool {
+    let Some(end) = target.windows(3).position(|w| w == b"://") else {
+        return false;
+    };
+    let scheme = &target[..end];
+    scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
+}
+
+/// A Host value (RFC 9110 §7.2): `uri-host [ ":" port ]`, or empty. The
+/// host is an IP literal in brackets, or a reg-name (unreserved,
+/// percent-encoded and sub-delims bytes: no space, `/`, `?`, `#`, `@`).
+fn is_host(value: &[u8]) -> bool {
+    let (host, port) = match value.iter().rposition(|&b| b == b':') {
+        // A colon inside brackets belongs to an IPv6 literal.
+        Some(colon) if !value[colon..].contains(&b']') => (&value[..colon], &value[colon + 1..]),
+        _ => (value, &b""[..]),
+    };
+    if !port.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    match host {
+        [b'[', literal @ .., b']'] => {
+            !literal.is_empty()
+                && literal
+                    .iter()
+                    .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.' || b == b'v' || b == b'V')
+        }
+        _ => host.iter().all(|&b| {
+            b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b)
+        }),
+    }
+}
+
+/// Where the minor digit of an `HTTP/1.x` version with x from 2 to 9
+/// sits in the request line, if that is the line's version.
+fn later_minor_version(buf: &[u8]) -> Option<usize> {
+    let line_end = buf.iter().position(|&b| b == b'\r' || b == b'\n')?;
+    let line = &buf[..line_end];
+    let version = &line[line.iter().rposition(|&b| b == b' ')? + 1..];
+    match version {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'2'..=b'9'] => Some(line_end - 1),
+        _ => None,
+    }
 }
 
 /// A Content-Length value: one or more identical lists of digits.
@@ -341,5 +447,60 @@ mod tests {
         assert_eq!(status("GET / HTTP/1.1\r\nHost: a\r\nX\r: b\r\n\r\n"), 400);
         assert_eq!(status("GET /\r HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
         assert_eq!(status("GET / HTTP/1.1\rHost: a\r\n\r\n"), 400);
+    }
+
+    #[test]
+    fn host_values() {
+        let host = |h: &str| status(&format!("GET / HTTP/1.1\r\nHost: {h}\r\n\r\n"));
+        for good in ["a", "a:80", "example.com", "127.0.0.1:8080", "[::1]", "[::1]:80", "", "a_b~c"] {
+            assert_eq!(host(good), 200, "{good:?}");
+        }
+        for bad in ["a b", "localhost/path", "a, b", "a:b", "a@b", "[::1", "a?b", "a#b", "a:80:x"] {
+            assert_eq!(host(bad), 400, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn target_forms() {
+        let req = |line: &str| status(&format!("{line}\r\nHost: a\r\n\r\n"));
+        assert_eq!(req("GET / HTTP/1.1"), 200);
+        assert_eq!(req("GET /a?b HTTP/1.1"), 200);
+        assert_eq!(req("GET http://a/b HTTP/1.1"), 200);
+        assert_eq!(req("OPTIONS * HTTP/1.1"), 200);
+        assert_eq!(req("CONNECT a:443 HTTP/1.1"), 200);
+        for bad in [
+            "GET ! HTTP/1.1",
+            "GET hello HTTP/1.1",
+            "GET a:80 HTTP/1.1",
+            "GET * HTTP/1.1",
+            "POST ! HTTP/1.1",
+            "CONNECT / HTTP/1.1",
+            "CONNECT a HTTP/1.1",
+            "CONNECT http://a:80/ HTTP/1.1",
+            "GET http:// HTTP/1.1",
+            "GET /\u{3b4}\u{b6} HTTP/1.1",
+        ] {
+            assert_eq!(req(bad), 400, "{bad:?}");
+        }
+        let raw = b"GET /\xff HTTP/1.1\r\nHost: a\r\n\r\n";
+        let parsed = parse(raw, &Config::default(), &mut HeadBytes::new(raw));
+        assert_eq!(parsed.err().map(|r| r.status), Some(400));
+    }
+
+    #[test]
+    fn later_minor_versions_are_served_as_1_1() {
+        let raw = "GET /v HTTP/1.2\r\nHost: a\r\nX: y\r\n\r\n";
+        let Ok(Parsed::Complete(head, n)) =
+            parse(raw.as_bytes(), &Config::default(), &mut HeadBytes::new(raw.as_bytes()))
+        else {
+            panic!("HTTP/1.2 is served")
+        };
+        assert_eq!(n, raw.len());
+        assert_eq!(head.version, Version::HTTP_11);
+        assert_eq!(head.uri.path(), "/v");
+        assert_eq!(head.headers["x"], "y");
+        assert_eq!(status("GET / HTTP/1.9\r\nHost: a\r\n\r\n"), 200);
+        assert_eq!(status("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 505);
+        assert_eq!(status("GET / HTTP/1.10\r\nHost: a\r\n\r\n"), 400);
     }
 }

@@ -120,6 +120,23 @@ impl Request {
         &self.inner.head.uri
     }
 
+    /// The host the request is for: the authority of an absolute-form
+    /// target (`GET http://example.com/ HTTP/1.1`, as sent to a proxy),
+    /// which RFC 9112 §3.2.2 says wins over the Host header, else the
+    /// Host header. The server has checked its syntax.
+    ///
+    /// ```
+    /// let req = hinge::http::Request::example();
+    /// assert_eq!(req.host(), Some("example.com"));
+    /// ```
+    pub fn host(&self) -> Option<&str> {
+        let head = &self.inner.head;
+        match head.uri.authority() {
+            Some(authority) => Some(authority.as_str()),
+            None => head.headers.get(::http::header::HOST)?.to_str().ok(),
+        }
+    }
+
     /// The target's path (`/` for `*` and authority forms).
     ///
     /// ```
