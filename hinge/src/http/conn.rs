@@ -900,11 +900,10 @@ impl Conn {
             );
             st.out.extend_from_slice(body.as_bytes());
         }
-        if answered {
-            self.close_gracefully(true);
-        } else {
-            self.sock.destroy();
-        }
+        // Either way, what is already written goes out before the close:
+        // a response begun before the error (an echo of the first
+        // chunks, say) is cut short, never silently dropped.
+        self.close_gracefully(true);
         self.shared.client_error(
             lp,
             &Error::BadRequest {

@@ -23,8 +23,22 @@ enum Chunk {
     Size,
     /// Whitespace after the size, before `;`.
     SizeSpace,
-    /// An extension, ignored up to the limit.
-    Ext,
+    /// After a `;`: optional whitespace, then an extension's name.
+    ExtStart,
+    /// An extension's name (a token).
+    ExtName,
+    /// Whitespace after a name: `=`, `;` or the end of the line follow.
+    ExtNameEnd,
+    /// After `=`: optional whitespace, then a token or a quoted string.
+    ExtValue,
+    /// A token value.
+    ExtToken,
+    /// Inside a quoted-string value.
+    ExtQuoted,
+    /// After a backslash inside a quoted string.
+    ExtEscape,
+    /// After a value: whitespace, then `;` or the end of the line.
+    ExtValueEnd,
     /// The LF after the size line's CR.
     SizeLf,
     /// Chunk data (`left` bytes to go).
@@ -165,19 +179,25 @@ impl Chunked {
                 (Chunk::Size | Chunk::SizeSpace, b' ' | b'\t') if self.digits > 0 => {
                     Chunk::SizeSpace
                 }
-                (Chunk::Size | Chunk::SizeSpace, b';') if self.digits > 0 => Chunk::Ext,
+                (Chunk::Size | Chunk::SizeSpace, b';') if self.digits > 0 => Chunk::ExtStart,
                 (Chunk::Size, b'\r') if self.digits > 0 => Chunk::SizeLf,
                 (Chunk::Size | Chunk::SizeSpace, _) => return Err(bad_size),
-                (Chunk::Ext, b'\r') => Chunk::SizeLf,
-                (Chunk::Ext, b) => {
+                (
+                    state @ (Chunk::ExtStart
+                    | Chunk::ExtName
+                    | Chunk::ExtNameEnd
+                    | Chunk::ExtValue
+                    | Chunk::ExtToken
+                    | Chunk::ExtQuoted
+                    | Chunk::ExtEscape
+                    | Chunk::ExtValueEnd),
+                    b,
+                ) => {
                     self.ext += 1;
                     if self.ext > config.max_chunk_ext_bytes {
                         return Err(refuse(400, "chunk extension too long"));
                     }
-                    if (b < 0x20 && b != b'\t') || b == 0x7f {
-                        return Err(bad_size);
-                    }
-                    Chunk::Ext
+                    extension(state, b).ok_or(refuse(400, "invalid chunk extension"))?
                 }
                 (Chunk::SizeLf, b'\n') => {
                     self.total = self.total.saturating_add(self.size);
@@ -239,6 +259,42 @@ impl Chunked {
         self.trailer.push(b);
         Ok(())
     }
+}
+
+/// One byte of the chunk extensions, RFC 9112 §7.1.1:
+/// `*( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )`.
+/// `None` for a byte the grammar does not allow there.
+fn extension(state: Chunk, b: u8) -> Option<Chunk> {
+    let space = b == b' ' || b == b'\t';
+    Some(match state {
+        Chunk::ExtStart if space => Chunk::ExtStart,
+        Chunk::ExtStart if is_tchar(b) => Chunk::ExtName,
+        Chunk::ExtName if is_tchar(b) => Chunk::ExtName,
+        Chunk::ExtName | Chunk::ExtNameEnd if space => Chunk::ExtNameEnd,
+        Chunk::ExtName | Chunk::ExtNameEnd if b == b'=' => Chunk::ExtValue,
+        Chunk::ExtValue if space => Chunk::ExtValue,
+        Chunk::ExtValue if b == b'"' => Chunk::ExtQuoted,
+        Chunk::ExtValue if is_tchar(b) => Chunk::ExtToken,
+        Chunk::ExtToken if is_tchar(b) => Chunk::ExtToken,
+        Chunk::ExtToken | Chunk::ExtValueEnd if space => Chunk::ExtValueEnd,
+        Chunk::ExtQuoted if b == b'"' => Chunk::ExtValueEnd,
+        Chunk::ExtQuoted if b == b'\\' => Chunk::ExtEscape,
+        // qdtext: HTAB, SP, visible ASCII but `"` and `\`, obs-text.
+        Chunk::ExtQuoted if space || (0x21..=0x7e).contains(&b) || b >= 0x80 => Chunk::ExtQuoted,
+        Chunk::ExtEscape if space || (0x21..=0x7e).contains(&b) || b >= 0x80 => Chunk::ExtQuoted,
+        // A complete extension: another one, or the end of the line.
+        Chunk::ExtName | Chunk::ExtNameEnd | Chunk::ExtToken | Chunk::ExtValueEnd => match b {
+            b';' => Chunk::ExtStart,
+            b'\r' => Chunk::SizeLf,
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
+
+/// RFC 9110's `tchar`: the bytes of a token.
+pub(super) fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 fn hex(b: u8) -> u8 {
@@ -308,5 +364,39 @@ mod tests {
         assert_eq!(run(b"\r\n"), Err(400));
         assert_eq!(run(b"11111111111111111\r\n"), Err(400));
         assert_eq!(run(b"5;a\nb\r\n"), Err(400));
+    }
+
+    #[test]
+    fn chunk_extensions_follow_the_grammar() {
+        let ok = |ext: &str| {
+            let body = format!("1{ext}\r\nx\r\n0\r\n\r\n");
+            run(body.as_bytes()).map(|r| r.1)
+        };
+        for good in [
+            ";a",
+            ";a=b",
+            "; a = b",
+            ";a=\"q s\"",
+            ";a=\"esc\\\"aped\"",
+            ";a;b=c;d=\"\"",
+            " ;a",
+        ] {
+            assert_eq!(ok(good), Ok(true), "{good:?}");
+        }
+        for bad in [
+            ";",
+            ";\r",
+            ";a b",
+            ";a=\"unterminated",
+            ";a=\"q\r\n\"",
+            ";a=",
+            ";a=b c",
+            ";=b",
+            ";a=b=c",
+            ";a@b",
+            ";a=\"x\"y",
+        ] {
+            assert_eq!(ok(bad), Err(400), "{bad:?}");
+        }
     }
 }
