@@ -71,6 +71,9 @@ pub(super) struct State {
     decoder: Option<Decoder>,
     req: Option<Request>,
     res: Weak<ResInner>,
+    /// `res` itself, kept while it has `drain` listeners and has not
+    /// ended (its listener may be all that can end it).
+    res_kept: Option<Rc<ResInner>>,
     /// A response is in progress: later requests wait.
     res_pending: bool,
     /// The current exchange allows another request afterwards.
@@ -136,6 +139,7 @@ impl Conn {
                 decoder: None,
                 req: None,
                 res: Weak::new(),
+                res_kept: None,
                 res_pending: false,
                 keep_alive: true,
                 continue_due: false,
@@ -288,17 +292,26 @@ impl Conn {
     /// over. Returns `false` if the connection is no longer ours.
     fn start(self: &Rc<Self>, lp: &Loop, head: Head, rest: &[u8]) -> bool {
         let shared = &self.shared;
-        let handover = if head.method == Method::CONNECT {
-            shared.on_connect.borrow().clone()
-        } else if head.upgrade {
-            shared.on_upgrade.borrow().clone()
-        } else {
-            None
-        };
-        if let Some(handler) = handover {
-            self.hand_over(lp, head, rest, handler);
-            return false;
+        let connect = head.method == Method::CONNECT;
+        if connect || head.upgrade {
+            let mut head = Some(head);
+            let taken = shared.hand_over(lp, connect, || {
+                let head = head.take().expect("taken once");
+                self.hand_over(head, rest)
+            });
+            if taken {
+                return false;
+            }
+            let Some(h) = head else { return false };
+            return self.start_exchange(lp, h);
         }
+        self.start_exchange(lp, head)
+    }
+
+    /// An ordinary request: the exchange starts, and the request
+    /// listeners run.
+    fn start_exchange(self: &Rc<Self>, lp: &Loop, head: Head) -> bool {
+        let shared = &self.shared;
         let head_request = head.method == Method::HEAD;
         let http10 = head.version == Version::HTTP_10;
         let framing = head.framing;
@@ -332,13 +345,10 @@ impl Conn {
         true
     }
 
-    fn hand_over(
-        self: &Rc<Self>,
-        lp: &Loop,
-        head: Head,
-        rest: &[u8],
-        handler: super::server::Handover,
-    ) {
+    /// Lets go of the connection for an upgrade or CONNECT listener:
+    /// what it gets is the request, the raw socket and the bytes after
+    /// the head.
+    fn hand_over(self: &Rc<Self>, head: Head, rest: &[u8]) -> (Request, Socket, Vec<u8>) {
         self.st.borrow_mut().phase = Phase::Upgraded;
         self.flush();
         for id in self.listeners.borrow_mut().drain(..) {
@@ -350,17 +360,7 @@ impl Conn {
         }
         self.shared.forget(self);
         let req = Request::new(head, Weak::new());
-        let rest = rest.to_vec();
-        let sock = self.sock.clone();
-        match handler.try_borrow_mut() {
-            Ok(mut f) => f(lp, req, sock, &rest),
-            Err(_) => {
-                crate::report_unhandled(format_args!(
-                    "http: the upgrade handler was re-entered (a nested loop run?); closing"
-                ));
-                sock.destroy();
-            }
-        }
+        (req, self.sock.clone(), rest.to_vec())
     }
 
     fn body_step(self: &Rc<Self>, lp: &Loop, data: &[u8], pos: &mut usize) -> Flow {
@@ -448,6 +448,28 @@ impl Conn {
         self.schedule();
     }
 
+    /// `res` got a `drain` listener: keep it while it has not ended, if
+    /// it is this connection's current response.
+    pub(super) fn keep_response(&self, res: &Rc<ResInner>) {
+        let mut st = self.st.borrow_mut();
+        let current = st.res.upgrade().is_some_and(|r| Rc::ptr_eq(&r, res));
+        if current && st.res_kept.is_none() {
+            st.res_kept = Some(res.clone());
+        }
+    }
+
+    /// `res` lost its last `drain` listener: it lives as its handles do.
+    pub(super) fn release_response(&self, res: &Rc<ResInner>) {
+        let kept = {
+            let mut st = self.st.borrow_mut();
+            match &st.res_kept {
+                Some(r) if Rc::ptr_eq(r, res) => st.res_kept.take(),
+                _ => None,
+            }
+        };
+        drop(kept); // the caller holds `res`: not the last reference
+    }
+
     /// Whether `req` is this connection's current request (a handle kept
     /// from an earlier exchange must not pause or resume this one).
     pub(super) fn is_current(&self, req: &Request) -> bool {
@@ -493,11 +515,12 @@ impl Conn {
             self.st.borrow_mut().discard = true;
         }
         if pending && !self.shared.config.allow_half_open {
-            let res = {
+            let (res, kept) = {
                 let mut st = self.st.borrow_mut();
                 st.res_pending = false;
-                std::mem::take(&mut st.res).upgrade()
+                (std::mem::take(&mut st.res).upgrade(), st.res_kept.take())
             };
+            let _kept = kept;
             if let Some(res) = res {
                 let open = {
                     let mut rs = res.st.borrow_mut();
@@ -530,15 +553,18 @@ impl Conn {
     }
 
     fn on_close(self: &Rc<Self>, lp: &Loop) {
-        let (req, res) = {
+        let (req, res, kept) = {
             let mut st = self.st.borrow_mut();
             st.phase = Phase::Closed;
             st.inbuf = Vec::new();
             st.out = Vec::new();
             st.decoder = None;
             st.res_pending = false;
-            (st.req.take(), std::mem::take(&mut st.res).upgrade())
+            let res = std::mem::take(&mut st.res).upgrade();
+            (st.req.take(), res, st.res_kept.take())
         };
+        // Dropped after `res` is marked closed below (no 500 for it).
+        let _kept = kept;
         self.shared.forget(self);
         if let Some(req) = req {
             req.emit_error(lp, "the connection closed before the body ended");
@@ -775,10 +801,11 @@ impl Conn {
 
     /// The response ended (or was abandoned): the next request may start.
     fn finish_response(self: &Rc<Self>) {
-        let (close, unread, processing) = {
+        let (close, unread, processing, kept) = {
             let mut st = self.st.borrow_mut();
             st.res_pending = false;
             st.res = Weak::new();
+            let kept = st.res_kept.take();
             if self.shared.closing.get() {
                 st.keep_alive = false;
             }
@@ -803,8 +830,9 @@ impl Conn {
             }
             let unread =
                 st.phase == Phase::Body && !st.decoder.as_ref().is_some_and(|d| d.is_done());
-            (!st.keep_alive, unread, st.processing)
+            (!st.keep_alive, unread, st.processing, kept)
         };
+        drop(kept); // ended or abandoned: never the last reference here
         let req = self.st.borrow().req.clone();
         if let Some(req) = req.filter(|_| self.st.borrow().discard) {
             self.retire(&req);
@@ -863,14 +891,16 @@ impl Conn {
 
     /// Refuses the request with `r.status`, then closes gracefully.
     fn refuse(self: &Rc<Self>, lp: &Loop, r: Refusal) {
-        let (req, res) = {
+        let (req, res, kept) = {
             let mut st = self.st.borrow_mut();
             st.phase = Phase::Closing;
             st.keep_alive = false;
             st.res_pending = false;
             st.decoder = None;
-            (st.req.take(), std::mem::take(&mut st.res).upgrade())
+            let res = std::mem::take(&mut st.res).upgrade();
+            (st.req.take(), res, st.res_kept.take())
         };
+        let _kept = kept;
         let answered = match &res {
             Some(res) => {
                 let mut rs = res.st.borrow_mut();

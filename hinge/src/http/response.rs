@@ -43,7 +43,7 @@ use crate::{Error, Event, ListenerId, Loop, Result};
 /// ```no_run
 /// let lp = hinge::Loop::new()?;
 /// let server = hinge::http::Server::new(&lp);
-/// server.on_request(|_, _req, res| {
+/// server.on_request(|_, _, _req, res| {
 ///     res.set_header("content-type", "text/plain").ok();
 ///     res.end("Hello world!").ok();
 /// });
@@ -353,15 +353,49 @@ impl Response {
     /// Runs `f` when the connection's queue has drained after `write`
     /// returned `false`.
     ///
-    /// ```
-    /// # let res = hinge::http::Response::example();
-    /// res.on_drain(|_, _| println!("write more"));
+    /// While a response that has not ended has a `drain` listener, its
+    /// connection keeps it alive, as Node keeps `res` until `end`: a
+    /// listener that pumps the body through the `&Response` it is given
+    /// needs no handle of its own. (Without one, dropping the last handle
+    /// before `end` is the mistake described above.)
+    ///
+    /// ```no_run
+    /// use hinge::http::Response;
+    ///
+    /// /// Writes chunks until the queue is full or the body is done.
+    /// fn pump(res: &Response, next: &mut impl Iterator<Item = String>) {
+    ///     loop {
+    ///         let Some(chunk) = next.next() else {
+    ///             res.end("").ok();
+    ///             return;
+    ///         };
+    ///         if !res.write(chunk).unwrap_or(false) {
+    ///             return; // `drain` calls us again
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let lp = hinge::Loop::new()?;
+    /// let server = hinge::http::Server::new(&lp);
+    /// server.on_request(|_, _, _req, res| {
+    ///     let mut lines = (0..1_000_000).map(|i| format!("line {i}\n"));
+    ///     pump(&res, &mut lines);
+    ///     res.on_drain(move |_, res| pump(res, &mut lines));
+    ///     // `res` drops here: the connection keeps the response.
+    /// });
+    /// server.listen(8080)?;
+    /// lp.run();
+    /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn on_drain<F>(&self, mut f: F) -> ListenerId
     where
         F: FnMut(&Loop, &Response) + 'static,
     {
-        self.inner.drain.on(move |lp, r, _| f(lp, r))
+        let id = self.inner.drain.on(move |lp, r, _| f(lp, r));
+        if let Some(conn) = &self.inner.conn {
+            conn.keep_response(&self.inner);
+        }
+        id
     }
 
     /// Runs `f` if the client goes away (or the server has to abort the
@@ -386,7 +420,15 @@ impl Response {
     /// assert!(res.off(id));
     /// ```
     pub fn off(&self, id: ListenerId) -> bool {
-        self.inner.drain.off(id) || self.inner.close.off(id)
+        if self.inner.drain.off(id) {
+            if self.inner.drain.listener_count() == 0 {
+                if let Some(conn) = &self.inner.conn {
+                    conn.release_response(&self.inner);
+                }
+            }
+            return true;
+        }
+        self.inner.close.off(id)
     }
 
     /// A response with no connection, for examples and tests: its
