@@ -18,7 +18,7 @@ fn main() -> hinge::Result<()> {
     };
     let lp = Loop::new()?;
     let server = http::Server::new(&lp);
-    server.on_request(|_, _req, res| {
+    server.on_request(|_, _, _req, res| {
         // write_head fixes the head; it goes out with the first chunk.
         let answer = || -> hinge::Result<()> {
             res.write_head(200, &[("content-type", "text/html")])?;

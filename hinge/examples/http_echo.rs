@@ -44,7 +44,7 @@ fn main() -> hinge::Result<()> {
 
     let lp = Loop::new()?;
     let server = http::Server::new(&lp);
-    server.on_request(move |_, req, res| {
+    server.on_request(move |_, _, req, res| {
         if !quiet {
             println!("{} {}", req.method(), req.uri());
         }

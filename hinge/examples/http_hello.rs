@@ -23,7 +23,7 @@ fn main() -> hinge::Result<()> {
     let lp = Loop::new()?;
     let pool = Pool::new();
     let server = http::Server::new(&lp);
-    server.on_request(move |lp, _req, res| {
+    server.on_request(move |lp, _, _req, res| {
         // Some work off the loop's thread: the request's nanosecond clock,
         // hashed. The response waits in its (owned) handle meanwhile.
         pool.submit(

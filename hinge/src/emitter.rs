@@ -531,10 +531,29 @@ impl<S, T: ?Sized> std::fmt::Debug for Event<S, T> {
 }
 
 impl ListenerId {
+    /// A fresh id, unique in the process, that no [`Event`] holds: for a
+    /// type that keeps listeners of its own (outside an `Event`) and
+    /// wants its `on_*`/`off` to speak hinge's vocabulary. hinge's HTTP
+    /// server keeps its `request` listeners that way, because they take
+    /// their payload by value and survive a panic of theirs.
+    ///
+    /// ```
+    /// use hinge::{Event, ListenerId};
+    /// let mine = ListenerId::new();
+    /// let ev: Event<(), ()> = Event::new();
+    /// let theirs = ev.on(|_, _, _| {});
+    /// assert_ne!(mine, theirs);
+    /// assert!(!ev.off(mine));
+    /// ```
+    #[allow(clippy::new_without_default)] // each call is a new id
+    pub fn new() -> ListenerId {
+        ListenerId(NEXT_ID.fetch_add(1, Ordering::Relaxed))
+    }
+
     /// An id no event holds: what adding a listener to a finished source
     /// returns, so that `off` on it is simply `false`.
     pub(crate) fn unregistered() -> ListenerId {
-        ListenerId(NEXT_ID.fetch_add(1, Ordering::Relaxed))
+        ListenerId::new()
     }
 }
 

@@ -79,6 +79,24 @@
 //! ...). An `error` nobody listens to closes the socket and is reported: to the
 //! `log` crate if a logger is installed, else to stderr.
 //!
+//! ### Listeners: one shape everywhere
+//!
+//! Every `on_<event>` method of every type (sockets, servers, the HTTP
+//! server, requests, responses, ZeroMQ sockets, [`Event`]s of your own)
+//! *adds* a listener and returns a [`ListenerId`] for `off`; listeners
+//! run in the order they were added, and `once_<event>` ones remove
+//! themselves. A listener takes the loop, then the object that emitted
+//! the event, then the event's payload if it has one:
+//!
+//! | event | listener |
+//! |---|---|
+//! | `Socket::on_drain`, `Server::on_close`, `http::Server::on_close` | `\|lp, source\|` |
+//! | `Socket::on_data`, `Socket::on_close` (`had_error`), `Server::on_connection` (the client) | `\|lp, source, payload\|` |
+//! | `http::Server::on_request` | `\|lp, server, req, res\|`: the payload is a pair of owned handles |
+//!
+//! Callbacks that are not events (a timer's, a watcher's, `send_then`'s
+//! written callback, a pool job's result) are given once, at creation.
+//!
 //! ## Timers, deferred work and the pool
 //!
 //! [`Loop::set_timeout`], [`Loop::set_interval`] and [`TimerHandle::clear`]

@@ -17,7 +17,7 @@ fn routes(_: &Loop, server: &Server) {
     server.on_request(route);
 }
 
-fn route(lp: &Loop, req: Request, res: Response) {
+fn route(lp: &Loop, _: &Server, req: Request, res: Response) {
     match req.path() {
         "/" | "/hello" => {
             res.set_header("content-type", "text/plain").unwrap();
@@ -522,7 +522,7 @@ fn close_event_when_the_client_leaves_early() {
 fn upgrade_hands_over_the_socket() {
     fn setup(lp: &Loop, server: &Server) {
         routes(lp, server);
-        server.on_upgrade(|_, req, sock, head| {
+        server.on_upgrade(|_, _, req, sock, head| {
             assert_eq!(req.header("upgrade"), Some("echo"));
             sock.send(
                 "HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n",
@@ -613,7 +613,7 @@ fn byte_split_requests_get_the_same_answers() {
 #[test]
 fn the_method_and_target_reach_the_handler() {
     fn setup(_: &Loop, server: &Server) {
-        server.on_request(|_, req, res| {
+        server.on_request(|_, _, req, res| {
             assert_eq!(req.method(), Method::PUT);
             res.end(format!(
                 "{}|{}|{:?}",
@@ -637,7 +637,7 @@ fn closing_frees_every_exchange_and_the_server() {
     let drops = DropCounter::default();
     let d = drops.clone();
     let in_handler = d.token();
-    server.on_request(move |_, req, res| {
+    server.on_request(move |_, _, req, res| {
         in_handler.touch();
         // Listeners that capture their own request and response: cycles
         // that closing or ending must break.
@@ -728,7 +728,7 @@ fn an_echo_larger_than_the_high_water_mark_completes() {
 fn a_stale_request_handle_cannot_pause_the_next_exchange() {
     fn setup(_: &Loop, server: &Server) {
         let kept: std::rc::Rc<std::cell::RefCell<Option<Request>>> = Default::default();
-        server.on_request(move |_, req, res| {
+        server.on_request(move |_, _, req, res| {
             if let Some(old) = kept.borrow_mut().replace(req.clone()) {
                 old.pause(); // the previous exchange is over: no effect
             }

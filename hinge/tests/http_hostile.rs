@@ -17,7 +17,7 @@ use hinge::Loop;
 
 fn routes(_: &Loop, server: &Server) {
     server.on_client_error(|_, _, _| {});
-    server.on_request(|_, req, res| match req.path() {
+    server.on_request(|_, _, req, res| match req.path() {
         "/chunked" => {
             res.write("one\n").unwrap();
             res.end("two\n").unwrap();

@@ -12,7 +12,7 @@ use hinge::Loop;
 
 fn routes(_: &Loop, server: &Server) {
     server.on_client_error(|_, _, _| {});
-    server.on_request(|_, req, res| match req.path() {
+    server.on_request(|_, _, req, res| match req.path() {
         "/echo" => common::http::echo(req, res),
         _ => {
             let host = req.host().unwrap_or("-").to_string();

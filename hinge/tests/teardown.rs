@@ -89,7 +89,7 @@ fn teardown_mid_exchange(park: Park) -> bool {
     let kept: Rc<RefCell<Option<Response>>> = Rc::default();
     let served = Rc::new(Cell::new(false));
     let (tok, k, s) = (drops.token(), kept.clone(), served.clone());
-    server.on_request(move |lp, req, res| {
+    server.on_request(move |lp, _, req, res| {
         tok.touch(); // freed only with the server's state
         s.set(true);
         match park {

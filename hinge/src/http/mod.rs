@@ -12,7 +12,7 @@
 //!
 //! let lp = Loop::new()?;
 //! let server = http::Server::new(&lp);
-//! server.on_request(|_, req, res| match req.path() {
+//! server.on_request(|_, _, req, res| match req.path() {
 //!     "/" => {
 //!         res.set_header("content-type", "text/plain").ok();
 //!         res.end("Hello world!").ok();

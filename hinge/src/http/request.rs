@@ -28,7 +28,7 @@ use crate::{Addr, Error, Event, ListenerId, Loop, Result};
 /// ```no_run
 /// let lp = hinge::Loop::new()?;
 /// let server = hinge::http::Server::new(&lp);
-/// server.on_request(|_, req, res| {
+/// server.on_request(|_, _, req, res| {
 ///     println!("{} {}", req.method(), req.path());
 ///     req.collect(1 << 20, move |_, req, body| match body {
 ///         Ok(body) => {

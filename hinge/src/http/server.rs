@@ -16,8 +16,83 @@ use super::request::Request;
 use super::response::Response;
 use crate::{Addr, Error, Event, ListenerId, Loop, Prepare, Result, Socket, TimerHandle, Watcher};
 
-type Handler = Rc<RefCell<dyn FnMut(&Loop, Request, Response)>>;
-pub(super) type Handover = Rc<RefCell<dyn FnMut(&Loop, Request, Socket, &[u8])>>;
+type RequestFn = dyn FnMut(&Loop, &Server, Request, Response);
+type HandoverFn = dyn FnMut(&Loop, &Server, Request, Socket, &[u8]);
+
+/// Listeners that take their payload by value (each gets its own clone
+/// of the handles) and, unlike an [`Event`]'s, stay registered when one
+/// panics: a handler's bug costs its request, not the server.
+struct Handlers<F: ?Sized>(RefCell<Vec<(ListenerId, Rc<RefCell<F>>)>>);
+
+/// The listeners of one dispatch: most servers have exactly one, which
+/// costs no allocation per request.
+enum Snapshot<F: ?Sized> {
+    One(Rc<RefCell<F>>),
+    Many(Vec<Rc<RefCell<F>>>),
+}
+
+impl<F: ?Sized> Handlers<F> {
+    fn new() -> Self {
+        Handlers(RefCell::new(Vec::new()))
+    }
+
+    fn add(&self, f: Rc<RefCell<F>>) -> ListenerId {
+        let id = ListenerId::new();
+        self.0.borrow_mut().push((id, f));
+        id
+    }
+
+    fn off(&self, id: ListenerId) -> bool {
+        let gone = {
+            let mut list = self.0.borrow_mut();
+            let at = list.iter().position(|(i, _)| *i == id);
+            at.map(|at| list.remove(at))
+        };
+        // Outside the borrow: a closure's drop may run user code.
+        gone.is_some()
+    }
+
+    fn clear(&self) {
+        let all = std::mem::take(&mut *self.0.borrow_mut());
+        drop(all);
+    }
+
+    fn snapshot(&self) -> Option<Snapshot<F>> {
+        let list = self.0.borrow();
+        match &list[..] {
+            [] => None,
+            [(_, one)] => Some(Snapshot::One(one.clone())),
+            many => Some(Snapshot::Many(many.iter().map(|(_, f)| f.clone()).collect())),
+        }
+    }
+}
+
+impl<F: ?Sized> Snapshot<F> {
+    /// Calls each listener that is not already running (a nested loop
+    /// run re-entering it), the last with `last`, the others with
+    /// `clone(&last)`; returns whether any ran.
+    fn call<T>(&self, last: T, clone: impl Fn(&T) -> T, mut call: impl FnMut(&mut F, T)) -> bool {
+        let list = match self {
+            Snapshot::One(one) => std::slice::from_ref(one),
+            Snapshot::Many(many) => &many[..],
+        };
+        let mut ran = false;
+        let mut last = Some(last);
+        for (i, f) in list.iter().enumerate() {
+            let Ok(mut f) = f.try_borrow_mut() else { continue };
+            let value = if i + 1 == list.len() {
+                last.take()
+            } else {
+                last.as_ref().map(&clone)
+            };
+            if let Some(value) = value {
+                call(&mut *f, value);
+                ran = true;
+            }
+        }
+        ran
+    }
+}
 
 pub(super) struct Shared {
     pub(super) config: Config,
@@ -25,9 +100,9 @@ pub(super) struct Shared {
     pub(super) date: DateCache,
     /// The loop's time, as of the latest callback (no syscall to read).
     pub(super) now: Cell<f64>,
-    on_request: RefCell<Option<Handler>>,
-    pub(super) on_upgrade: RefCell<Option<Handover>>,
-    pub(super) on_connect: RefCell<Option<Handover>>,
+    requests: Handlers<RequestFn>,
+    upgrades: Handlers<HandoverFn>,
+    connects: Handlers<HandoverFn>,
     client_errors: Event<Server, Error>,
     conns: RefCell<Slab<Weak<Conn>>>,
     /// Connections with output or input to handle before the loop blocks.
@@ -61,7 +136,7 @@ pub(super) struct Shared {
 ///
 /// let lp = Loop::new()?;
 /// let server = http::Server::new(&lp);
-/// server.on_request(|_, req, res| {
+/// server.on_request(|_, _, req, res| {
 ///     res.set_header("content-type", "text/plain").ok();
 ///     res.end(format!("you asked for {}\n", req.path())).ok();
 /// });
@@ -113,9 +188,9 @@ impl Server {
                 tcp: crate::Server::new(lp),
                 date: DateCache::new(),
                 now: Cell::new(lp.now()),
-                on_request: RefCell::new(None),
-                on_upgrade: RefCell::new(None),
-                on_connect: RefCell::new(None),
+                requests: Handlers::new(),
+                upgrades: Handlers::new(),
+                connects: Handlers::new(),
                 client_errors: Event::new(),
                 conns: RefCell::new(Slab::new()),
                 ready: RefCell::new(Vec::new()),
@@ -153,54 +228,51 @@ impl Server {
                 if let Some(t) = shared.sweeper.borrow_mut().take() {
                     t.clear();
                 }
-                // Handlers that capture the server must not keep it alive.
-                // (Each is dropped outside its borrow: a drop may run code.)
-                let request = shared.on_request.borrow_mut().take();
-                let upgrade = shared.on_upgrade.borrow_mut().take();
-                let connect = shared.on_connect.borrow_mut().take();
-                drop((request, upgrade, connect));
+                // Listeners that capture the server must not keep it alive.
+                shared.requests.clear();
+                shared.upgrades.clear();
+                shared.connects.clear();
                 shared.client_errors.clear();
             }
         });
         Server { shared }
     }
 
-    /// Sets the request handler (one per server; a new one replaces it).
-    /// It runs for every request once its head is complete; the body
-    /// follows on the [`Request`].
+    /// Adds a `request` listener, as Node's `request` event. It runs for
+    /// every request once its head is complete, with the request and its
+    /// response (the body follows on the [`Request`]); several listeners
+    /// run in order and share the exchange (each gets a cheap clone of
+    /// both handles). A request that finds no listener is answered 500.
     ///
     /// ```
     /// let lp = hinge::Loop::new()?;
     /// let server = hinge::http::Server::new(&lp);
     /// let mut served = 0;
-    /// server.on_request(move |_, _, res| {
+    /// server.on_request(move |_, _, _, res| {
     ///     served += 1;
     ///     res.end(format!("request {served}\n")).ok();
     /// });
     /// # Ok::<(), hinge::Error>(())
     /// ```
-    pub fn on_request<F>(&self, f: F)
+    pub fn on_request<F>(&self, f: F) -> ListenerId
     where
-        F: FnMut(&Loop, Request, Response) + 'static,
+        F: FnMut(&Loop, &Server, Request, Response) + 'static,
     {
-        // The old handler is dropped after the borrow ends.
-        let _ = self
-            .shared
-            .on_request
-            .replace(Some(Rc::new(RefCell::new(f))));
+        self.shared.requests.add(Rc::new(RefCell::new(f)))
     }
 
-    /// Takes over connections that ask to switch protocols
-    /// (`Connection: upgrade` with an `Upgrade` header), as Node's
-    /// `upgrade` event: `f` gets the request, the raw [`Socket`] (no
-    /// longer driven by the server) and the bytes that followed the head.
-    /// Answering (`101 Switching Protocols`, or a refusal) is up to `f`.
-    /// Without it, such requests are ordinary requests.
+    /// Adds an `upgrade` listener, as Node's `upgrade` event: it takes
+    /// over connections that ask to switch protocols (`Connection:
+    /// upgrade` with an `Upgrade` header), with the request, the raw
+    /// [`Socket`] (no longer driven by the server) and the bytes that
+    /// followed the head. Answering (`101 Switching Protocols`, or a
+    /// refusal) is up to the listener. With no `upgrade` listener, such
+    /// requests are ordinary requests.
     ///
     /// ```
     /// let lp = hinge::Loop::new()?;
     /// let server = hinge::http::Server::new(&lp);
-    /// server.on_upgrade(|_, req, sock, _head| {
+    /// server.on_upgrade(|_, _, req, sock, _head| {
     ///     if req.header("upgrade") == Some("echo") {
     ///         sock.send("HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n").ok();
     ///         sock.on_data(|_, s, bytes| { s.send(bytes).ok(); });
@@ -210,39 +282,51 @@ impl Server {
     /// });
     /// # Ok::<(), hinge::Error>(())
     /// ```
-    pub fn on_upgrade<F>(&self, f: F)
+    pub fn on_upgrade<F>(&self, f: F) -> ListenerId
     where
-        F: FnMut(&Loop, Request, Socket, &[u8]) + 'static,
+        F: FnMut(&Loop, &Server, Request, Socket, &[u8]) + 'static,
     {
-        // The old handler is dropped after the borrow ends.
-        let _ = self
-            .shared
-            .on_upgrade
-            .replace(Some(Rc::new(RefCell::new(f))));
+        self.shared.upgrades.add(Rc::new(RefCell::new(f)))
     }
 
-    /// Takes over `CONNECT` requests, as Node's `connect` event (for a
-    /// proxy): `f` gets the request, the raw socket and the bytes after
-    /// the head. Without it, CONNECT is an ordinary request.
+    /// Adds a `connect` listener, as Node's `connect` event (for a
+    /// proxy): it takes over `CONNECT` requests, with the request, the
+    /// raw socket and the bytes after the head. With no `connect`
+    /// listener, CONNECT is an ordinary request.
     ///
     /// ```
     /// let lp = hinge::Loop::new()?;
     /// let server = hinge::http::Server::new(&lp);
-    /// server.on_connect(|_, _req, sock, _| {
+    /// server.on_connect(|_, _, _req, sock, _| {
     ///     sock.send("HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n").ok();
     ///     sock.end();
     /// });
     /// # Ok::<(), hinge::Error>(())
     /// ```
-    pub fn on_connect<F>(&self, f: F)
+    pub fn on_connect<F>(&self, f: F) -> ListenerId
     where
-        F: FnMut(&Loop, Request, Socket, &[u8]) + 'static,
+        F: FnMut(&Loop, &Server, Request, Socket, &[u8]) + 'static,
     {
-        // The old handler is dropped after the borrow ends.
-        let _ = self
-            .shared
-            .on_connect
-            .replace(Some(Rc::new(RefCell::new(f))));
+        self.shared.connects.add(Rc::new(RefCell::new(f)))
+    }
+
+    /// Removes a listener added with any `on_*` method of this server.
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// let server = hinge::http::Server::new(&lp);
+    /// let id = server.on_request(|_, _, _, _| {});
+    /// assert!(server.off(id));
+    /// assert!(!server.off(id));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn off(&self, id: ListenerId) -> bool {
+        let sh = &self.shared;
+        sh.requests.off(id)
+            || sh.upgrades.off(id)
+            || sh.connects.off(id)
+            || sh.client_errors.off(id)
+            || sh.tcp.off(id)
     }
 
     /// Runs `f` for every refused request ([`Error::BadRequest`], after
@@ -265,19 +349,24 @@ impl Server {
     }
 
     /// Runs `f` once the server has closed and its last connection is
-    /// gone.
+    /// gone (or when the loop is dropped).
     ///
     /// ```
     /// let lp = hinge::Loop::new()?;
     /// let server = hinge::http::Server::new(&lp);
-    /// server.on_close(|_| println!("closed"));
+    /// server.on_close(|_, _| println!("closed"));
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn on_close<F>(&self, mut f: F) -> ListenerId
     where
-        F: FnMut(&Loop) + 'static,
+        F: FnMut(&Loop, &Server) + 'static,
     {
-        self.shared.tcp.on_close(move |lp, _| f(lp))
+        let w = Rc::downgrade(&self.shared);
+        self.shared.tcp.on_close(move |lp, _| {
+            if let Some(shared) = w.upgrade() {
+                f(lp, &Server { shared });
+            }
+        })
     }
 
     /// Listens on `port` on all IPv4 interfaces (0 picks a free port).
@@ -434,19 +523,56 @@ impl Shared {
         drop((ready, late));
     }
 
-    pub(super) fn dispatch(&self, lp: &Loop, req: Request, res: Response) {
-        let handler = self.on_request.borrow().clone();
-        let Some(handler) = handler else {
-            crate::report_unhandled(format_args!("http: no on_request handler; answering 500"));
-            return;
+    pub(super) fn dispatch(self: &Rc<Self>, lp: &Loop, req: Request, res: Response) {
+        let me = Server {
+            shared: self.clone(),
         };
-        let Ok(mut f) = handler.try_borrow_mut() else {
+        let ran = self.requests.snapshot().is_some_and(|list| {
+            list.call(
+                (req, res),
+                |(q, s)| (q.clone(), s.clone()),
+                |f, (req, res)| f(lp, &me, req, res),
+            )
+        });
+        if !ran {
             crate::report_unhandled(format_args!(
-                "http: the request handler was re-entered (a nested loop run?); answering 500"
+                "http: no request listener ran (none added, or re-entered by a nested loop run); answering 500"
             ));
-            return;
+        }
+    }
+
+    /// Hands a connection over to the `upgrade` or `connect` listeners;
+    /// returns `false` (and keeps the connection) if there are none.
+    pub(super) fn hand_over(
+        self: &Rc<Self>,
+        lp: &Loop,
+        connect: bool,
+        take: impl FnOnce() -> (Request, Socket, Vec<u8>),
+    ) -> bool {
+        let handlers = if connect {
+            &self.connects
+        } else {
+            &self.upgrades
         };
-        f(lp, req, res);
+        let Some(list) = handlers.snapshot() else {
+            return false;
+        };
+        let (req, sock, rest) = take();
+        let me = Server {
+            shared: self.clone(),
+        };
+        let ran = list.call(
+            (req, sock.clone()),
+            |(q, s)| (q.clone(), s.clone()),
+            |f, (req, sock)| f(lp, &me, req, sock, &rest),
+        );
+        if !ran {
+            crate::report_unhandled(format_args!(
+                "http: the upgrade listener was re-entered (a nested loop run?); closing"
+            ));
+            sock.destroy();
+        }
+        true
     }
 
     pub(super) fn schedule(&self, conn: Rc<Conn>) {

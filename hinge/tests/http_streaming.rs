@@ -1,0 +1,65 @@
+//! Streaming responses: a body pumped from `drain` listeners alone, with
+//! no handle kept, arrives whole; several `request` listeners share one
+//! exchange.
+
+mod common;
+
+use common::http::{serve, Client};
+use hinge::http::{Config, Response, Server};
+use hinge::Loop;
+
+const LINES: usize = 200_000; // about 2.6 MB: far above the high-water mark
+
+fn line(i: usize) -> String {
+    format!("line {i:07}\n")
+}
+
+/// Writes lines until the queue is full or the body is done.
+fn pump(res: &Response, next: &mut usize) {
+    while *next < LINES {
+        let ok = res.write(line(*next)).unwrap_or(false);
+        *next += 1;
+        if !ok {
+            return; // `drain` calls again
+        }
+    }
+    res.end("").unwrap();
+}
+
+fn routes(_: &Loop, server: &Server) {
+    server.on_client_error(|_, _, _| {});
+    server.on_request(|_, _, req, res| match req.path() {
+        "/stream" => {
+            let mut next = 0;
+            pump(&res, &mut next);
+            res.on_drain(move |_, res| pump(res, &mut next));
+            // `res` drops here: only the drain listener can end it.
+        }
+        _ => {
+            res.set_header("x-first", "1").unwrap();
+        }
+    });
+    // A second listener of the same exchange ends it.
+    server.on_request(|_, _, req, res| {
+        if req.path() != "/stream" {
+            res.end("two listeners").unwrap();
+        }
+    });
+}
+
+#[test]
+fn a_body_pumped_from_drain_alone_arrives_whole() {
+    let server = serve(Config::default(), routes);
+    let mut c = Client::connect(server.port);
+    c.send("GET /stream HTTP/1.1\r\nHost: a\r\n\r\n");
+    let r = c.response(false);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len(), LINES * line(0).len(), "not truncated");
+    assert!(r.body.ends_with(line(LINES - 1).as_bytes()));
+    // The connection is still usable: the response ended cleanly.
+    c.send("GET /other HTTP/1.1\r\nHost: a\r\n\r\n");
+    let r = c.response(false);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-first"), Some("1"));
+    assert_eq!(&r.body[..], b"two listeners");
+}
