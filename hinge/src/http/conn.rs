@@ -302,6 +302,13 @@ impl Conn {
             if taken {
                 return false;
             }
+            if connect {
+                // A 2xx to CONNECT would make the rest of the connection
+                // a tunnel: with nobody to run one, refuse it (as Node
+                // closes it) rather than parse the tunnel as HTTP.
+                self.refuse(lp, head::refuse(501, "CONNECT with no connect listener"));
+                return false;
+            }
             let Some(h) = head else { return false };
             return self.start_exchange(lp, h);
         }

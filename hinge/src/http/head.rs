@@ -125,12 +125,17 @@ pub(super) fn parse(
             // RFC 9110 §2.5: a higher minor version of HTTP/1 is served
             // as 1.1. httparse knows only 1.0 and 1.1: parse a copy that
             // says 1.1 (same offsets, so the values still slice `bytes`).
-            let Some(at) = later_minor_version(buf) else {
-                return Err(refuse(505, "unsupported HTTP version"));
+            // Any other well-formed `HTTP/x.y` is a version we do not
+            // speak (505); anything else is a malformed line (400).
+            return match version_of(buf) {
+                LineVersion::Later1(at) => {
+                    let mut copy = buf.to_vec();
+                    copy[at] = b'1';
+                    parse(&copy, config, bytes)
+                }
+                LineVersion::Other => Err(refuse(505, "unsupported HTTP version")),
+                LineVersion::Malformed => Err(refuse(400, "malformed request line")),
             };
-            let mut copy = buf.to_vec();
-            copy[at] = b'1';
-            return parse(&copy, config, bytes);
         }
         Err(_) => return Err(refuse(400, "malformed request head")),
     };
@@ -254,6 +259,11 @@ pub(super) fn parse(
         (_, h) if h > 1 => return Err(refuse(400, "several Host headers")),
         _ => {}
     }
+    // An http URI has a host: an empty Host names none, which only an
+    // absolute-form target (whose authority wins) makes up for.
+    if form != Form::Absolute && headers.get(header::HOST).is_some_and(|h| h.is_empty()) {
+        return Err(refuse(400, "an empty Host header"));
+    }
     let keep_alive = match version {
         Version::HTTP_11 => !close,
         _ => keep_alive_token && !close,
@@ -351,15 +361,39 @@ fn is_host(value: &[u8]) -> bool {
     }
 }
 
-/// Where the minor digit of an `HTTP/1.x` version with x from 2 to 9
-/// sits in the request line, if that is the line's version.
-fn later_minor_version(buf: &[u8]) -> Option<usize> {
-    let line_end = buf.iter().position(|&b| b == b'\r' || b == b'\n')?;
+/// What the version of a request line httparse refused is.
+enum LineVersion {
+    /// `HTTP/1.x` with x from 2 to 9: its minor digit is at this index.
+    Later1(usize),
+    /// A well-formed `HTTP/x.y` of another major version.
+    Other,
+    /// Not `HTTP/` digit `.` digit, or not where a version goes.
+    Malformed,
+}
+
+fn version_of(buf: &[u8]) -> LineVersion {
+    let Some(line_end) = buf.iter().position(|&b| b == b'\r' || b == b'\n') else {
+        return LineVersion::Malformed;
+    };
     let line = &buf[..line_end];
-    let version = &line[line.iter().rposition(|&b| b == b' ')? + 1..];
+    // method SP target SP version: exactly two single spaces.
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return LineVersion::Malformed;
+    };
+    if method.is_empty() || target.is_empty() {
+        return LineVersion::Malformed;
+    }
     match version {
-        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'2'..=b'9'] => Some(line_end - 1),
-        _ => None,
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'2'..=b'9'] => LineVersion::Later1(line_end - 1),
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            LineVersion::Other
+        }
+        _ => LineVersion::Malformed,
     }
 }
 
@@ -452,10 +486,10 @@ mod tests {
     #[test]
     fn host_values() {
         let host = |h: &str| status(&format!("GET / HTTP/1.1\r\nHost: {h}\r\n\r\n"));
-        for good in ["a", "a:80", "example.com", "127.0.0.1:8080", "[::1]", "[::1]:80", "", "a_b~c"] {
+        for good in ["a", "a:80", "example.com", "127.0.0.1:8080", "[::1]", "[::1]:80", "a_b~c"] {
             assert_eq!(host(good), 200, "{good:?}");
         }
-        for bad in ["a b", "localhost/path", "a, b", "a:b", "a@b", "[::1", "a?b", "a#b", "a:80:x"] {
+        for bad in ["a b", "localhost/path", "a, b", "a:b", "a@b", "[::1", "a?b", "a#b", "a:80:x", ""] {
             assert_eq!(host(bad), 400, "{bad:?}");
         }
     }
@@ -501,6 +535,10 @@ mod tests {
         assert_eq!(head.headers["x"], "y");
         assert_eq!(status("GET / HTTP/1.9\r\nHost: a\r\n\r\n"), 200);
         assert_eq!(status("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 505);
+        assert_eq!(status("GET / HTTPS/1.1\r\nHost: a\r\n\r\n"), 400);
+        assert_eq!(status("GET / http/1.1\r\nHost: a\r\n\r\n"), 400);
+        assert_eq!(status("GET /a b HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+        assert_eq!(status("GET /  HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
         assert_eq!(status("GET / HTTP/1.10\r\nHost: a\r\n\r\n"), 400);
     }
 }

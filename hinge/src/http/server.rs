@@ -292,7 +292,8 @@ impl Server {
     /// Adds a `connect` listener, as Node's `connect` event (for a
     /// proxy): it takes over `CONNECT` requests, with the request, the
     /// raw socket and the bytes after the head. With no `connect`
-    /// listener, CONNECT is an ordinary request.
+    /// listener, CONNECT is answered `501 Not Implemented` and the
+    /// connection closed (a 2xx would make the rest of it a tunnel).
     ///
     /// ```
     /// let lp = hinge::Loop::new()?;
