@@ -7,6 +7,11 @@ use crate::Ready;
 /// Everything that can go wrong in hinge, one variant per failure a caller
 /// handles differently.
 ///
+/// `Display` and `Debug` both read as a sentence (`Debug` adds the chain
+/// of causes, as anyhow does), so that `?` out of `main` prints
+/// `Error: listen [::]:4545: address already in use` rather than the
+/// enum's insides. Match on the variant to tell failures apart.
+///
 /// ```
 /// use hinge::{Error, Loop, Signal};
 ///
@@ -17,7 +22,7 @@ use crate::Ready;
 /// }
 /// # Ok::<(), hinge::Error>(())
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// libev could not create a loop with the requested backends and flags.
@@ -300,6 +305,31 @@ impl Error {
 /// assert!(make().is_ok());
 /// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl std::fmt::Debug for Error {
+    /// The message, then each cause it does not already quote:
+    ///
+    /// ```
+    /// let e = hinge::Error::InvalidFd(-1);
+    /// assert_eq!(format!("{e:?}"), "invalid file descriptor -1");
+    /// ```
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let message = self.to_string();
+        f.write_str(&message)?;
+        let mut cause = std::error::Error::source(self);
+        let mut first = true;
+        while let Some(c) = cause {
+            let text = c.to_string();
+            if !message.contains(&text) {
+                f.write_str(if first { "\n\nCaused by:" } else { "" })?;
+                write!(f, "\n    {text}")?;
+                first = false;
+            }
+            cause = c.source();
+        }
+        Ok(())
+    }
+}
 
 /// Reports an error that no listener handled, so it never vanishes: to the
 /// `log` crate at warn level when a logger is installed (its filter then
