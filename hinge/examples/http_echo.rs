@@ -44,6 +44,11 @@ fn main() -> hinge::Result<()> {
 
     let lp = Loop::new()?;
     let server = http::Server::new(&lp);
+    if quiet {
+        // Refused requests (a 413, say) are answered either way; quiet
+        // means they are not reported on stderr either.
+        server.on_client_error(|_, _, _| {});
+    }
     server.on_request(move |_, _, req, res| {
         if !quiet {
             println!("{} {}", req.method(), req.uri());

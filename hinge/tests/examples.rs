@@ -511,3 +511,25 @@ fn http_chunked_sends_three_chunks_and_more() {
     let body = raw.split_once("\r\n\r\n").unwrap().1;
     assert_eq!(body, "10\r\nHello chunk one!\r\n1\r\n\n\r\n10\r\nHello chunk two!\r\n1\r\n\n\r\nd\r\nHello world!\n\r\n0\r\n\r\n");
 }
+
+#[test]
+fn http_echo_quiet_prints_nothing_for_a_refused_request() {
+    let port = free_port();
+    let mut server = Command::new(example("http_echo"))
+        .args([&port.to_string(), "--quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("http_echo is built by cargo test");
+    drop(connect(port));
+    // A body over the limit: refused with 413, reported unless quiet.
+    let mut c = connect(port);
+    c.write_all(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4294967296\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    c.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let _ = server.kill();
+    let out = server.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "--quiet is quiet");
+}

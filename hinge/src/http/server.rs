@@ -370,7 +370,9 @@ impl Server {
         })
     }
 
-    /// Listens on `port` on all IPv4 interfaces (0 picks a free port).
+    /// Listens on `port` on every interface, IPv6 and IPv4 alike (one
+    /// dual-stack socket bound to `[::]`, as Node's `listen(port)`); 0
+    /// picks a free port.
     ///
     /// ```
     /// let lp = hinge::Loop::new()?;
