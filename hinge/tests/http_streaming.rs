@@ -63,3 +63,46 @@ fn a_body_pumped_from_drain_alone_arrives_whole() {
     assert_eq!(r.header("x-first"), Some("1"));
     assert_eq!(&r.body[..], b"two listeners");
 }
+
+thread_local! {
+    /// Responses the `/stuck` routes keep and never end.
+    static STUCK: std::cell::RefCell<Vec<Response>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn stuck_routes(_: &Loop, server: &Server) {
+    server.on_client_error(|_, _, _| {});
+    server.on_request(|_, _, req, res| {
+        if req.path() == "/stuck-after-head" {
+            res.write("partial").unwrap();
+        }
+        STUCK.with(|s| s.borrow_mut().push(res));
+    });
+}
+
+#[test]
+fn a_response_never_ended_meets_the_response_timeout() {
+    let mut config = Config::default();
+    config.response_timeout = Some(std::time::Duration::from_millis(200));
+    config.check_interval = std::time::Duration::from_millis(20);
+    let server = serve(config, stuck_routes);
+    // No head sent: a 503, then the close.
+    let mut c = Client::connect(server.port);
+    c.send("GET /stuck HTTP/1.1\r\nHost: a\r\n\r\n");
+    let r = c.response(false);
+    assert_eq!((r.status, r.header("connection")), (503, Some("close")));
+    c.expect_close();
+    // The head sent: what was written, then the close.
+    let mut c = Client::connect(server.port);
+    c.send("GET /stuck-after-head HTTP/1.1\r\nHost: a\r\n\r\n");
+    let got = String::from_utf8_lossy(&c.until_close()).to_string();
+    assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
+    assert!(got.contains("partial") && !got.ends_with("0\r\n\r\n"), "{got}");
+}
+
+#[test]
+fn without_a_response_timeout_a_kept_response_holds_its_client() {
+    let server = serve(Config::default(), stuck_routes);
+    let mut c = Client::connect(server.port);
+    c.send("GET /stuck HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert!(c.open_after(std::time::Duration::from_millis(300)), "documented: no deadline");
+}

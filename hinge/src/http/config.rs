@@ -24,6 +24,7 @@ pub const MAX_HEADERS_CAP: usize = 256;
 /// | `keep_alive_timeout` | 5 s | the idle connection is closed |
 /// | `body_timeout` | 30 s without body bytes | 408, or the connection is dropped |
 /// | `send_timeout` | 60 s without write progress | the connection is dropped |
+/// | `response_timeout` | none (off) | 503 if the head was not sent, else the connection is closed |
 /// | `high_water` | 16 KiB of queued output | `Response::write` returns `false` |
 ///
 /// Timeouts are checked by one timer per server every `check_interval`
@@ -66,6 +67,26 @@ pub struct Config {
     /// How long queued response bytes may wait without any reaching the
     /// kernel (a client that stops reading).
     pub send_timeout: Duration,
+    /// How long a handler may take to end its response, from the moment
+    /// the request head arrived. Off (`None`) by default: a response
+    /// that is kept and never ended then holds its client until the
+    /// client gives up (the server does not know how long a slow answer,
+    /// or a long poll, should take). When set and exceeded, the client
+    /// gets `503 Service Unavailable` if no head was sent yet, or a
+    /// close after what was written otherwise; the response gets
+    /// `close`, and the timeout goes to
+    /// [`on_client_error`](crate::http::Server::on_client_error) as an
+    /// [`Error::BadRequest`](crate::Error::BadRequest) with status 503.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mut config = hinge::http::Config::default();
+    /// config.response_timeout = Some(Duration::from_secs(30));
+    /// # let lp = hinge::Loop::new()?;
+    /// # let _server = hinge::http::Server::with_config(&lp, config);
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub response_timeout: Option<Duration>,
     /// How long a connection answered with an error keeps reading (and
     /// discarding) after its answer, so that the client sees the answer.
     pub linger: Duration,
@@ -94,6 +115,7 @@ impl Default for Config {
             keep_alive_timeout: Duration::from_secs(5),
             body_timeout: Duration::from_secs(30),
             send_timeout: Duration::from_secs(60),
+            response_timeout: None,
             linger: Duration::from_secs(2),
             check_interval: Duration::from_secs(1),
             allow_half_open: false,

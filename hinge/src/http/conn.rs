@@ -91,6 +91,8 @@ pub(super) struct State {
     /// Requests wait because the output was backed up.
     held_back: bool,
     requests: u32,
+    /// When the current response's request head arrived (loop time).
+    res_since: f64,
     /// Send-timeout tracking: bytes written at `write_since`.
     write_mark: u64,
     write_since: f64,
@@ -149,6 +151,7 @@ impl Conn {
                 drain_due: false,
                 held_back: false,
                 requests: 0,
+                res_since: now,
                 write_mark: 0,
                 write_since: now,
             }),
@@ -343,6 +346,7 @@ impl Conn {
             st.req = Some(req.clone());
             st.res = Rc::downgrade(&res.inner);
             st.res_pending = true;
+            st.res_since = shared.now.get();
             st.discard = false;
             st.head_started = false;
             st.scanned = 0;
@@ -1103,6 +1107,17 @@ impl Conn {
             )
         };
         let age = now - since;
+        let res_age = now - self.st.borrow().res_since;
+        if pending
+            && config
+                .response_timeout
+                .is_some_and(|t| res_age > t.as_secs_f64())
+        {
+            // Answered 503 if no head went out; else what was written
+            // goes, then the close.
+            self.refuse(lp, head::refuse(503, "the response took too long"));
+            return;
+        }
         if self.sock.pending_bytes() > 0 && matches!(phase, Phase::Head | Phase::Closing) {
             // Still writing: idleness and the linger start once the
             // output is out (a stalled client meets send_timeout below).

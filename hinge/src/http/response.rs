@@ -40,6 +40,12 @@ use crate::{Error, Event, ListenerId, Loop, Result};
 /// closed, so the client sees a truncated body, never a hang. Either way
 /// the mistake is reported (see [`report_unhandled`](crate::report_unhandled)).
 ///
+/// **Kept and never ended:** the client waits, with no message, as long
+/// as the connection lives, unless
+/// [`Config::response_timeout`](crate::http::Config::response_timeout) is
+/// set (it is off by default): then it gets a 503, or a close once the
+/// head was sent.
+///
 /// ```no_run
 /// let lp = hinge::Loop::new()?;
 /// let server = hinge::http::Server::new(&lp);
