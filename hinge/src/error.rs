@@ -331,6 +331,20 @@ impl std::fmt::Debug for Error {
     }
 }
 
+/// Drops a caught panic's payload without ever unwinding, even if the
+/// payload's own `Drop` panics (and that panic's payload, and so on, 16
+/// links deep; a longer chain leaks its last link). hinge drops the
+/// panics it does not re-raise this way; so can layers built on hinge
+/// that catch panics of their own.
+///
+/// ```
+/// let caught = std::panic::catch_unwind(|| panic!("a second panic")).unwrap_err();
+/// hinge::discard_panic(caught);
+/// ```
+pub fn discard_panic(payload: Box<dyn std::any::Any + Send>) {
+    crate::ffi::panic::drop_payload(payload);
+}
+
 /// Reports an error that no listener handled, so it never vanishes: to the
 /// `log` crate at warn level when a logger is installed (its filter then
 /// decides), otherwise straight to stderr, where most programs, which

@@ -161,6 +161,7 @@ mod handle;
 #[cfg(feature = "http")]
 pub mod http;
 mod net;
+pub mod pipe;
 mod pool;
 mod ready;
 mod timers;
@@ -170,12 +171,13 @@ pub mod zmq;
 
 pub use defer::Priority;
 pub use emitter::{Event, ListenerId};
-pub use error::{report_unhandled, Error, Result};
+pub use error::{discard_panic, report_unhandled, Error, Result};
 pub use event_loop::{libev_version, priority_range, time, Backend, Loop, LoopBuilder};
 pub use net::{
     tcp_send, Addr, LineSplitter, SendOptions, Server, ServerEvent, Socket, SocketEvent,
     DEFAULT_HIGH_WATER,
 };
+pub use pipe::pipe;
 pub use pool::{JobError, Pool, PoolBuilder};
 pub use ready::Ready;
 pub use timers::TimerHandle;

@@ -29,6 +29,7 @@ fn pump(res: &Response, next: &mut usize) {
 fn routes(_: &Loop, server: &Server) {
     server.on_client_error(|_, _, _| {});
     server.on_request(|_, _, req, res| match req.path() {
+        "/pipe" => hinge::pipe(&req, &res, |_, r| r.unwrap()),
         "/stream" => {
             let mut next = 0;
             pump(&res, &mut next);
@@ -41,7 +42,7 @@ fn routes(_: &Loop, server: &Server) {
     });
     // A second listener of the same exchange ends it.
     server.on_request(|_, _, req, res| {
-        if req.path() != "/stream" {
+        if req.path() == "/other" {
             res.end("two listeners").unwrap();
         }
     });
@@ -96,7 +97,10 @@ fn a_response_never_ended_meets_the_response_timeout() {
     c.send("GET /stuck-after-head HTTP/1.1\r\nHost: a\r\n\r\n");
     let got = String::from_utf8_lossy(&c.until_close()).to_string();
     assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
-    assert!(got.contains("partial") && !got.ends_with("0\r\n\r\n"), "{got}");
+    assert!(
+        got.contains("partial") && !got.ends_with("0\r\n\r\n"),
+        "{got}"
+    );
 }
 
 #[test]
@@ -104,5 +108,32 @@ fn without_a_response_timeout_a_kept_response_holds_its_client() {
     let server = serve(Config::default(), stuck_routes);
     let mut c = Client::connect(server.port);
     c.send("GET /stuck HTTP/1.1\r\nHost: a\r\n\r\n");
-    assert!(c.open_after(std::time::Duration::from_millis(300)), "documented: no deadline");
+    assert!(
+        c.open_after(std::time::Duration::from_millis(300)),
+        "documented: no deadline"
+    );
+}
+
+#[test]
+fn a_request_body_piped_into_its_response_comes_back_whole() {
+    let server = serve(Config::default(), routes);
+    let body: Vec<u8> = (0..4 << 20).map(|i: usize| (i % 251) as u8).collect();
+    let mut c = Client::connect(server.port);
+    let head = format!(
+        "POST /pipe HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    c.send(head);
+    // Written from a thread while this one reads: the server's queue
+    // fills, the request pauses, and both sides keep moving.
+    let mut w = c.stream.try_clone().unwrap();
+    let sent = body.clone();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        w.write_all(&sent).unwrap();
+    });
+    let r = c.response(false);
+    writer.join().unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.body == body, "{} bytes back", r.body.len());
 }

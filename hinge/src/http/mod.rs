@@ -48,6 +48,7 @@ mod conn;
 mod decode;
 mod encode;
 mod head;
+mod pipe;
 mod request;
 mod response;
 mod server;

@@ -346,6 +346,35 @@ impl Response {
         self.inner.st.borrow().ended
     }
 
+    /// Gives up on the response, as Node's `res.destroy()`: the client
+    /// gets what was written and then the connection closes, so a body
+    /// cut short never looks complete (a `500` if not even the head was
+    /// sent). Later writes fail with [`Error::Closed`]. For a failure
+    /// while streaming, such as an upload that could not be read.
+    ///
+    /// ```
+    /// # let res = hinge::http::Response::example();
+    /// res.write("part of it")?;
+    /// res.destroy();
+    /// assert!(res.is_closed());
+    /// assert!(res.write("more").is_err());
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn destroy(&self) {
+        let head_written = {
+            let mut st = self.inner.st.borrow_mut();
+            if st.ended || st.closed {
+                return;
+            }
+            st.closed = true;
+            st.head_written
+        };
+        self.clear_listeners();
+        if let Some(conn) = &self.inner.conn {
+            conn.destroyed(head_written);
+        }
+    }
+
     /// Whether the connection went away before the response ended.
     ///
     /// ```
@@ -455,6 +484,11 @@ impl Response {
             Some(conn) => conn.write_body(&self.inner, data, end),
             None => {
                 let mut st = self.inner.st.borrow_mut();
+                if st.closed {
+                    return Err(Error::Closed {
+                        op: if end { "end" } else { "write" },
+                    });
+                }
                 if st.ended {
                     return Err(Error::HttpState {
                         op: "write",
