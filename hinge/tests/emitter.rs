@@ -196,10 +196,9 @@ impl Drop for PanicsOnDrop {
 
 /// Emits once under `catch_unwind`; returns the panic's message.
 fn emit_caught(lp: &Loop, ev: &Event<Door, ()>) -> String {
-    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        ev.emit(lp, &Door, &())
-    }))
-    .expect_err("the listener's panic reaches the emitter's caller");
+    let payload =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ev.emit(lp, &Door, &())))
+            .expect_err("the listener's panic reaches the emitter's caller");
     payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
@@ -232,7 +231,11 @@ fn a_panicking_listener_whose_capture_panics_on_drop_does_not_abort() {
         panic!("listener")
     });
     assert_eq!(emit_caught(&lp, &ev), "listener");
-    assert_eq!(ev.listener_count(), 1, "only the panicking listener is gone");
+    assert_eq!(
+        ev.listener_count(),
+        1,
+        "only the panicking listener is gone"
+    );
     ev.emit(&lp, &Door, &());
     assert_eq!(ran.get(), 2);
     assert_eq!(drops.get(), 2, "every panicking listener was dropped");

@@ -58,7 +58,10 @@ fn an_absolute_target_names_the_host_and_a_later_minor_version_is_1_1() {
     assert_eq!((r.status, &r.body[..]), (200, &b"ok example.com:81"[..]));
     c.send("GET /x HTTP/1.7\r\nHost: a\r\n\r\n");
     assert_eq!(c.response(false).status, 200, "served as HTTP/1.1");
-    assert!(c.open_after(Duration::from_millis(100)), "kept alive, as 1.1");
+    assert!(
+        c.open_after(Duration::from_millis(100)),
+        "kept alive, as 1.1"
+    );
 }
 
 #[test]
@@ -79,9 +82,18 @@ fn a_framing_error_mid_body_flushes_what_the_handler_wrote_then_closes() {
         }
         let got = c.until_close();
         let text = String::from_utf8_lossy(&got);
-        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{pause:?}: {text:?}");
-        assert!(text.contains("\r\n5\r\nhello\r\n"), "{pause:?}: the echo: {text:?}");
-        assert!(!text.contains("0\r\n\r\n"), "{pause:?}: cut short: {text:?}");
+        assert!(
+            text.starts_with("HTTP/1.1 200 OK\r\n"),
+            "{pause:?}: {text:?}"
+        );
+        assert!(
+            text.contains("\r\n5\r\nhello\r\n"),
+            "{pause:?}: the echo: {text:?}"
+        );
+        assert!(
+            !text.contains("0\r\n\r\n"),
+            "{pause:?}: cut short: {text:?}"
+        );
     }
 }
 

@@ -205,7 +205,8 @@ fn the_lenders_fd_closing_leaves_the_watcher_on_its_own_duplicate() {
             .unwrap();
         let r = b.read(&mut [0u8; 8]);
         assert!(
-            matches!(&r, Ok(0)) || matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+            matches!(&r, Ok(0))
+                || matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
             "{r:?}"
         );
     }

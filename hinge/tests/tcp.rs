@@ -374,8 +374,7 @@ fn writing_to_a_closed_socket_is_an_error_not_a_crash() {
                 }
             }
             r.borrow_mut().push(first_err.unwrap_or_default());
-            r.borrow_mut()
-                .push(kind(&sock.send(b"again").unwrap_err()));
+            r.borrow_mut().push(kind(&sock.send(b"again").unwrap_err()));
             srv.close();
         });
     });

@@ -131,7 +131,10 @@ fn teardown_mid_exchange(park: Park) -> bool {
 #[test]
 fn http_exchanges_alive_at_teardown_are_freed() {
     for park in [Park::Timer, Park::OnEnd, Park::EndLater, Park::DropLater] {
-        assert!(teardown_mid_exchange(park), "{park:?}: the server's state leaked");
+        assert!(
+            teardown_mid_exchange(park),
+            "{park:?}: the server's state leaked"
+        );
     }
 }
 

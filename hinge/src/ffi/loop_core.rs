@@ -259,10 +259,23 @@ impl LoopCore {
         let Some(raw) = self.live() else { return };
         self.tearing_down.set(true);
         self.resume();
-        // Cleanup callbacks run first, while the loop still fully works;
-        // skipped while unwinding, where a second panic would abort.
-        if !std::thread::panicking() {
-            for node in self.snapshot() {
+        // Cleanup callbacks run first, while the loop still fully works,
+        // also while a panic unwinds: each runs under `catch`, so a panic
+        // of theirs is kept (or dropped), never raised across this one.
+        // Protocol layers close their sockets there, so they must run.
+        // Cleanup watchers that those callbacks create run too, in a few
+        // more rounds at most.
+        let mut ran = std::collections::HashSet::new();
+        for _ in 0..CLEANUP_ROUNDS {
+            let fresh: Vec<_> = self
+                .snapshot()
+                .into_iter()
+                .filter(|node| ran.insert(Rc::as_ptr(node) as *const () as usize))
+                .collect();
+            if fresh.is_empty() {
+                break;
+            }
+            for node in fresh {
                 if let Err(payload) = panic::catch(move || node.run_cleanup()) {
                     self.stash_panic(payload);
                 }
@@ -310,6 +323,11 @@ impl LoopCore {
         self.panics.rethrow_unless_unwinding();
     }
 }
+
+/// Rounds of cleanup callbacks at teardown: the first, then those that
+/// cleanup callbacks created (a program that creates one from each would
+/// otherwise never finish tearing down).
+const CLEANUP_ROUNDS: usize = 8;
 
 /// libev's clock: seconds since the epoch, as a float.
 pub(crate) fn time() -> f64 {

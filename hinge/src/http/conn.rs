@@ -900,6 +900,32 @@ impl Conn {
         self.after_write();
     }
 
+    /// `Response::destroy`: the exchange is given up on and the
+    /// connection closes after what was written (a 500 if nothing was).
+    pub(super) fn destroyed(self: &Rc<Self>, head_written: bool) {
+        let Ok(mut st) = self.st.try_borrow_mut() else {
+            return;
+        };
+        if st.phase == Phase::Closed || st.phase == Phase::Closing {
+            return;
+        }
+        st.keep_alive = false;
+        if !head_written {
+            let date = Some((&self.shared.date, self.shared.now.get()));
+            encode::head(
+                &mut st.out,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                std::iter::empty(),
+                Framing::Length(0),
+                Persist::Close,
+                date,
+            );
+        }
+        drop(st);
+        self.finish_response();
+        self.after_write();
+    }
+
     /// Refuses the request with `r.status`, then closes gracefully.
     fn refuse(self: &Rc<Self>, lp: &Loop, r: Refusal) {
         let (req, res, kept) = {

@@ -320,7 +320,10 @@ fn target_form(method: &Method, target: &[u8]) -> Result<Form, Refusal> {
         b"*" => Err(refuse(400, "an asterisk target is for OPTIONS only")),
         [b'/', ..] => Ok(Form::Origin),
         _ if has_scheme(target) => Ok(Form::Absolute),
-        _ => Err(refuse(400, "a request target must start with / (or be absolute)")),
+        _ => Err(refuse(
+            400,
+            "a request target must start with / (or be absolute)",
+        )),
     }
 }
 
@@ -351,13 +354,13 @@ fn is_host(value: &[u8]) -> bool {
     match host {
         [b'[', literal @ .., b']'] => {
             !literal.is_empty()
-                && literal
-                    .iter()
-                    .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.' || b == b'v' || b == b'V')
+                && literal.iter().all(|&b| {
+                    b.is_ascii_hexdigit() || b == b':' || b == b'.' || b == b'v' || b == b'V'
+                })
         }
-        _ => host.iter().all(|&b| {
-            b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b)
-        }),
+        _ => host
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b)),
     }
 }
 
@@ -387,7 +390,9 @@ fn version_of(buf: &[u8]) -> LineVersion {
         return LineVersion::Malformed;
     }
     match version {
-        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'2'..=b'9'] => LineVersion::Later1(line_end - 1),
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'2'..=b'9'] => {
+            LineVersion::Later1(line_end - 1)
+        }
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
             if major.is_ascii_digit() && minor.is_ascii_digit() =>
         {
@@ -486,10 +491,29 @@ mod tests {
     #[test]
     fn host_values() {
         let host = |h: &str| status(&format!("GET / HTTP/1.1\r\nHost: {h}\r\n\r\n"));
-        for good in ["a", "a:80", "example.com", "127.0.0.1:8080", "[::1]", "[::1]:80", "a_b~c"] {
+        for good in [
+            "a",
+            "a:80",
+            "example.com",
+            "127.0.0.1:8080",
+            "[::1]",
+            "[::1]:80",
+            "a_b~c",
+        ] {
             assert_eq!(host(good), 200, "{good:?}");
         }
-        for bad in ["a b", "localhost/path", "a, b", "a:b", "a@b", "[::1", "a?b", "a#b", "a:80:x", ""] {
+        for bad in [
+            "a b",
+            "localhost/path",
+            "a, b",
+            "a:b",
+            "a@b",
+            "[::1",
+            "a?b",
+            "a#b",
+            "a:80:x",
+            "",
+        ] {
             assert_eq!(host(bad), 400, "{bad:?}");
         }
     }
@@ -524,9 +548,11 @@ mod tests {
     #[test]
     fn later_minor_versions_are_served_as_1_1() {
         let raw = "GET /v HTTP/1.2\r\nHost: a\r\nX: y\r\n\r\n";
-        let Ok(Parsed::Complete(head, n)) =
-            parse(raw.as_bytes(), &Config::default(), &mut HeadBytes::new(raw.as_bytes()))
-        else {
+        let Ok(Parsed::Complete(head, n)) = parse(
+            raw.as_bytes(),
+            &Config::default(),
+            &mut HeadBytes::new(raw.as_bytes()),
+        ) else {
             panic!("HTTP/1.2 is served")
         };
         assert_eq!(n, raw.len());

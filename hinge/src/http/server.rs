@@ -3,6 +3,7 @@
 //! flushes responses written outside a read.
 
 use std::cell::{Cell, RefCell};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
@@ -62,12 +63,36 @@ impl<F: ?Sized> Handlers<F> {
         match &list[..] {
             [] => None,
             [(_, one)] => Some(Snapshot::One(one.clone())),
-            many => Some(Snapshot::Many(many.iter().map(|(_, f)| f.clone()).collect())),
+            many => Some(Snapshot::Many(
+                many.iter().map(|(_, f)| f.clone()).collect(),
+            )),
         }
     }
 }
 
 impl<F: ?Sized> Snapshot<F> {
+    /// `call`, consuming the snapshot: if a listener panics, the snapshot
+    /// (maybe the last owner of a listener that was removed meanwhile) is
+    /// dropped before the panic goes on, so that a capture whose `Drop`
+    /// panics too cannot abort the process.
+    fn call_guarded<T>(
+        self,
+        last: T,
+        clone: impl Fn(&T) -> T,
+        call: impl FnMut(&mut F, T),
+    ) -> bool {
+        let ran = catch_unwind(AssertUnwindSafe(|| self.call(last, clone, call)));
+        match ran {
+            Ok(ran) => ran,
+            Err(payload) => {
+                if let Err(second) = catch_unwind(AssertUnwindSafe(move || drop(self))) {
+                    crate::discard_panic(second);
+                }
+                resume_unwind(payload)
+            }
+        }
+    }
+
     /// Calls each listener that is not already running (a nested loop
     /// run re-entering it), the last with `last`, the others with
     /// `clone(&last)`; returns whether any ran.
@@ -79,7 +104,9 @@ impl<F: ?Sized> Snapshot<F> {
         let mut ran = false;
         let mut last = Some(last);
         for (i, f) in list.iter().enumerate() {
-            let Ok(mut f) = f.try_borrow_mut() else { continue };
+            let Ok(mut f) = f.try_borrow_mut() else {
+                continue;
+            };
             let value = if i + 1 == list.len() {
                 last.take()
             } else {
@@ -531,7 +558,7 @@ impl Shared {
             shared: self.clone(),
         };
         let ran = self.requests.snapshot().is_some_and(|list| {
-            list.call(
+            list.call_guarded(
                 (req, res),
                 |(q, s)| (q.clone(), s.clone()),
                 |f, (req, res)| f(lp, &me, req, res),
@@ -564,7 +591,7 @@ impl Shared {
         let me = Server {
             shared: self.clone(),
         };
-        let ran = list.call(
+        let ran = list.call_guarded(
             (req, sock.clone()),
             |(q, s)| (q.clone(), s.clone()),
             |f, (req, sock)| f(lp, &me, req, sock, &rest),

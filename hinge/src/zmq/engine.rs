@@ -223,9 +223,12 @@ impl ZmqSocket {
         drop(gone);
     }
 
-    /// The loop is ending (its cleanup watcher runs): close at once, the
-    /// io watcher before libzmq's socket, without emitting anything.
-    pub(super) fn teardown(&self) {
+    /// The loop is ending (its cleanup watcher runs, with `lp`; or the
+    /// loop's table of open sockets drops, for a socket made too late for
+    /// that): close at once, the io watcher before libzmq's socket, and
+    /// emit `close` if it is still owed and a loop is at hand.
+    pub(super) fn teardown(&self, lp: Option<&Loop>) {
+        let owed = !self.inner.finished.get();
         self.inner.closing.set(true);
         self.inner.closed.set(true);
         self.inner.finished.set(true);
@@ -234,6 +237,18 @@ impl ZmqSocket {
         let sock = self.inner.sock.borrow_mut().take();
         drop(sock);
         self.inner.queue.borrow_mut().clear();
+        if let (true, Some(lp)) = (owed, lp) {
+            // The same rule as hinge's sockets: `close` once, also at the
+            // loop's end; a panicking listener does not keep the others.
+            let close = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.inner.events.close.emit(lp, self, &());
+            }));
+            self.remove_all_listeners();
+            if let Err(payload) = close {
+                std::panic::resume_unwind(payload);
+            }
+            return;
+        }
         self.remove_all_listeners();
     }
 }

@@ -165,15 +165,15 @@ impl ZmqSocket {
 }
 
 /// Runs every step, even after one panics; then re-raises the first
-/// panic. A later panic's payload is leaked rather than dropped: its own
-/// `Drop` could panic again.
+/// panic. Later ones are discarded (their payload's `Drop` may panic
+/// again: `discard_panic` survives that).
 pub(super) fn all_of(steps: &[&dyn Fn()]) {
     let mut first = None;
     for step in steps {
         if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)) {
             match first {
                 None => first = Some(payload),
-                Some(_) => std::mem::forget(payload),
+                Some(_) => crate::discard_panic(payload),
             }
         }
     }

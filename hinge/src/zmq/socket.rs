@@ -194,7 +194,9 @@ impl Drop for Open {
             .map(|(_, sock)| {
                 move || {
                     if !sock.inner.finished.get() {
-                        sock.teardown();
+                        // Made too late for the cleanup watchers: no
+                        // loop is at hand to emit `close` with.
+                        sock.teardown(None);
                     }
                 }
             })
@@ -329,9 +331,9 @@ impl ZmqSocket {
             }
         });
         linger.stop();
-        let cleanup = Cleanup::new(lp, move |_, _| {
+        let cleanup = Cleanup::new(lp, move |lp, _| {
             if let Some(s) = upgrade() {
-                s.teardown();
+                s.teardown(Some(lp));
             }
         });
         Ok(Drive {

@@ -124,4 +124,5 @@ pub fn ticker(
     (timer, hits)
 }
 
+pub mod adversary;
 pub mod http;

@@ -123,7 +123,12 @@ impl Owned for ServerInner {
         }
         let clients = std::mem::take(&mut *self.clients.borrow_mut());
         let mut steps = panic::Steps::default();
-        steps.run(move || drop(clients));
+        // The clients go first, each with its `close`: the server's own
+        // `close` comes after its last client's, as when it closes
+        // while the loop runs.
+        for (_, client) in clients {
+            steps.run(move || client.teardown_for_loop());
+        }
         if owed {
             // `close`, owed once: the loop is dead, as for sockets.
             let me = Server {

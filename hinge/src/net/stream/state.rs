@@ -292,6 +292,15 @@ impl Owned for SocketCell {
     }
 }
 
+impl Socket {
+    /// The loop's teardown of this socket, ahead of the socket table's
+    /// (a server tears its clients down before itself); the table's own
+    /// pass then finds it finished.
+    pub(crate) fn teardown_for_loop(&self) {
+        Owned::teardown(&self.inner);
+    }
+}
+
 /// The loop's shared read buffer; borrowed while a read runs.
 pub(super) struct ReadBuf(pub(super) RefCell<Box<[MaybeUninit<u8>]>>);
 
