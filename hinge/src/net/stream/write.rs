@@ -9,6 +9,10 @@ use crate::event_loop::Loop;
 use crate::ffi;
 use crate::{Error, Ready, Result};
 
+/// Queued bytes, in high-water marks, past which a debug message says
+/// that the sender ignores backpressure.
+const UNBOUNDED_FACTOR: usize = 16;
+
 impl Socket {
     /// Sends `data`: written to the kernel at once when nothing is queued,
     /// and only the remainder is queued. Returns `Ok(false)` once the queue
@@ -167,13 +171,37 @@ impl Socket {
             sent: 0,
             on_written,
         });
-        inner.queued.set(inner.queued.get() + rest.len());
+        let before = inner.queued.get();
+        inner.queued.set(before + rest.len());
         self.update_interest();
         let below = inner.queued.get() < inner.high_water();
+        if !below {
+            self.warn_if_unbounded(before, inner.queued.get());
+        }
         if !below {
             inner.state.set(flag::NEED_DRAIN, true);
         }
         Ok(below)
+    }
+
+    /// A queue far above the high-water mark means a sender that does
+    /// not look at `send`'s result: say so (at debug level, through the
+    /// `log` crate) at 16 times the mark, and at each doubling after.
+    #[cold]
+    fn warn_if_unbounded(&self, before: usize, after: usize) {
+        let mark = self.inner.high_water().max(1).saturating_mul(UNBOUNDED_FACTOR);
+        let level = |queued: usize| match queued / mark {
+            0 => 0,
+            k => k.ilog2() + 1,
+        };
+        if level(after) > level(before) {
+            log::debug!(
+                "{}: {after} bytes queued, {}x the high-water mark: check send()'s result \
+                 and wait for drain, or use hinge::pipe",
+                self.label(),
+                after / self.inner.high_water().max(1)
+            );
+        }
     }
 
     pub(super) fn flush(&self, lp: &Loop) {
