@@ -44,6 +44,11 @@ fn a_queue_sixteen_high_water_marks_deep_is_reported_at_debug_level() {
         let _ = s.send(&chunk);
     }
     // At 16 marks, and again at 32: once per doubling, not per send.
-    assert_eq!(warned(&LINES.lock().unwrap()), 2, "{:?}", LINES.lock().unwrap());
+    assert_eq!(
+        warned(&LINES.lock().unwrap()),
+        2,
+        "{:?}",
+        LINES.lock().unwrap()
+    );
     s.destroy();
 }

@@ -189,7 +189,11 @@ impl Socket {
     /// `log` crate) at 16 times the mark, and at each doubling after.
     #[cold]
     fn warn_if_unbounded(&self, before: usize, after: usize) {
-        let mark = self.inner.high_water().max(1).saturating_mul(UNBOUNDED_FACTOR);
+        let mark = self
+            .inner
+            .high_water()
+            .max(1)
+            .saturating_mul(UNBOUNDED_FACTOR);
         let level = |queued: usize| match queued / mark {
             0 => 0,
             k => k.ilog2() + 1,
