@@ -19,6 +19,13 @@ pub enum Flow<'a> {
     Failed(&'a Error),
 }
 
+/// What [`Readable::read_into`] is given: called with each chunk, then
+/// once with the end or the failure.
+pub type Reader = Box<dyn FnMut(&Loop, Flow<'_>)>;
+
+/// `pipe`'s completion callback.
+type Done = Box<dyn FnOnce(&Loop, Result<()>)>;
+
 /// A source of bytes with flow control, for [`pipe`].
 ///
 /// hinge implements it for [`Socket`] and for
@@ -37,7 +44,7 @@ pub enum Flow<'a> {
 pub trait Readable: Clone + 'static {
     /// Calls `f` with each chunk, then once with the end or the failure.
     /// Returns the ids of the listeners it added.
-    fn read_into(&self, f: Box<dyn FnMut(&Loop, Flow<'_>)>) -> Vec<ListenerId>;
+    fn read_into(&self, f: Reader) -> Vec<ListenerId>;
     /// Stops delivering chunks until [`resume`](Readable::resume).
     fn pause(&self);
     /// Delivers chunks again.
@@ -86,7 +93,7 @@ struct Pipe<R, W> {
     src: R,
     dst: W,
     ids: RefCell<(Vec<ListenerId>, Vec<ListenerId>)>,
-    done: Cell<Option<Box<dyn FnOnce(&Loop, Result<()>)>>>,
+    done: Cell<Option<Done>>,
 }
 
 impl<R: Readable, W: Writable> Pipe<R, W> {
@@ -217,7 +224,7 @@ fn failure(e: &Error) -> Error {
 }
 
 impl Readable for Socket {
-    fn read_into(&self, f: Box<dyn FnMut(&Loop, Flow<'_>)>) -> Vec<ListenerId> {
+    fn read_into(&self, f: Reader) -> Vec<ListenerId> {
         let f = Rc::new(RefCell::new(f));
         let (data, end, error, close) = (f.clone(), f.clone(), f.clone(), f);
         vec![
@@ -252,7 +259,7 @@ impl Readable for Socket {
 
 /// Calls a shared source callback, unless it is already running (a
 /// nested emission): the pipe's callbacks never re-enter.
-fn call(f: &Rc<RefCell<Box<dyn FnMut(&Loop, Flow<'_>)>>>, lp: &Loop, flow: Flow<'_>) {
+fn call(f: &Rc<RefCell<Reader>>, lp: &Loop, flow: Flow<'_>) {
     if let Ok(mut f) = f.try_borrow_mut() {
         f(lp, flow);
     }

@@ -5,21 +5,21 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::{Request, Response};
-use crate::pipe::{Flow, Readable, Writable};
+use crate::pipe::{Flow, Readable, Reader, Writable};
 use crate::{ListenerId, Loop, Result};
 
-type Reader = Rc<RefCell<Box<dyn FnMut(&Loop, Flow<'_>)>>>;
+type Shared = Rc<RefCell<Reader>>;
 
 /// Calls the pipe's reader unless it is running already.
-fn call(f: &Reader, lp: &Loop, flow: Flow<'_>) {
+fn call(f: &Shared, lp: &Loop, flow: Flow<'_>) {
     if let Ok(mut f) = f.try_borrow_mut() {
         f(lp, flow);
     }
 }
 
 impl Readable for Request {
-    fn read_into(&self, f: Box<dyn FnMut(&Loop, Flow<'_>)>) -> Vec<ListenerId> {
-        let f: Reader = Rc::new(RefCell::new(f));
+    fn read_into(&self, f: Reader) -> Vec<ListenerId> {
+        let f: Shared = Rc::new(RefCell::new(f));
         let (data, end, error) = (f.clone(), f.clone(), f);
         vec![
             self.on_data(move |lp, _, bytes| call(&data, lp, Flow::Data(bytes))),
