@@ -7,6 +7,7 @@
 
 pub mod pattern;
 pub mod procfs;
+pub mod report;
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};

@@ -118,7 +118,11 @@ impl Io {
     {
         check_events(events)?;
         let owned = crate::ffi::dup_fd(fd).map_err(|_| Error::InvalidFd(fd))?;
-        Io::new(lp, owned, events, callback)
+        // A refusal names the caller's fd, not the duplicate's number.
+        Io::new(lp, owned, events, callback).map_err(|e| match e {
+            Error::InvalidFd(_) => Error::InvalidFd(fd),
+            e => e,
+        })
     }
 
     /// The value that owns the fd, if it is of type `S`.

@@ -10,56 +10,15 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream as StdStream};
 use std::process::exit;
 use std::time::{Duration, Instant};
 
+mod args;
+
+use args::{parse_args, Args, Mode};
 use hinge_bench::pattern::Pattern;
-use hinge_bench::procfs::{self, Sample};
+use hinge_bench::procfs;
+use hinge_bench::report::{Report, Value, Window};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use socket2::{Domain, Socket, Type};
-
-const HELP: &str = "\
-loadgen: drives an echo server and checks every echoed byte.
-
-usage: loadgen MODE --port PORT [options]
-
-modes:
-  pingpong  N connections, one message of S bytes in flight on each; the
-            next message leaves when the previous one is fully echoed.
-            Reports messages/s and round-trip p50/p99 in microseconds.
-              --conns N (50)  --size S (64)
-              --duration SECS (5) [--warmup SECS (1)]  or  --messages M
-  bulk      N connections each streaming CHUNK-byte writes as fast as the
-            server takes them while reading the echo back. Reports MB/s
-            echoed (MB = 10^6 bytes).
-              --conns N (8)  --chunk BYTES (65536)  --duration SECS (5)
-              [--warmup SECS (1)]
-  connect   N workers, each in a loop: connect, send S bytes, read them
-            back, close. Reports connections/s.
-              --workers N (8)  --size S (64)  --duration SECS (5)
-              [--warmup SECS (1)]  [--src-ips K (32)]
-  idle      open N connections (at most --concurrency connecting at once),
-            echo S bytes on each, then hold them all for SECS.
-              --conns N (10000)  --size S (16)  --hold SECS (1)
-              [--concurrency C (256)]
-  wait      connect until the server accepts, at most --timeout SECS (10).
-
-common options:
-  --host IP          server address (127.0.0.1)
-  --port PORT        server port (required)
-  --server-pid PID   sample the server's /proc/PID/stat (utime+stime) and
-                     /proc/PID/status (VmRSS) when the measured window opens
-                     and closes; idle mode samples VmRSS before connecting
-                     and after the hold
-  --stall SECS       fail if nothing progresses for this long (10)
-
-The measured window starts after the warm-up and lasts --duration; with
---messages it spans the whole run. Connections close gracefully (FIN).
-In connect mode, with a 127.0.0.1 target, connection i binds source
-address 127.0.0.(2 + i mod K) (IP_BIND_ADDRESS_NO_PORT), so TIME_WAIT
-sockets spread over K address pairs and ephemeral ports never run out.
-
-output: one JSON line on stdout; a human line on stderr.
-exit status: 0 ok, 1 connection failure or stall, 2 usage, 3 payload mismatch.
-";
 
 /// Why a run failed; `exit` turns it into the documented status.
 enum Failure {
@@ -88,124 +47,6 @@ impl Failure {
 
 type Outcome<T> = Result<T, Failure>;
 
-#[derive(Clone, Copy, PartialEq)]
-enum Mode {
-    PingPong,
-    Bulk,
-    Connect,
-    Idle,
-    Wait,
-}
-
-struct Args {
-    mode: Mode,
-    target: SocketAddr,
-    conns: usize,
-    size: usize,
-    chunk: usize,
-    duration: Duration,
-    warmup: Duration,
-    messages: Option<u64>,
-    hold: Duration,
-    src_ips: u32,
-    concurrency: usize,
-    server_pid: Option<u32>,
-    stall: Duration,
-    timeout: Duration,
-}
-
-fn usage(message: &str) -> ! {
-    eprintln!("loadgen: {message}\nrun `loadgen --help` for usage");
-    exit(2)
-}
-
-fn parse<T: std::str::FromStr>(flag: &str, value: &str) -> T {
-    value
-        .parse()
-        .unwrap_or_else(|_| usage(&format!("bad value {value:?} for {flag}")))
-}
-
-fn secs(flag: &str, value: &str) -> Duration {
-    Duration::try_from_secs_f64(parse(flag, value))
-        .unwrap_or_else(|_| usage(&format!("bad duration {value:?} for {flag}")))
-}
-
-fn parse_args() -> Args {
-    let mut argv = std::env::args().skip(1);
-    let mode = match argv.next().as_deref() {
-        Some("pingpong") => Mode::PingPong,
-        Some("bulk") => Mode::Bulk,
-        Some("connect") => Mode::Connect,
-        Some("idle") => Mode::Idle,
-        Some("wait") => Mode::Wait,
-        Some("-h" | "--help" | "help") => {
-            print!("{HELP}");
-            exit(0)
-        }
-        Some(other) => usage(&format!("unknown mode {other:?}")),
-        None => usage("missing mode"),
-    };
-    let mut args = Args {
-        mode,
-        target: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        conns: match mode {
-            Mode::PingPong => 50,
-            Mode::Idle => 10_000,
-            _ => 8,
-        },
-        size: if mode == Mode::Idle { 16 } else { 64 },
-        chunk: 64 * 1024,
-        duration: Duration::from_secs(5),
-        warmup: Duration::from_secs(1),
-        messages: None,
-        hold: Duration::from_secs(1),
-        src_ips: 32,
-        concurrency: 256,
-        server_pid: None,
-        stall: Duration::from_secs(10),
-        timeout: Duration::from_secs(10),
-    };
-    let mut host = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let mut port = None;
-    while let Some(flag) = argv.next() {
-        if flag == "-h" || flag == "--help" {
-            print!("{HELP}");
-            exit(0);
-        }
-        let value = argv
-            .next()
-            .unwrap_or_else(|| usage(&format!("{flag} needs a value")));
-        match flag.as_str() {
-            "--host" => host = parse(&flag, &value),
-            "--port" => port = Some(parse::<u16>(&flag, &value)),
-            "--conns" | "--workers" => args.conns = parse(&flag, &value),
-            "--size" => args.size = parse(&flag, &value),
-            "--chunk" => args.chunk = parse(&flag, &value),
-            "--duration" => args.duration = secs(&flag, &value),
-            "--warmup" => args.warmup = secs(&flag, &value),
-            "--messages" => args.messages = Some(parse(&flag, &value)),
-            "--hold" => args.hold = secs(&flag, &value),
-            "--src-ips" => args.src_ips = parse(&flag, &value),
-            "--concurrency" => args.concurrency = parse(&flag, &value),
-            "--server-pid" => args.server_pid = Some(parse(&flag, &value)),
-            "--stall" => args.stall = secs(&flag, &value),
-            "--timeout" => args.timeout = secs(&flag, &value),
-            _ => usage(&format!("unknown option {flag}")),
-        }
-    }
-    let Some(port) = port.filter(|&p| p != 0) else {
-        usage("--port is required")
-    };
-    args.target = SocketAddr::new(host, port);
-    if args.conns == 0 || args.size == 0 || args.chunk == 0 || args.concurrency == 0 {
-        usage("--conns, --size, --chunk and --concurrency must be positive");
-    }
-    if args.src_ips > 250 {
-        usage("--src-ips is at most 250");
-    }
-    args
-}
-
 fn main() {
     let args = parse_args();
     let result = match args.mode {
@@ -222,184 +63,6 @@ fn main() {
         }
         Ok(None) => {}
         Err(failure) => failure.exit(),
-    }
-}
-
-// ---------------------------------------------------------------------
-// The measured window and the report
-// ---------------------------------------------------------------------
-
-/// The measured window, bracketed by samples of the server and of the
-/// load generator itself (to see which side saturates).
-#[derive(Default)]
-struct Window {
-    server_pid: Option<u32>,
-    opened: Option<(Instant, Option<Sample>, Option<Sample>)>,
-    closed: Option<(Instant, Option<Sample>, Option<Sample>)>,
-}
-
-impl Window {
-    fn new(server_pid: Option<u32>) -> Window {
-        Window {
-            server_pid,
-            ..Window::default()
-        }
-    }
-
-    fn samples(&self) -> (Option<Sample>, Option<Sample>) {
-        (
-            self.server_pid.and_then(procfs::sample),
-            procfs::sample(std::process::id()),
-        )
-    }
-
-    fn open(&mut self, now: Instant) {
-        let (server, me) = self.samples();
-        self.opened = Some((now, server, me));
-    }
-
-    fn close(&mut self, now: Instant) {
-        let (server, me) = self.samples();
-        self.closed = Some((now, server, me));
-    }
-
-    fn is_open(&self) -> bool {
-        self.opened.is_some() && self.closed.is_none()
-    }
-
-    fn secs(&self) -> f64 {
-        match (&self.opened, &self.closed) {
-            (Some(o), Some(c)) => c.0.duration_since(o.0).as_secs_f64(),
-            _ => 0.0,
-        }
-    }
-
-    fn server_cpu_ticks(&self) -> Option<u64> {
-        let (o, c) = (self.opened.as_ref()?.1?, self.closed.as_ref()?.1?);
-        Some(c.cpu_ticks.saturating_sub(o.cpu_ticks))
-    }
-
-    fn own_cpu_ticks(&self) -> Option<u64> {
-        let (o, c) = (self.opened.as_ref()?.2?, self.closed.as_ref()?.2?);
-        Some(c.cpu_ticks.saturating_sub(o.cpu_ticks))
-    }
-}
-
-/// One JSON value of a report.
-enum Value {
-    Int(u64),
-    Num(f64),
-    Str(String),
-    Null,
-}
-
-struct Report {
-    fields: Vec<(&'static str, Value)>,
-    human: String,
-}
-
-impl Report {
-    fn new(mode: &str, args: &Args) -> Report {
-        let mut r = Report {
-            fields: Vec::new(),
-            human: String::new(),
-        };
-        r.put("mode", Value::Str(mode.to_string()));
-        r.put("host", Value::Str(args.target.ip().to_string()));
-        r.put("port", Value::Int(args.target.port().into()));
-        r
-    }
-
-    fn put(&mut self, key: &'static str, value: Value) {
-        self.fields.push((key, value));
-    }
-
-    fn int(&mut self, key: &'static str, v: impl Into<u64>) {
-        self.put(key, Value::Int(v.into()));
-    }
-
-    fn num(&mut self, key: &'static str, v: f64) {
-        self.put(key, Value::Num(v));
-    }
-
-    fn opt_int(&mut self, key: &'static str, v: Option<u64>) {
-        self.put(key, v.map_or(Value::Null, Value::Int));
-    }
-
-    /// The window's length and the CPU both sides used in it.
-    fn window(&mut self, w: &Window) {
-        let hz = procfs::clock_ticks_per_second();
-        self.num("window_s", w.secs());
-        self.int("clk_tck", hz);
-        let server = w.server_cpu_ticks();
-        self.opt_int("server_cpu_ticks", server);
-        self.put(
-            "server_cpu_s",
-            server.map_or(Value::Null, |t| Value::Num(t as f64 / hz as f64)),
-        );
-        let own = w.own_cpu_ticks();
-        self.put(
-            "loadgen_cpu_s",
-            own.map_or(Value::Null, |t| Value::Num(t as f64 / hz as f64)),
-        );
-    }
-
-    fn latencies(&mut self, samples: &mut [u64]) {
-        samples.sort_unstable();
-        let pick = |q: f64| -> Value {
-            if samples.is_empty() {
-                return Value::Null;
-            }
-            let i = ((samples.len() as f64 * q) as usize).min(samples.len() - 1);
-            Value::Num(samples[i] as f64 / 1e3)
-        };
-        self.put("p50_us", pick(0.50));
-        self.put("p99_us", pick(0.99));
-        self.put("max_us", pick(1.0));
-    }
-
-    fn get(&self, key: &str) -> Option<f64> {
-        self.fields
-            .iter()
-            .find(|(k, _)| *k == key)
-            .and_then(|(_, v)| match v {
-                Value::Int(i) => Some(*i as f64),
-                Value::Num(n) => Some(*n),
-                _ => None,
-            })
-    }
-
-    fn json(&self) -> String {
-        let body: Vec<String> = self
-            .fields
-            .iter()
-            .map(|(k, v)| {
-                let v = match v {
-                    Value::Int(i) => i.to_string(),
-                    Value::Num(n) if n.is_finite() => format!("{n:.6}"),
-                    Value::Str(s) => {
-                        format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-                    }
-                    Value::Num(_) | Value::Null => "null".to_string(),
-                };
-                format!("\"{k}\":{v}")
-            })
-            .collect();
-        format!("{{{}}}", body.join(","))
-    }
-
-    fn human(&self) -> String {
-        let mut line = self.human.clone();
-        if let Some(cpu) = self.get("server_cpu_s") {
-            line.push_str(&format!(", server cpu {cpu:.2} s"));
-        }
-        if let Some(cpu) = self.get("loadgen_cpu_s") {
-            line.push_str(&format!(", loadgen cpu {cpu:.2} s"));
-        }
-        if let Some(w) = self.get("window_s") {
-            line.push_str(&format!(" in {w:.2} s"));
-        }
-        line
     }
 }
 
@@ -581,13 +244,13 @@ impl Schedule {
 
     /// Opens or closes `w` when due; returns how long to poll at most.
     fn tick(&self, w: &mut Window, now: Instant) -> Duration {
-        if w.opened.is_none() && now >= self.open_at {
+        if !w.is_opened() && now >= self.open_at {
             w.open(now);
         }
         if w.is_open() && now >= self.close_at {
             w.close(now);
         }
-        let next = if w.opened.is_none() {
+        let next = if !w.is_opened() {
             self.open_at
         } else {
             self.close_at
@@ -688,7 +351,7 @@ fn pingpong(args: &Args) -> Outcome<Option<Report>> {
         } else {
             schedule.tick(&mut window, now)
         };
-        let stopping = window.closed.is_some();
+        let stopping = window.is_closed();
         if stopping && in_flight == 0 {
             break;
         }
@@ -728,7 +391,7 @@ fn pingpong(args: &Args) -> Outcome<Option<Report>> {
                     }
                 }
                 let more = budget.is_none_or(|m| started < m);
-                if window.closed.is_none() && more {
+                if !window.is_closed() && more {
                     c.start(size, t)
                         .map_err(|e| Failure::io(format!("conn {i}: write: {e}")))?;
                     started += 1;
@@ -739,7 +402,7 @@ fn pingpong(args: &Args) -> Outcome<Option<Report>> {
         }
     }
 
-    let mut r = Report::new("pingpong", args);
+    let mut r = Report::new("pingpong", args.target);
     r.int("conns", args.conns as u64);
     r.int("size", size as u64);
     r.int("ops", done);
@@ -800,7 +463,7 @@ fn bulk(args: &Args) -> Outcome<Option<Report>> {
     loop {
         let now = Instant::now();
         let timeout = schedule.tick(&mut window, now);
-        let stopping = window.closed.is_some();
+        let stopping = window.is_closed();
         if stopping && conns.iter().all(|c| c.received == c.sent) {
             break;
         }
@@ -841,7 +504,7 @@ fn bulk(args: &Args) -> Outcome<Option<Report>> {
         }
     }
 
-    let mut r = Report::new("bulk", args);
+    let mut r = Report::new("bulk", args.target);
     r.int("conns", args.conns as u64);
     r.int("chunk", chunk as u64);
     r.int("bytes", echoed);
@@ -969,7 +632,7 @@ fn connect(args: &Args) -> Outcome<Option<Report>> {
     loop {
         let now = Instant::now();
         let timeout = schedule.tick(&mut window, now);
-        let stopping = window.closed.is_some();
+        let stopping = window.is_closed();
         if stopping && workers.iter().all(Option::is_none) {
             break;
         }
@@ -991,7 +654,7 @@ fn connect(args: &Args) -> Outcome<Option<Report>> {
             }
             // Dropping closes it: a FIN, as the server is done with it too.
             workers[w] = None;
-            if window.closed.is_none() {
+            if !window.is_closed() {
                 let a = Attempt::start(args.target, next, size, args.src_ips, &poll, Token(w))?;
                 workers[w] = Some(a);
                 next += 1;
@@ -999,7 +662,7 @@ fn connect(args: &Args) -> Outcome<Option<Report>> {
         }
     }
 
-    let mut r = Report::new("connect", args);
+    let mut r = Report::new("connect", args.target);
     r.int("workers", args.conns as u64);
     r.int("size", size as u64);
     r.int("ops", done);
@@ -1060,9 +723,9 @@ fn idle(args: &Args) -> Outcome<Option<Report>> {
     let setup_s = window.secs();
     std::thread::sleep(args.hold);
     let after = args.server_pid.and_then(procfs::sample);
-    let before = window.opened.as_ref().and_then(|o| o.1);
+    let before = window.server_at_open();
 
-    let mut r = Report::new("idle", args);
+    let mut r = Report::new("idle", args.target);
     r.int("conns", total as u64);
     r.int("size", size as u64);
     r.int("ops", total as u64);
