@@ -121,22 +121,7 @@ pub(super) fn parse(
             return Ok(Parsed::Partial);
         }
         Err(httparse::Error::TooManyHeaders) => return Err(refuse(431, "too many header lines")),
-        Err(httparse::Error::Version) => {
-            // RFC 9110 §2.5: a higher minor version of HTTP/1 is served
-            // as 1.1. httparse knows only 1.0 and 1.1: parse a copy that
-            // says 1.1 (same offsets, so the values still slice `bytes`).
-            // Any other well-formed `HTTP/x.y` is a version we do not
-            // speak (505); anything else is a malformed line (400).
-            return match version_of(buf) {
-                LineVersion::Later1(at) => {
-                    let mut copy = buf.to_vec();
-                    copy[at] = b'1';
-                    parse(&copy, config, bytes)
-                }
-                LineVersion::Other => Err(refuse(505, "unsupported HTTP version")),
-                LineVersion::Malformed => Err(refuse(400, "malformed request line")),
-            };
-        }
+        Err(httparse::Error::Version) => return parse_other_version(buf, config, bytes),
         Err(_) => return Err(refuse(400, "malformed request head")),
     };
     if n > config.max_head_bytes {
@@ -180,6 +165,7 @@ pub(super) fn parse(
     let mut te_seen = false;
     let mut other_coding = false;
     let mut hosts = 0;
+    let mut host_empty = false;
     let mut close = false;
     let mut keep_alive_token = false;
     let mut upgrade_token = false;
@@ -213,6 +199,7 @@ pub(super) fn parse(
             }
         } else if name == header::HOST {
             hosts += 1;
+            host_empty = h.value.is_empty();
             if !is_host(h.value) {
                 return Err(refuse(400, "invalid Host header"));
             }
@@ -261,7 +248,7 @@ pub(super) fn parse(
     }
     // An http URI has a host: an empty Host names none, which only an
     // absolute-form target (whose authority wins) makes up for.
-    if form != Form::Absolute && headers.get(header::HOST).is_some_and(|h| h.is_empty()) {
+    if host_empty && form != Form::Absolute {
         return Err(refuse(400, "an empty Host header"));
     }
     let keep_alive = match version {
@@ -300,7 +287,22 @@ enum Form {
 /// Which form `target` has, or why it is refused. Only visible ASCII is
 /// allowed: raw non-ASCII bytes must be percent-encoded.
 fn target_form(method: &Method, target: &[u8]) -> Result<Form, Refusal> {
-    if !target.iter().all(|b| (0x21..=0x7e).contains(b)) {
+    // The common case first: an origin-form target of ASCII bytes.
+    if target.first() == Some(&b'/')
+        && *method != Method::CONNECT
+        && target.iter().all(|&b| b < 0x7f)
+    {
+        return Ok(Form::Origin);
+    }
+    target_form_slow(method, target)
+}
+
+#[cold]
+#[inline(never)]
+fn target_form_slow(method: &Method, target: &[u8]) -> Result<Form, Refusal> {
+    // httparse refused controls and spaces already: what is left to
+    // refuse is bytes above 0x7e (0x7f included).
+    if target.iter().any(|&b| b >= 0x7f) {
         return Err(refuse(400, "a request target must be visible ASCII"));
     }
     if *method == Method::CONNECT {
@@ -343,6 +345,11 @@ fn has_scheme(target: &[u8]) -> bool {
 /// host is an IP literal in brackets, or a reg-name (unreserved,
 /// percent-encoded and sub-delims bytes: no space, `/`, `?`, `#`, `@`).
 fn is_host(value: &[u8]) -> bool {
+    // The common case, a plain name or IPv4 address without a port: one
+    // pass over the bytes.
+    if value.iter().all(|&b| REG_NAME[usize::from(b)]) {
+        return true;
+    }
     let (host, port) = match value.iter().rposition(|&b| b == b':') {
         // A colon inside brackets belongs to an IPv6 literal.
         Some(colon) if !value[colon..].contains(&b']') => (&value[..colon], &value[colon + 1..]),
@@ -358,9 +365,61 @@ fn is_host(value: &[u8]) -> bool {
                     b.is_ascii_hexdigit() || b == b':' || b == b'.' || b == b'v' || b == b'V'
                 })
         }
-        _ => host
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b)),
+        _ => host.iter().all(|&b| REG_NAME[usize::from(b)]),
+    }
+}
+
+/// The bytes of a reg-name (RFC 3986): unreserved, `%` of pct-encoded,
+/// sub-delims.
+static REG_NAME: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'%'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            );
+        b += 1;
+    }
+    table
+};
+
+/// A head whose version httparse refused. RFC 9110 §2.5: a higher minor
+/// version of HTTP/1 is served as 1.1; httparse knows only 1.0 and 1.1,
+/// so a copy that says 1.1 is parsed (same offsets, so the values still
+/// slice `bytes`). Any other well-formed `HTTP/x.y` is a version we do
+/// not speak (505); anything else is a malformed line (400).
+#[cold]
+#[inline(never)]
+fn parse_other_version(
+    buf: &[u8],
+    config: &Config,
+    bytes: &mut HeadBytes<'_>,
+) -> Result<Parsed, Refusal> {
+    match version_of(buf) {
+        LineVersion::Later1(at) => {
+            let mut copy = buf.to_vec();
+            copy[at] = b'1';
+            parse(&copy, config, bytes)
+        }
+        LineVersion::Other => Err(refuse(505, "unsupported HTTP version")),
+        LineVersion::Malformed => Err(refuse(400, "malformed request line")),
     }
 }
 
@@ -540,9 +599,15 @@ mod tests {
         ] {
             assert_eq!(req(bad), 400, "{bad:?}");
         }
-        let raw = b"GET /\xff HTTP/1.1\r\nHost: a\r\n\r\n";
-        let parsed = parse(raw, &Config::default(), &mut HeadBytes::new(raw));
-        assert_eq!(parsed.err().map(|r| r.status), Some(400));
+        for raw in [
+            &b"GET /\xff HTTP/1.1\r\nHost: a\r\n\r\n"[..],
+            b"GET /\x7f HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET /a\x80b HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET http://a/\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n",
+        ] {
+            let parsed = parse(raw, &Config::default(), &mut HeadBytes::new(raw));
+            assert_eq!(parsed.err().map(|r| r.status), Some(400), "{raw:?}");
+        }
     }
 
     #[test]

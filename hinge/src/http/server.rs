@@ -557,7 +557,34 @@ impl Shared {
         let me = Server {
             shared: self.clone(),
         };
-        let ran = self.requests.snapshot().is_some_and(|list| {
+        let snapshot = self.requests.snapshot();
+        if let Some(Snapshot::One(f)) = snapshot {
+            // The common case, one listener: no clones of the exchange.
+            let ran = catch_unwind(AssertUnwindSafe(|| match f.try_borrow_mut() {
+                Ok(mut call) => {
+                    call(lp, &me, req, res);
+                    true
+                }
+                Err(_) => false,
+            }));
+            match ran {
+                Ok(true) => return,
+                Ok(false) => {}
+                Err(payload) => {
+                    // `f` may be the last owner of a listener removed
+                    // meanwhile: dropped before the panic goes on.
+                    if let Err(second) = catch_unwind(AssertUnwindSafe(move || drop(f))) {
+                        crate::discard_panic(second);
+                    }
+                    resume_unwind(payload)
+                }
+            }
+            crate::report_unhandled(format_args!(
+                "http: no request listener ran (re-entered by a nested loop run); answering 500"
+            ));
+            return;
+        }
+        let ran = snapshot.is_some_and(|list| {
             list.call_guarded(
                 (req, res),
                 |(q, s)| (q.clone(), s.clone()),

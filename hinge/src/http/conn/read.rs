@@ -116,9 +116,20 @@ impl Conn {
     /// A complete head: starts the exchange, or hands the connection
     /// over. Returns `false` if the connection is no longer ours.
     pub(super) fn start(self: &Rc<Self>, lp: &Loop, head: Head, rest: &[u8]) -> bool {
+        if head.method == Method::CONNECT || head.upgrade {
+            return self.start_handover(lp, head, rest);
+        }
+        self.start_exchange(lp, head)
+    }
+
+    /// A CONNECT or an upgrade: handed over to its listeners, refused,
+    /// or (an upgrade nobody takes) served as an ordinary request.
+    #[cold]
+    #[inline(never)]
+    fn start_handover(self: &Rc<Self>, lp: &Loop, head: Head, rest: &[u8]) -> bool {
         let shared = &self.shared;
         let connect = head.method == Method::CONNECT;
-        if connect || head.upgrade {
+        {
             let mut head = Some(head);
             let taken = shared.hand_over(lp, connect, || {
                 let head = head.take().expect("taken once");
@@ -135,13 +146,13 @@ impl Conn {
                 return false;
             }
             let Some(h) = head else { return false };
-            return self.start_exchange(lp, h);
+            self.start_exchange(lp, h)
         }
-        self.start_exchange(lp, head)
     }
 
     /// An ordinary request: the exchange starts, and the request
     /// listeners run.
+    #[inline]
     pub(super) fn start_exchange(self: &Rc<Self>, lp: &Loop, head: Head) -> bool {
         let shared = &self.shared;
         let head_request = head.method == Method::HEAD;
