@@ -126,8 +126,11 @@ fn http_panicking_listener_among_several_keeps_server_alive() {
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| common::run_bounded(&lp, 5)));
     assert!(r.is_err());
     let mut p2 = get(port, "/fine");
-    p2.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    p2.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d = done.clone();
     let t = std::thread::spawn(move || {
+        let _done = SetOnDrop(d);
         let mut buf = Vec::new();
         let mut chunk = [0u8; 1024];
         while let Ok(n) = p2.read(&mut chunk) {
@@ -141,10 +144,17 @@ fn http_panicking_listener_among_several_keeps_server_alive() {
         }
         buf
     });
-    let lp2 = &lp;
-    let timer = lp2.set_timeout(Duration::from_millis(500), |lp| lp.break_all());
+    // Until the reader has its answer (30 s at most: valgrind is slow).
+    let started = std::time::Instant::now();
+    let timer = lp.set_interval(Duration::from_millis(10), move |lp, _| {
+        if done.load(std::sync::atomic::Ordering::SeqCst)
+            || started.elapsed() > Duration::from_secs(30)
+        {
+            lp.break_all();
+        }
+    });
     lp.run();
-    drop(timer);
+    timer.clear();
     let buf = t.join().unwrap();
     let text = String::from_utf8_lossy(&buf);
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
@@ -413,4 +423,13 @@ fn http_response_ended_after_server_closed() {
     drop(server);
     drop(lp);
     assert!(res.end("again").is_err());
+}
+
+/// Sets its flag when dropped: a thread's "I am done", even if it panics.
+struct SetOnDrop(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
 }

@@ -265,12 +265,9 @@ impl Conn {
 
     /// A response dropped without `end`.
     pub(in crate::http) fn abandoned(self: &Rc<Self>, head_written: bool) {
-        let Ok(mut st) = self.st.try_borrow_mut() else {
+        let Some(mut st) = self.open_state() else {
             return;
         };
-        if st.phase == Phase::Closed || st.phase == Phase::Closing {
-            return;
-        }
         if head_written {
             st.keep_alive = false;
             drop(st);
@@ -288,15 +285,7 @@ impl Conn {
             } else {
                 Persist::Close
             };
-            let date = Some((&self.shared.date, self.shared.now.get()));
-            encode::head(
-                &mut st.out,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                std::iter::empty(),
-                Framing::Length(0),
-                persist,
-                date,
-            );
+            self.answer_500(&mut st, persist);
             drop(st);
             crate::report_unhandled(format_args!(
                 "http: a response was dropped without end(); answered 500"
@@ -309,27 +298,36 @@ impl Conn {
     /// `Response::destroy`: the exchange is given up on and the
     /// connection closes after what was written (a 500 if nothing was).
     pub(in crate::http) fn destroyed(self: &Rc<Self>, head_written: bool) {
-        let Ok(mut st) = self.st.try_borrow_mut() else {
+        let Some(mut st) = self.open_state() else {
             return;
         };
-        if st.phase == Phase::Closed || st.phase == Phase::Closing {
-            return;
-        }
         st.keep_alive = false;
         if !head_written {
-            let date = Some((&self.shared.date, self.shared.now.get()));
-            encode::head(
-                &mut st.out,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                std::iter::empty(),
-                Framing::Length(0),
-                Persist::Close,
-                date,
-            );
+            self.answer_500(&mut st, Persist::Close);
         }
         drop(st);
         self.finish_response();
         self.after_write();
+    }
+
+    /// The state, unless it is borrowed (a re-entrant call) or the
+    /// connection is closing or closed.
+    fn open_state(&self) -> Option<std::cell::RefMut<'_, State>> {
+        let st = self.st.try_borrow_mut().ok()?;
+        (st.phase != Phase::Closed && st.phase != Phase::Closing).then_some(st)
+    }
+
+    /// The server's own `500`, for a response that cannot be.
+    fn answer_500(&self, st: &mut State, persist: Persist) {
+        let date = Some((&self.shared.date, self.shared.now.get()));
+        encode::head(
+            &mut st.out,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            std::iter::empty(),
+            Framing::Length(0),
+            persist,
+            date,
+        );
     }
 
     /// Sends the output now, or soon: at the end of the current `feed`,
