@@ -135,7 +135,7 @@ impl<S, T: ?Sized> Event<S, T> {
     }
 
     fn rest_is_empty(&self) -> bool {
-        self.rest().map_or(true, Rest::is_empty)
+        self.rest().is_none_or(Rest::is_empty)
     }
 
     fn add(&self, once: bool, f: Listener<S, T>) -> ListenerId {

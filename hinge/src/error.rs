@@ -179,6 +179,7 @@ pub enum Error {
     /// twice, an unroutable ROUTER peer, ...), with the operation and the
     /// endpoint or socket it concerned.
     #[cfg(feature = "zmq")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "zmq")))]
     #[error("{op} {endpoint}: {source}")]
     Zmq {
         /// What was being done.

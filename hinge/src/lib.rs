@@ -4,6 +4,37 @@
 //! [libev](http://software.schmorp.de/pkg/libev.html), in the spirit of
 //! Node.js, without an async runtime.
 //!
+//! ## When to choose hinge
+//!
+//! - **Choose hinge** for a server or client written as callbacks on one
+//!   loop (Node's `net`/`http` style) that must be as fast as C on libev,
+//!   small to build, and free of an async runtime: sockets, timers,
+//!   signals, child processes, a work pool, HTTP/1.1 and ZeroMQ, all on
+//!   one thread, with `unsafe` nowhere in your code.
+//! - **Choose tokio** (or smol) when you want `async`/`await`, the crates
+//!   written for it (hyper's client, database drivers, tonic), or one
+//!   runtime spread over every core. hinge runs one loop per thread and,
+//!   for now, callbacks only.
+//!
+//! ## Map
+//!
+//! | module or type | what it is | feature |
+//! |---|---|---|
+//! | [`Loop`], [`LoopBuilder`] | the event loop: run, break, time, backends | |
+//! | [`Timer`], [`Io`], [`Signal`], [`Child`], [`Stat`], [`Idle`], [`Prepare`], [`Check`], [`Async`], [`Fork`], [`Cleanup`], [`Periodic`] | libev's watchers, sharing the [`Watcher`] trait | |
+//! | [`Server`], [`Socket`], [`tcp_send`] | TCP and Unix-domain streams in Node's `net` vocabulary | |
+//! | [`Event`], [`ListenerId`] | typed events: the listeners of every type, and of your own | |
+//! | [`pipe()`], [`pipe::Readable`], [`pipe::Writable`] | streaming with backpressure by construction | |
+//! | [`Pool`] | work on other threads, results back on the loop's | |
+//! | [`Loop::set_timeout`], [`Loop::defer`], [`Loop::on_signal`] | Node's timers, `setImmediate`, signal handlers | |
+//! | [`Error`] | the one error type | |
+//! | `http` | an HTTP/1.1 server: `http::Server`, `Request`, `Response` | `http` (default) |
+//! | `zmq` | ZeroMQ sockets on the loop | `zmq` |
+//!
+//! Modules behind a feature are labelled with it in these docs (on
+//! docs.rs, which builds with every feature); a build without the
+//! feature has no such module.
+//!
 //! ## Guide
 //!
 //! Create a [`Loop`], attach watchers to it, and [`run`](Loop::run) it.
@@ -150,6 +181,7 @@
 //!   other threads may use.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod defer;
 #[macro_use]
@@ -159,6 +191,7 @@ mod event_loop;
 mod ffi;
 mod handle;
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 mod net;
 pub mod pipe;
@@ -167,6 +200,7 @@ mod ready;
 mod timers;
 mod watcher;
 #[cfg(feature = "zmq")]
+#[cfg_attr(docsrs, doc(cfg(feature = "zmq")))]
 pub mod zmq;
 
 pub use defer::Priority;

@@ -460,7 +460,7 @@ fn error_answers_are_read_not_reset() {
     let mut c = Client::connect(s.port);
     // A bad head followed by a lot more: the client still reads the 400.
     let mut junk = b"GET /hello HTTP/1.1\r\n\r\n".to_vec();
-    junk.extend(std::iter::repeat(b'x').take(200_000));
+    junk.extend(std::iter::repeat_n(b'x', 200_000));
     let _ = std::io::Write::write_all(&mut c.stream, &junk);
     let r = c.response(false);
     assert_eq!(r.status, 400);

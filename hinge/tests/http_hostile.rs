@@ -115,7 +115,7 @@ fn mutate(rng: &mut Rng, base: &[u8]) -> Vec<u8> {
             }
             5 => {
                 let n = rng.below(40);
-                v.splice(at..at, std::iter::repeat(b'a').take(n));
+                v.splice(at..at, std::iter::repeat_n(b'a', n));
             }
             _ => {
                 let piece = SEEDS[rng.below(SEEDS.len())];

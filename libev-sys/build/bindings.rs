@@ -95,3 +95,10 @@ fn vendored(lib: &Libev, dest: &Path, why: &str) {
         fail(&format!("cannot copy {VENDORED}: {e}"));
     }
 }
+
+/// For docs.rs, which has no libev: the shipped bindings, as they are.
+pub fn for_docs(out_dir: &Path) {
+    if let Err(e) = std::fs::copy(VENDORED, out_dir.join("bindings.rs")) {
+        fail(&format!("cannot copy {VENDORED}: {e}"));
+    }
+}

@@ -21,6 +21,7 @@
 //! | `LIBEV_SYS_VENDORED_BINDINGS` | `1` skips bindgen and uses `vendor/` even when libclang is present |
 //! | `LIBCLANG_PATH` | where to look for libclang (read by clang-sys) |
 //! | `PKG_CONFIG_PATH` and friends | read by the pkg-config crate |
+//! | `DOCS_RS` | set by docs.rs, which has no libev: document the shipped bindings, link nothing |
 
 use std::path::PathBuf;
 
@@ -49,6 +50,11 @@ fn main() {
     println!("cargo:rerun-if-changed=vendor");
 
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    if env("DOCS_RS").is_some() {
+        // Documentation only: nothing is linked or run.
+        bindings::for_docs(&out_dir);
+        return;
+    }
     let want_static = cfg!(feature = "static") || env("LIBEV_STATIC").as_deref() == Some("1");
 
     let lib = find::libev(want_static);

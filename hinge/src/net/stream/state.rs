@@ -106,7 +106,7 @@ impl<'a> Queue<'a> {
         self.0
             .rare
             .get()
-            .map_or(true, |r| r.queue.borrow().is_empty())
+            .is_none_or(|r| r.queue.borrow().is_empty())
     }
 
     /// The queue, if it was ever allocated.
