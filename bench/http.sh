@@ -188,3 +188,6 @@ if rs:
 open(out, "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY
+# The HTTP chart BENCHMARKS.md opens with (needs matplotlib).
+python3 bench/charts.py --http "$RUNS" --out "$(dirname "$OUT")/charts" ||
+  echo "http.sh: chart not drawn: pip install matplotlib, then run bench/charts.py" >&2

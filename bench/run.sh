@@ -196,6 +196,9 @@ python3 bench/report.py --raw "$RAW" --out "$OUT" --notes "$LOGDIR/notes" \
   --meta rounds="$ROUNDS" duration_s="$DURATION" warmup_s="$WARMUP" \
   idle_conns="$IDLE_CONNS" server_cpu="$SERVER_CPU" loadgen_cpu="$LOADGEN_CPU" \
   clk_tck="$(getconf CLK_TCK)" hinge_rev="$HINGE_REV"
+# The charts BENCHMARKS.md opens with, beside the JSON (needs matplotlib).
+python3 bench/charts.py --echo "$OUT" --out "$(dirname "$OUT")/charts" ||
+  say "charts not drawn: pip install matplotlib, then run bench/charts.py"
 if [ "$failures" -gt 0 ]; then
   say "$failures measurement(s) failed; server and load generator logs kept in $LOGDIR"
   exit 1
