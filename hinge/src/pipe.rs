@@ -19,9 +19,41 @@ pub enum Flow<'a> {
     Failed(&'a Error),
 }
 
-/// What [`Readable::read_into`] is given: called with each chunk, then
-/// once with the end or the failure.
-pub type Reader = Box<dyn FnMut(&Loop, Flow<'_>)>;
+/// What [`Readable::read_into`] is given: the pipe's side that takes
+/// each chunk, then the end or the failure. A cheap handle: clone it into
+/// each listener of the source; [`deliver`](Reader::deliver) never
+/// re-enters it (a nested emission is skipped).
+///
+/// ```
+/// use hinge::pipe::{Flow, Reader};
+/// # let lp = hinge::Loop::new()?;
+/// let r = Reader::new(|_, flow| {
+///     if let Flow::Data(bytes) = flow {
+///         assert_eq!(bytes, b"x");
+///     }
+/// });
+/// r.clone().deliver(&lp, Flow::Data(b"x"));
+/// # Ok::<(), hinge::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Reader(Rc<RefCell<FlowFn>>);
+
+/// The function behind a [`Reader`].
+type FlowFn = Box<dyn FnMut(&Loop, Flow<'_>)>;
+
+impl Reader {
+    /// Wraps the function that takes the source's flow.
+    pub fn new(f: impl FnMut(&Loop, Flow<'_>) + 'static) -> Reader {
+        Reader(Rc::new(RefCell::new(Box::new(f))))
+    }
+
+    /// Hands `flow` to the pipe, unless it is taking one already.
+    pub fn deliver(&self, lp: &Loop, flow: Flow<'_>) {
+        if let Ok(mut f) = self.0.try_borrow_mut() {
+            f(lp, flow);
+        }
+    }
+}
 
 /// `pipe`'s completion callback.
 type Done = Box<dyn FnOnce(&Loop, Result<()>)>;
@@ -171,7 +203,7 @@ where
     }));
     pipe.ids.borrow_mut().1 = vec![drain, gone];
     let p = pipe.clone();
-    let src_ids = src.read_into(Box::new(move |lp, flow| match flow {
+    let src_ids = src.read_into(Reader::new(move |lp, flow| match flow {
         Flow::Data(bytes) => match p.dst.write_chunk(bytes) {
             Ok(true) => {}
             Ok(false) => p.src.pause(),
@@ -225,17 +257,16 @@ fn failure(e: &Error) -> Error {
 
 impl Readable for Socket {
     fn read_into(&self, f: Reader) -> Vec<ListenerId> {
-        let f = Rc::new(RefCell::new(f));
         let (data, end, error, close) = (f.clone(), f.clone(), f.clone(), f);
         vec![
-            self.on_data(move |lp, _, bytes| call(&data, lp, Flow::Data(bytes))),
-            self.on_end(move |lp, _| call(&end, lp, Flow::End)),
-            self.on_error(move |lp, _, e| call(&error, lp, Flow::Failed(e))),
+            self.on_data(move |lp, _, bytes| data.deliver(lp, Flow::Data(bytes))),
+            self.on_end(move |lp, _| end.deliver(lp, Flow::End)),
+            self.on_error(move |lp, _, e| error.deliver(lp, Flow::Failed(e))),
             self.on_close(move |lp, _, _| {
                 // Closed before its end (an `end` or an error came first
                 // otherwise, and finished the pipe).
                 let e = Error::Closed { op: "pipe" };
-                call(&close, lp, Flow::Failed(&e));
+                close.deliver(lp, Flow::Failed(&e));
             }),
         ]
     }
@@ -254,14 +285,6 @@ impl Readable for Socket {
 
     fn off(&self, id: ListenerId) -> bool {
         Socket::off(self, id)
-    }
-}
-
-/// Calls a shared source callback, unless it is already running (a
-/// nested emission): the pipe's callbacks never re-enter.
-fn call(f: &Rc<RefCell<Reader>>, lp: &Loop, flow: Flow<'_>) {
-    if let Ok(mut f) = f.try_borrow_mut() {
-        f(lp, flow);
     }
 }
 

@@ -1,30 +1,17 @@
 //! A request body is a [`Readable`] and a response a [`Writable`], so
 //! [`pipe`](crate::pipe()) streams between them and sockets.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
 use super::{Request, Response};
 use crate::pipe::{Flow, Readable, Reader, Writable};
 use crate::{ListenerId, Loop, Result};
 
-type Shared = Rc<RefCell<Reader>>;
-
-/// Calls the pipe's reader unless it is running already.
-fn call(f: &Shared, lp: &Loop, flow: Flow<'_>) {
-    if let Ok(mut f) = f.try_borrow_mut() {
-        f(lp, flow);
-    }
-}
-
 impl Readable for Request {
     fn read_into(&self, f: Reader) -> Vec<ListenerId> {
-        let f: Shared = Rc::new(RefCell::new(f));
         let (data, end, error) = (f.clone(), f.clone(), f);
         vec![
-            self.on_data(move |lp, _, bytes| call(&data, lp, Flow::Data(bytes))),
-            self.on_end(move |lp, _| call(&end, lp, Flow::End)),
-            self.on_error(move |lp, _, e| call(&error, lp, Flow::Failed(e))),
+            self.on_data(move |lp, _, bytes| data.deliver(lp, Flow::Data(bytes))),
+            self.on_end(move |lp, _| end.deliver(lp, Flow::End)),
+            self.on_error(move |lp, _, e| error.deliver(lp, Flow::Failed(e))),
         ]
     }
 

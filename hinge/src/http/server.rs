@@ -71,26 +71,14 @@ impl<F: ?Sized> Handlers<F> {
 }
 
 impl<F: ?Sized> Snapshot<F> {
-    /// `call`, consuming the snapshot: if a listener panics, the snapshot
-    /// (maybe the last owner of a listener that was removed meanwhile) is
-    /// dropped before the panic goes on, so that a capture whose `Drop`
-    /// panics too cannot abort the process.
+    /// `call`, consuming the snapshot, under [`guarded`].
     fn call_guarded<T>(
         self,
         last: T,
         clone: impl Fn(&T) -> T,
         call: impl FnMut(&mut F, T),
     ) -> bool {
-        let ran = catch_unwind(AssertUnwindSafe(|| self.call(last, clone, call)));
-        match ran {
-            Ok(ran) => ran,
-            Err(payload) => {
-                if let Err(second) = catch_unwind(AssertUnwindSafe(move || drop(self))) {
-                    crate::discard_panic(second);
-                }
-                resume_unwind(payload)
-            }
-        }
+        guarded(self, |list| list.call(last, clone, call))
     }
 
     /// Calls each listener that is not already running (a nested loop
@@ -118,6 +106,21 @@ impl<F: ?Sized> Snapshot<F> {
             }
         }
         ran
+    }
+}
+
+/// Runs `f` on `keep`. If `f` panics, `keep` (maybe the last owner of a
+/// listener removed meanwhile) is dropped before the panic goes on, so
+/// that a capture whose `Drop` panics too cannot abort the process.
+fn guarded<K, R>(keep: K, f: impl FnOnce(&K) -> R) -> R {
+    match catch_unwind(AssertUnwindSafe(|| f(&keep))) {
+        Ok(r) => r,
+        Err(payload) => {
+            if let Err(second) = catch_unwind(AssertUnwindSafe(move || drop(keep))) {
+                crate::discard_panic(second);
+            }
+            resume_unwind(payload)
+        }
     }
 }
 
@@ -557,40 +560,22 @@ impl Shared {
         let me = Server {
             shared: self.clone(),
         };
-        let snapshot = self.requests.snapshot();
-        if let Some(Snapshot::One(f)) = snapshot {
+        let ran = match self.requests.snapshot() {
+            None => false,
             // The common case, one listener: no clones of the exchange.
-            let ran = catch_unwind(AssertUnwindSafe(|| match f.try_borrow_mut() {
+            Some(Snapshot::One(f)) => guarded(f, |f| match f.try_borrow_mut() {
                 Ok(mut call) => {
                     call(lp, &me, req, res);
                     true
                 }
                 Err(_) => false,
-            }));
-            match ran {
-                Ok(true) => return,
-                Ok(false) => {}
-                Err(payload) => {
-                    // `f` may be the last owner of a listener removed
-                    // meanwhile: dropped before the panic goes on.
-                    if let Err(second) = catch_unwind(AssertUnwindSafe(move || drop(f))) {
-                        crate::discard_panic(second);
-                    }
-                    resume_unwind(payload)
-                }
-            }
-            crate::report_unhandled(format_args!(
-                "http: no request listener ran (re-entered by a nested loop run); answering 500"
-            ));
-            return;
-        }
-        let ran = snapshot.is_some_and(|list| {
-            list.call_guarded(
+            }),
+            Some(many) => many.call_guarded(
                 (req, res),
                 |(q, s)| (q.clone(), s.clone()),
                 |f, (req, res)| f(lp, &me, req, res),
-            )
-        });
+            ),
+        };
         if !ran {
             crate::report_unhandled(format_args!(
                 "http: no request listener ran (none added, or re-entered by a nested loop run); answering 500"
@@ -598,38 +583,44 @@ impl Shared {
         }
     }
 
-    /// Hands a connection over to the `upgrade` or `connect` listeners;
-    /// returns `false` (and keeps the connection) if there are none.
+    /// Whether `upgrade` (or, for CONNECT, `connect`) listeners would
+    /// take the connection over.
+    pub(super) fn takes_over(&self, connect: bool) -> bool {
+        !self.handovers(connect).0.borrow().is_empty()
+    }
+
+    fn handovers(&self, connect: bool) -> &Handlers<HandoverFn> {
+        if connect {
+            &self.connects
+        } else {
+            &self.upgrades
+        }
+    }
+
+    /// Hands a connection, already let go of, to the `upgrade` or
+    /// `connect` listeners; if none can run, it is destroyed.
     pub(super) fn hand_over(
         self: &Rc<Self>,
         lp: &Loop,
         connect: bool,
-        take: impl FnOnce() -> (Request, Socket, Vec<u8>),
-    ) -> bool {
-        let handlers = if connect {
-            &self.connects
-        } else {
-            &self.upgrades
-        };
-        let Some(list) = handlers.snapshot() else {
-            return false;
-        };
-        let (req, sock, rest) = take();
+        (req, sock, rest): (Request, Socket, Vec<u8>),
+    ) {
         let me = Server {
             shared: self.clone(),
         };
-        let ran = list.call_guarded(
-            (req, sock.clone()),
-            |(q, s)| (q.clone(), s.clone()),
-            |f, (req, sock)| f(lp, &me, req, sock, &rest),
-        );
+        let ran = self.handovers(connect).snapshot().is_some_and(|list| {
+            list.call_guarded(
+                (req, sock.clone()),
+                |(q, s)| (q.clone(), s.clone()),
+                |f, (req, sock)| f(lp, &me, req, sock, &rest),
+            )
+        });
         if !ran {
             crate::report_unhandled(format_args!(
-                "http: the upgrade listener was re-entered (a nested loop run?); closing"
+                "http: no upgrade listener ran (removed, or re-entered by a nested loop run); closing"
             ));
             sock.destroy();
         }
-        true
     }
 
     pub(super) fn schedule(&self, conn: Rc<Conn>) {

@@ -237,18 +237,13 @@ impl ZmqSocket {
         let sock = self.inner.sock.borrow_mut().take();
         drop(sock);
         self.inner.queue.borrow_mut().clear();
-        if let (true, Some(lp)) = (owed, lp) {
-            // The same rule as hinge's sockets: `close` once, also at the
-            // loop's end; a panicking listener does not keep the others.
-            let close = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // The same rule as hinge's sockets: `close` once, also at the
+        // loop's end; the listeners go even if one of them panics.
+        let close = || {
+            if let (true, Some(lp)) = (owed, lp) {
                 self.inner.events.close.emit(lp, self, &());
-            }));
-            self.remove_all_listeners();
-            if let Err(payload) = close {
-                std::panic::resume_unwind(payload);
             }
-            return;
-        }
-        self.remove_all_listeners();
+        };
+        super::listeners::all_of(&[&close, &|| self.remove_all_listeners()]);
     }
 }

@@ -127,27 +127,20 @@ impl Conn {
     #[cold]
     #[inline(never)]
     fn start_handover(self: &Rc<Self>, lp: &Loop, head: Head, rest: &[u8]) -> bool {
-        let shared = &self.shared;
         let connect = head.method == Method::CONNECT;
-        {
-            let mut head = Some(head);
-            let taken = shared.hand_over(lp, connect, || {
-                let head = head.take().expect("taken once");
-                self.hand_over(head, rest)
-            });
-            if taken {
-                return false;
-            }
-            if connect {
-                // A 2xx to CONNECT would make the rest of the connection
-                // a tunnel: with nobody to run one, refuse it (as Node
-                // closes it) rather than parse the tunnel as HTTP.
-                self.refuse(lp, head::refuse(501, "CONNECT with no connect listener"));
-                return false;
-            }
-            let Some(h) = head else { return false };
-            self.start_exchange(lp, h)
+        if self.shared.takes_over(connect) {
+            let taken = self.hand_over(head, rest);
+            self.shared.hand_over(lp, connect, taken);
+            return false;
         }
+        if connect {
+            // A 2xx to CONNECT would make the rest of the connection a
+            // tunnel: with nobody to run one, refuse it (as Node closes
+            // it) rather than parse the tunnel as HTTP.
+            self.refuse(lp, head::refuse(501, "CONNECT with no connect listener"));
+            return false;
+        }
+        self.start_exchange(lp, head)
     }
 
     /// An ordinary request: the exchange starts, and the request
