@@ -162,6 +162,11 @@ pub enum Error {
         /// What was attempted.
         op: &'static str,
     },
+    /// [`Loop::block_on`](crate::Loop::block_on) was called while the
+    /// loop runs: from a callback or a task, or from inside another
+    /// `block_on`. Await the future instead, or spawn it.
+    #[error("block_on cannot run inside the loop it would run (from a callback, a task, or another block_on): await or spawn the future instead")]
+    NestedBlockOn,
     /// A line longer than the limit of a [`LineSplitter`](crate::LineSplitter).
     #[error("a line is longer than the limit of {max} bytes")]
     LineTooLong {
@@ -275,6 +280,42 @@ impl Error {
         }
     }
 
+    /// A copy of a connection error, for a second receiver (an `error`
+    /// listener gets `&Error`; a future hands out an owned one). The OS
+    /// error underneath is rebuilt from its code or kind and message.
+    pub(crate) fn replica(&self) -> Error {
+        fn copy(source: &io::Error) -> io::Error {
+            match source.raw_os_error() {
+                Some(code) => io::Error::from_raw_os_error(code),
+                None => io::Error::new(source.kind(), source.to_string()),
+            }
+        }
+        match self {
+            Error::NameNotFound { host, source } => Error::NameNotFound {
+                host: host.clone(),
+                source: copy(source),
+            },
+            Error::InvalidAddress { addr, reason } => Error::InvalidAddress {
+                addr: addr.clone(),
+                reason: *reason,
+            },
+            Error::Closed { op } => Error::Closed { op: *op },
+            Error::AddrInUse { op, addr, source }
+            | Error::AddrNotAvailable { op, addr, source }
+            | Error::ConnectionRefused { op, addr, source }
+            | Error::ConnectionReset { op, addr, source }
+            | Error::TimedOut { op, addr, source }
+            | Error::Unreachable { op, addr, source }
+            | Error::TooManyOpenFiles { op, addr, source }
+            | Error::Io { op, addr, source } => Error::from_io(*op, addr, copy(source)),
+            other => Error::Io {
+                op: "connect",
+                addr: String::new(),
+                source: io::Error::other(other.to_string()),
+            },
+        }
+    }
+
     /// The underlying OS error, if there is one.
     ///
     /// ```
@@ -294,6 +335,33 @@ impl Error {
             | Error::Io { source, .. } => Some(source),
             _ => None,
         }
+    }
+}
+
+/// For `std::io` interfaces (futures-io's `AsyncRead`, tokio's, ...): the
+/// kind of the OS error underneath if there is one, else the kind that
+/// fits; the hinge error stays inside as the source
+/// (`io::Error::get_ref`).
+///
+/// ```
+/// let e: std::io::Error = hinge::Error::Closed { op: "send" }.into();
+/// assert_eq!(e.kind(), std::io::ErrorKind::NotConnected);
+/// assert!(e.get_ref().unwrap().is::<hinge::Error>());
+/// ```
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        let kind = match &e {
+            Error::Closed { .. } => io::ErrorKind::NotConnected,
+            Error::WouldBlock { .. } => io::ErrorKind::WouldBlock,
+            Error::InvalidAddress { .. }
+            | Error::InvalidFd(_)
+            | Error::InvalidEvents(_)
+            | Error::InvalidPath
+            | Error::InvalidTime(_)
+            | Error::InvalidSignal(_) => io::ErrorKind::InvalidInput,
+            other => other.io_error().map_or(io::ErrorKind::Other, |s| s.kind()),
+        };
+        io::Error::new(kind, e)
     }
 }
 

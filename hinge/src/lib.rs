@@ -197,6 +197,9 @@ mod net;
 pub mod pipe;
 mod pool;
 mod ready;
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub mod task;
 mod timers;
 mod watcher;
 #[cfg(feature = "zmq")]
@@ -206,7 +209,9 @@ pub mod zmq;
 pub use defer::Priority;
 pub use emitter::{Event, ListenerId};
 pub use error::{discard_panic, report_unhandled, Error, Result};
-pub use event_loop::{libev_version, priority_range, time, Backend, Loop, LoopBuilder};
+pub use event_loop::{
+    libev_version, priority_range, time, Backend, Loop, LoopBuilder, LoopHandle,
+};
 pub use net::{
     tcp_send, Addr, LineSplitter, SendOptions, Server, ServerEvent, Socket, SocketEvent,
     DEFAULT_HIGH_WATER,
@@ -214,6 +219,8 @@ pub use net::{
 pub use pipe::pipe;
 pub use pool::{JobError, Pool, PoolBuilder};
 pub use ready::Ready;
+#[cfg(feature = "async")]
+pub use task::Task;
 pub use timers::TimerHandle;
 pub use watcher::SignalHandle;
 

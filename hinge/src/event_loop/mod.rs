@@ -386,6 +386,57 @@ impl Loop {
     }
 }
 
+impl Loop {
+    /// A cheap, non-owning handle to this loop, for code that must hold
+    /// the loop rather than borrow it: a task (`'static`), a struct.
+    /// It derefs to [`Loop`], so every method taking `&Loop` takes it.
+    /// Dropping a handle changes nothing; only the `Loop` itself tears the
+    /// loop down, after which handles see a dead loop (watchers made on it
+    /// are inert, `run` returns at once).
+    ///
+    /// ```
+    /// let lp = hinge::Loop::new()?;
+    /// let h = lp.handle();
+    /// lp.spawn_local(async move {
+    ///     let later = h.set_timeout(std::time::Duration::ZERO, |_| println!("later"));
+    ///     drop(later); // a TimerHandle: dropping it does not clear it
+    /// })
+    /// .detach();
+    /// lp.run();
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn handle(&self) -> LoopHandle {
+        LoopHandle(Loop::view(&self.core))
+    }
+}
+
+/// A non-owning handle to a [`Loop`], from [`Loop::handle`]: clone it
+/// freely, use it as a `&Loop` (it derefs to one). Like `Loop`, it is
+/// neither `Send` nor `Sync`.
+///
+/// ```
+/// fn ticks(lp: &hinge::Loop) -> u32 { lp.iteration() }
+/// let lp = hinge::Loop::new()?;
+/// let h: hinge::LoopHandle = lp.handle();
+/// assert_eq!(ticks(&h), 0);
+/// # Ok::<(), hinge::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct LoopHandle(Loop);
+
+impl Clone for LoopHandle {
+    fn clone(&self) -> LoopHandle {
+        LoopHandle(Loop::view(&self.0.core))
+    }
+}
+
+impl std::ops::Deref for LoopHandle {
+    type Target = Loop;
+    fn deref(&self) -> &Loop {
+        &self.0
+    }
+}
+
 impl Drop for Loop {
     fn drop(&mut self) {
         if self.owner {

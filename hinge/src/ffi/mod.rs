@@ -51,4 +51,4 @@ pub(crate) use loop_core::{
     embeddable_backends, priority_range, recommended_backends, supported_backends, time, version,
     LoopCore,
 };
-pub(crate) use sys::{accept, dup_fd, recv, send, uninit_buf};
+pub(crate) use sys::{accept, dup_fd, recv, recv_into, send, uninit_buf};

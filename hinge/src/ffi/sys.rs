@@ -96,3 +96,14 @@ pub(crate) fn dup_fd(fd: c_int) -> std::io::Result<std::os::fd::OwnedFd> {
     // else refers to; the OwnedFd is its only owner.
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(new) })
 }
+
+/// `read(2)` into an initialised buffer: the byte count.
+pub(crate) fn recv_into(fd: c_int, buf: &mut [u8]) -> std::io::Result<usize> {
+    // SAFETY: buf is valid for writes of buf.len() bytes.
+    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // read(2) never returns more than it was asked for.
+    Ok((n as usize).min(buf.len()))
+}

@@ -10,5 +10,9 @@ mod sys;
 pub use addr::Addr;
 pub use client::{tcp_send, SendOptions};
 pub use lines::LineSplitter;
+#[cfg(feature = "async")]
+pub use server::Incoming;
 pub use server::{Server, ServerEvent};
+#[cfg(feature = "async")]
+pub use stream::Connected;
 pub use stream::{Socket, SocketEvent, DEFAULT_HIGH_WATER};

@@ -1,5 +1,7 @@
 //! Listening servers, TCP or Unix-domain.
 
+#[cfg(feature = "async")]
+pub use incoming::Incoming;
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -7,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 mod accept;
+#[cfg(feature = "async")]
+mod incoming;
 
 use crate::event_loop::Loop;
 use slab::Slab;

@@ -59,6 +59,8 @@ impl Socket {
             return;
         }
         inner.release_io(true);
+        // Tasks waiting on the socket see it closed.
+        self.wake_waiters();
         inner.state.set(flag::HAS_IDLE_TIMER, false);
         if let Some(r) = inner.rare.get() {
             drop(r.idle_timer.borrow_mut().take());

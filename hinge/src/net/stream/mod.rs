@@ -2,12 +2,17 @@
 //! or connected: its public face. The engine behind it is split by
 //! concern: `state` (flags, tables), `read`, `write`, `connect`, `close`.
 
+mod async_io;
 mod close;
+#[cfg(feature = "async")]
+mod connected;
 mod connect;
 mod read;
 mod state;
 mod write;
 
+#[cfg(feature = "async")]
+pub use connected::Connected;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -182,7 +187,9 @@ impl Socket {
         self.update_interest();
     }
 
-    /// Resumes reading after [`pause`](Socket::pause).
+    /// Resumes reading after [`pause`](Socket::pause), and emitting
+    /// `data`: also after a task read the socket through `AsyncRead`
+    /// (which stops `data`), so that callbacks can take it back.
     ///
     /// ```
     /// # let lp = hinge::Loop::new()?;
@@ -193,7 +200,9 @@ impl Socket {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn resume(&self) {
-        self.inner.state.set(flag::PAUSED, false);
+        // Also back to flowing mode from a task's pull mode (as a Node
+        // stream leaves paused mode): `data` is emitted again.
+        self.inner.state.set(flag::PAUSED | flag::PULL | flag::READ_WAIT, false);
         self.update_interest();
     }
 

@@ -16,7 +16,7 @@ const READS_PER_WAKEUP: usize = 4;
 impl Socket {
     #[inline]
     pub(super) fn handle_io(&self, lp: &Loop, ev: Ready) {
-        if self.inner.state.has(flag::CONNECTING) || ev.is_error() {
+        if self.inner.state.has(flag::CONNECTING | flag::ASYNC) || ev.is_error() {
             return self.on_io_rare(lp, ev);
         }
         if ev.is_writable() {
@@ -27,12 +27,17 @@ impl Socket {
         }
     }
 
-    #[cold]
+    /// Connecting, errors, and sockets used from async code.
     pub(super) fn on_io_rare(&self, lp: &Loop, ev: Ready) {
         if self.inner.state.has(flag::CONNECTING) {
             if ev.is_writable() || ev.is_error() {
                 self.finish_connect(lp);
+                // A task waiting to read or write tries again.
+                self.wake_waiters();
             }
+            return;
+        }
+        if self.inner.state.has(flag::ASYNC) && self.on_io_async(lp, ev) {
             return;
         }
         let source = io::Error::other("libev reported an error on the socket");

@@ -8,6 +8,7 @@ use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::{Rc, Weak};
+use std::task::Waker;
 
 use super::{Socket, DEFAULT_HIGH_WATER};
 use crate::event_loop::Loop;
@@ -49,6 +50,16 @@ pub(super) mod flag {
     pub(crate) const FINISHED: u16 = 1 << 10;
     /// The user asked that this socket not keep the loop alive.
     pub(crate) const UNREF: u16 = 1 << 11;
+    /// Read through `AsyncRead` (pull mode): readiness wakes the reading
+    /// task, which reads into its own buffer; no `data` events.
+    pub(crate) const PULL: u16 = 1 << 12;
+    /// Used through the async traits: readiness wakes tasks, and the
+    /// last handle's drop closes the socket.
+    pub(crate) const ASYNC: u16 = 1 << 13;
+    /// A task waits in `poll_read`.
+    pub(crate) const READ_WAIT: u16 = 1 << 14;
+    /// A task waits in `poll_write`, `poll_flush` or `poll_close`.
+    pub(crate) const WRITE_WAIT: u16 = 1 << 15;
     /// A `send` cannot go straight to the kernel.
     pub(crate) const NO_DIRECT_SEND: u16 = CONNECTING | ENDING | CLOSING | CLOSED;
 }
@@ -245,6 +256,15 @@ pub(crate) struct SocketInner {
     pub(super) server_slot: Cell<u32>,
     pub(super) events: SocketEvents,
     pub(super) rare: OnceCell<Box<Rare>>,
+    /// The tasks waiting on this socket, for sockets used from async code.
+    pub(super) wakers: OnceCell<Box<Wakers>>,
+}
+
+/// The tasks waiting to read and to write.
+#[derive(Default)]
+pub(super) struct Wakers {
+    pub(super) read: RefCell<Option<Waker>>,
+    pub(super) write: RefCell<Option<Waker>>,
 }
 
 /// The loop's open sockets: the loop owns a socket until it closes.
@@ -274,7 +294,9 @@ impl Owned for SocketCell {
         // OS resources first: no user code can stop that.
         self.release_io(true);
         let unsent = self.queue().take_all();
+        let waiting = self.wakers.get().map(|w| (w.read.take(), w.write.take()));
         let mut steps = panic::Steps::default();
+        steps.run(move || drop(waiting));
         if owed {
             // The loop is dead: listeners see a closed socket, and what
             // they start (timers, sockets) never runs.
@@ -326,6 +348,7 @@ impl Socket {
             server_slot: Cell::new(0),
             events: SocketEvents::default(),
             rare: OnceCell::new(),
+            wakers: OnceCell::new(),
         };
         let inner = SocketCell::create(core, state);
         let slot = core.local(SocketTable::default).join(&inner, true);
@@ -333,7 +356,7 @@ impl Socket {
         Socket { inner }
     }
 
-    pub(super) fn lp(&self) -> Loop {
+    pub(crate) fn lp(&self) -> Loop {
         Loop::view(&self.inner.loop_core)
     }
 

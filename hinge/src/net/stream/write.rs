@@ -284,13 +284,18 @@ impl Socket {
             return;
         }
         let mut want = Ready::NONE;
-        if inner.state.has(flag::CONNECTING) || !inner.queue().is_empty() {
+        if inner.state.has(flag::CONNECTING | flag::WRITE_WAIT) || !inner.queue().is_empty() {
             want |= Ready::WRITE;
         }
-        if !inner
-            .state
-            .has(flag::CONNECTING | flag::PAUSED | flag::READ_EOF)
-        {
+        let reading = if inner.state.has(flag::PULL) {
+            // Pull mode: only while a task waits to read.
+            inner.state.has(flag::READ_WAIT) && !inner.state.has(flag::CONNECTING)
+        } else {
+            !inner
+                .state
+                .has(flag::CONNECTING | flag::PAUSED | flag::READ_EOF)
+        };
+        if reading {
             want |= Ready::READ;
         }
         if want != inner.interest.get() {

@@ -1,0 +1,353 @@
+//! Sockets from async code: futures-io's (and tokio's) `AsyncRead` and
+//! `AsyncWrite`, `connected()`, and the rule that the last handle of a
+//! socket used that way closes it.
+//!
+//! The traits sit on the engine the events use: the same io watcher, the
+//! same flags, the same send queue. Reads switch the socket to *pull
+//! mode*: readiness wakes the waiting task, which reads straight into its
+//! own buffer (one copy, no allocation), and `data` is no longer emitted.
+//! Writes go straight to the kernel when nothing is queued; a full kernel
+//! buffer parks the task until the socket is writable, so a slow reader
+//! holds back the writer and nothing piles up in user space.
+
+use std::io;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use super::state::{flag, NO_SLOT};
+use super::Socket;
+use crate::event_loop::Loop;
+use crate::ffi;
+use crate::Ready;
+
+impl Socket {
+    /// Wakes the tasks waiting to read or write, so that they look again
+    /// (the socket connected, closed, or failed).
+    pub(super) fn wake_waiters(&self) {
+        let inner = &*self.inner;
+        inner.state.set(flag::READ_WAIT | flag::WRITE_WAIT, false);
+        if let Some(w) = inner.wakers.get() {
+            let read = w.read.take();
+            let write = w.write.take();
+            if let Some(r) = read {
+                r.wake();
+            }
+            if let Some(wr) = write {
+                wr.wake();
+            }
+        }
+    }
+
+    /// Readiness of a socket used from async code. Returns false for an
+    /// error event nobody waits on, which then takes the callbacks' path.
+    pub(super) fn on_io_async(&self, lp: &Loop, ev: Ready) -> bool {
+        let inner = &*self.inner;
+        if ev.is_error() {
+            if !inner.state.has(flag::READ_WAIT | flag::WRITE_WAIT) {
+                return false;
+            }
+            // The waiting tasks meet the error in their own recv or send.
+            self.wake_waiters();
+            return true;
+        }
+        let mut idle = false;
+        if ev.is_writable() {
+            if !inner.queue().is_empty() {
+                // Bytes queued by `send`: flush them first, in order.
+                self.flush(lp);
+                if inner.state.has(flag::CLOSED) {
+                    return true;
+                }
+            }
+            if inner.queue().is_empty() && inner.state.replace(flag::WRITE_WAIT, false) {
+                take_and_wake(&inner.wakers.get().map(|w| &w.write));
+            } else {
+                idle = inner.queue().is_empty();
+            }
+        }
+        if ev.is_readable() {
+            if inner.state.has(flag::PULL) {
+                if inner.state.replace(flag::READ_WAIT, false) {
+                    // The interest stays: the task usually reads, finds
+                    // nothing more and waits again, all without an
+                    // epoll_ctl. Readiness nobody waits for drops it.
+                    take_and_wake(&inner.wakers.get().map(|w| &w.read));
+                } else {
+                    idle = true;
+                }
+            } else {
+                self.read(lp);
+            }
+        }
+        if idle {
+            self.update_interest();
+        }
+        true
+    }
+
+    /// Whether no handle but the loop's own (its table, a server's list
+    /// of clients) and `self` holds the socket.
+    fn is_last_handle(&self) -> bool {
+        let inner = &*self.inner;
+        let mut internal = 1;
+        if inner.table_slot.get() != NO_SLOT {
+            internal += 1;
+        }
+        let server = inner.server.take();
+        if server.strong_count() > 0 {
+            internal += 1;
+        }
+        inner.server.set(server);
+        Rc::strong_count(&self.inner) <= internal
+    }
+}
+
+fn take_and_wake(slot: &Option<&std::cell::RefCell<Option<Waker>>>) {
+    let waker = slot.and_then(|s| s.take());
+    if let Some(w) = waker {
+        w.wake();
+    }
+}
+
+impl Drop for Socket {
+    /// A socket used from async code is owned by its handles, as a tokio
+    /// stream is: the last one's drop closes it (after flushing what is
+    /// queued). Callback sockets are owned by the loop, and their handles'
+    /// drops change nothing.
+    fn drop(&mut self) {
+        let state = &self.inner.state;
+        if state.has(flag::ASYNC) && !state.has(flag::CLOSING | flag::CLOSED) && self.is_last_handle() {
+            self.close();
+        }
+    }
+}
+
+/// Parks `cx`'s task in `slot`, keeping a waker that already matches.
+#[cfg(feature = "async")]
+fn park(slot: &std::cell::RefCell<Option<Waker>>, cx: &Context<'_>) {
+    let mut w = slot.borrow_mut();
+    match w.as_ref() {
+        Some(old) if old.will_wake(cx.waker()) => {}
+        _ => *w = Some(cx.waker().clone()),
+    }
+}
+
+#[cfg(feature = "async")]
+impl Socket {
+    /// Marks the socket as used from async code (and reading in pull
+    /// mode if `pull`).
+    pub(crate) fn enter_async(&self, pull: bool) {
+        let state = &self.inner.state;
+        if !state.has(flag::ASYNC) || (pull && !state.has(flag::PULL)) {
+            state.set(flag::ASYNC, true);
+            if pull {
+                state.set(flag::PULL, true);
+            }
+            self.inner.wakers.get_or_init(Box::default);
+            self.update_interest();
+        }
+    }
+
+    /// `AsyncRead::poll_read`: bytes given back first, then the kernel's.
+    pub(crate) fn poll_read_bytes(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.enter_async(true);
+        let inner = &*self.inner;
+        if inner.state.has(flag::CLOSED | flag::READ_EOF) || buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        if !inner.state.has(flag::CONNECTING) {
+            loop {
+                match ffi::recv_into(inner.fd(), buf) {
+                    Ok(0) => {
+                        self.on_eof_pull();
+                        return Poll::Ready(Ok(0));
+                    }
+                    Ok(n) => {
+                        inner.bytes_read.set(inner.bytes_read.get() + n as u64);
+                        self.touch();
+                        return Poll::Ready(Ok(n));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Poll::Ready(Err(self.fail_async("read", e))),
+                }
+            }
+        }
+        park(&inner.wakers.get_or_init(Box::default).read, cx);
+        inner.state.set(flag::READ_WAIT, true);
+        if !inner.interest.get().is_readable() {
+            self.update_interest();
+        }
+        Poll::Pending
+    }
+
+    /// The peer ended, seen by a task: unlike a callback socket, which
+    /// ends its own side too unless half-open is allowed, a task decides
+    /// (`close`, or its handle's drop), as with a tokio stream.
+    fn on_eof_pull(&self) {
+        let inner = &*self.inner;
+        inner.state.set(flag::READ_EOF, true);
+        self.update_interest();
+        if let Some(r) = inner.rare.get() {
+            let lp = self.lp();
+            r.end
+                .emit_while(&lp, self, &(), || !inner.state.has(flag::CLOSED));
+        }
+        if inner.state.has(flag::WRITE_SHUT) && !inner.state.has(flag::CLOSED) {
+            self.finish_close(false);
+        }
+    }
+
+    /// An OS error met by a task: it gets the error, and the socket closes
+    /// (with `close(true)`, without an `error` event: the task has it).
+    fn fail_async(&self, op: &'static str, e: io::Error) -> io::Error {
+        let err = crate::Error::from_io(op, self.label(), e);
+        self.finish_close(true);
+        err.into()
+    }
+
+    /// `AsyncWrite::poll_write`.
+    pub(crate) fn poll_write_bytes(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        self.enter_async(false);
+        let inner = &*self.inner;
+        if inner.state.has(flag::CLOSED | flag::CLOSING | flag::ENDING) {
+            return Poll::Ready(Err(crate::Error::Closed { op: "write" }.into()));
+        }
+        if data.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        if !inner.state.has(flag::CONNECTING) {
+            if inner.queued.get() > 0 {
+                // Behind bytes queued by `send`: queue too, up to the
+                // high-water mark, so that the order holds.
+                if inner.queued.get() < inner.high_water() {
+                    return Poll::Ready(match self.send_inner(data, None) {
+                        Ok(_) => Ok(data.len()),
+                        Err(e) => Err(e.into()),
+                    });
+                }
+            } else {
+                loop {
+                    match ffi::send(inner.fd(), data) {
+                        Ok(n) => {
+                            self.sent_now(n);
+                            return Poll::Ready(Ok(n));
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) => return Poll::Ready(Err(self.fail_async("write", e))),
+                    }
+                }
+            }
+        }
+        self.park_writer(cx);
+        Poll::Pending
+    }
+
+    fn park_writer(&self, cx: &mut Context<'_>) {
+        let inner = &*self.inner;
+        park(&inner.wakers.get_or_init(Box::default).write, cx);
+        inner.state.set(flag::WRITE_WAIT, true);
+        if !inner.interest.get().is_writable() {
+            self.update_interest();
+        }
+    }
+
+    /// `AsyncWrite::poll_flush`: ready once the send queue is empty.
+    pub(crate) fn poll_flush_bytes(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.enter_async(false);
+        let inner = &*self.inner;
+        if inner.state.has(flag::CLOSED) || inner.queue().is_empty() {
+            return Poll::Ready(Ok(()));
+        }
+        self.park_writer(cx);
+        Poll::Pending
+    }
+
+    /// `AsyncWrite::poll_close`: flushes, then half-closes (`end()`): the
+    /// peer reads EOF; reading goes on until it ends too.
+    pub(crate) fn poll_end(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.poll_flush_bytes(cx) {
+            Poll::Ready(Ok(())) => {
+                self.end();
+                Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
+    }
+}
+
+#[cfg(feature = "async")]
+impl futures_io::AsyncRead for Socket {
+    /// Reads what the peer sent, straight from the kernel into `buf`;
+    /// `Ok(0)` once the peer has ended (or the socket closed). The first
+    /// call switches the socket to pull mode: `data` is no longer emitted.
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_bytes(cx, buf)
+    }
+}
+
+#[cfg(feature = "async")]
+impl futures_io::AsyncWrite for Socket {
+    /// Writes as much of `data` as the kernel takes now; waits while it
+    /// takes nothing (backpressure).
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_bytes(cx, data)
+    }
+
+    fn poll_flush(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush_bytes(cx)
+    }
+
+    /// Flushes, then half-closes, as [`Socket::end`] does.
+    fn poll_close(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_end(cx)
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl tokio::io::AsyncRead for Socket {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let dst = buf.initialize_unfilled();
+        match self.poll_read_bytes(cx, dst) {
+            Poll::Ready(Ok(n)) => {
+                buf.advance(n);
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl tokio::io::AsyncWrite for Socket {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_bytes(cx, data)
+    }
+
+    fn poll_flush(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush_bytes(cx)
+    }
+
+    /// Flushes, then half-closes, as [`Socket::end`] does.
+    fn poll_shutdown(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_end(cx)
+    }
+}
