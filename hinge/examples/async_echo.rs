@@ -73,7 +73,10 @@ fn main() -> hinge::Result<()> {
     lp.block_on(async move {
         let mut incoming = server.incoming();
         while let Some(client) = incoming.next().await {
-            let peer = client.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+            let peer = client
+                .peer_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
             if !quiet {
                 println!("new client {peer}");
             }

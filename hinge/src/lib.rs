@@ -209,9 +209,7 @@ pub mod zmq;
 pub use defer::Priority;
 pub use emitter::{Event, ListenerId};
 pub use error::{discard_panic, report_unhandled, Error, Result};
-pub use event_loop::{
-    libev_version, priority_range, time, Backend, Loop, LoopBuilder, LoopHandle,
-};
+pub use event_loop::{libev_version, priority_range, time, Backend, Loop, LoopBuilder, LoopHandle};
 pub use net::{
     tcp_send, Addr, LineSplitter, SendOptions, Server, ServerEvent, Socket, SocketEvent,
     DEFAULT_HIGH_WATER,

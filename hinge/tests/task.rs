@@ -124,10 +124,15 @@ fn a_wake_from_a_callback_runs_the_task_in_the_same_iteration() {
     lp.run_nowait(); // the task parks
     let woken_at = Rc::new(Cell::new(0u32));
     let w = woken_at.clone();
-    let _t = hinge::Timer::new(&lp, Duration::from_millis(1), Duration::ZERO, move |lp, _| {
-        w.set(lp.iteration());
-        gate.open();
-    });
+    let _t = hinge::Timer::new(
+        &lp,
+        Duration::from_millis(1),
+        Duration::ZERO,
+        move |lp, _| {
+            w.set(lp.iteration());
+            gate.open();
+        },
+    );
     lp.run();
     assert_ne!(woken_at.get(), 0);
     assert_eq!(ran_at.get(), woken_at.get());
@@ -252,9 +257,7 @@ fn cancelling_at_an_await_point_drops_the_future_at_once() {
 #[test]
 fn nested_block_on_is_refused() {
     let lp = Loop::new().unwrap();
-    let inner = lp
-        .block_on(async { lp.block_on(async { 1 }) })
-        .unwrap();
+    let inner = lp.block_on(async { lp.block_on(async { 1 }) }).unwrap();
     assert!(matches!(inner, Err(Error::NestedBlockOn)));
     // From a callback, too.
     let seen = Rc::new(RefCell::new(None));
@@ -294,9 +297,12 @@ fn a_busy_task_does_not_starve_timers() {
         }
     });
     let f = fired.clone();
-    let _t = hinge::Timer::new(&lp, Duration::from_millis(5), Duration::ZERO, move |_, _| {
-        f.set(true)
-    });
+    let _t = hinge::Timer::new(
+        &lp,
+        Duration::from_millis(5),
+        Duration::ZERO,
+        move |_, _| f.set(true),
+    );
     lp.block_on(busy).unwrap();
     assert!(fired.get());
     assert!(spins.get() > 1);
@@ -381,7 +387,12 @@ fn sleep_timeout_and_interval() {
         let start = Instant::now();
         sleep(&h, Duration::from_millis(20)).await;
         assert!(start.elapsed() >= Duration::from_millis(19));
-        let r = timeout(&h, Duration::from_millis(5), sleep(&h, Duration::from_secs(30))).await;
+        let r = timeout(
+            &h,
+            Duration::from_millis(5),
+            sleep(&h, Duration::from_secs(30)),
+        )
+        .await;
         assert_eq!(r, Err(Elapsed(())));
         let r = timeout(&h, Duration::from_secs(30), async { 5 }).await;
         assert_eq!(r, Ok(5));

@@ -12,9 +12,9 @@
 //! * Dropping the loop cancels every unfinished task on its thread (a
 //!   `Cleanup` watcher), before sockets and servers are torn down.
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::any::Any;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -244,7 +244,8 @@ impl Executor {
     fn rearm(&self) {
         if let Ok(drivers) = self.drivers.try_borrow() {
             if let Some(d) = drivers.as_ref() {
-                let idle = self.shared.is_empty() && !self.shared.main_woken.load(Ordering::Acquire);
+                let idle =
+                    self.shared.is_empty() && !self.shared.main_woken.load(Ordering::Acquire);
                 match (idle, d.idle.is_active()) {
                     (false, false) => d.idle.start(),
                     (true, true) => d.idle.stop(),

@@ -135,7 +135,12 @@ impl<T: AsFd + 'static> AsyncFd<T> {
         self.poll_ready(cx, Ready::WRITE, &self.shared.writer)
     }
 
-    fn poll_ready(&self, cx: &mut Context<'_>, want: Ready, slot: &RefCell<Option<Waker>>) -> Poll<()> {
+    fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        want: Ready,
+        slot: &RefCell<Option<Waker>>,
+    ) -> Poll<()> {
         let seen = self.shared.ready.get();
         if seen.bits() & (want.bits() | Ready::ERROR.bits()) != 0 {
             self.shared
@@ -243,6 +248,8 @@ fn watch(io: &Io, events: Ready) {
 
 impl<T> fmt::Debug for AsyncFd<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AsyncFd").field("fd", &self.io.fd()).finish()
+        f.debug_struct("AsyncFd")
+            .field("fd", &self.io.fd())
+            .finish()
     }
 }

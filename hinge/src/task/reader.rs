@@ -143,7 +143,11 @@ impl AsyncBufRead for Reader {
 }
 
 impl AsyncRead for Reader {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, out: &mut [u8]) -> Poll<io::Result<usize>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         let me = self.get_mut();
         if me.pos == me.end {
             // Nothing buffered: straight into the caller's buffer.

@@ -116,7 +116,10 @@ impl Drop for Socket {
     /// drops change nothing.
     fn drop(&mut self) {
         let state = &self.inner.state;
-        if state.has(flag::ASYNC) && !state.has(flag::CLOSING | flag::CLOSED) && self.is_last_handle() {
+        if state.has(flag::ASYNC)
+            && !state.has(flag::CLOSING | flag::CLOSED)
+            && self.is_last_handle()
+        {
             self.close();
         }
     }
@@ -149,7 +152,11 @@ impl Socket {
     }
 
     /// `AsyncRead::poll_read`: bytes given back first, then the kernel's.
-    pub(crate) fn poll_read_bytes(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_read_bytes(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         self.enter_async(true);
         let inner = &*self.inner;
         if inner.state.has(flag::CLOSED | flag::READ_EOF) || buf.is_empty() {
@@ -207,7 +214,11 @@ impl Socket {
     }
 
     /// `AsyncWrite::poll_write`.
-    pub(crate) fn poll_write_bytes(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_write_bytes(
+        &self,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.enter_async(false);
         let inner = &*self.inner;
         if inner.state.has(flag::CLOSED | flag::CLOSING | flag::ENDING) {

@@ -4,9 +4,9 @@
 
 mod async_io;
 mod close;
+mod connect;
 #[cfg(feature = "async")]
 mod connected;
-mod connect;
 mod read;
 mod state;
 mod write;
@@ -189,7 +189,8 @@ impl Socket {
 
     /// Resumes reading after [`pause`](Socket::pause), and emitting
     /// `data`: also after a task read the socket through `AsyncRead`
-    /// (which stops `data`), so that callbacks can take it back.
+    /// (which stops `data`), so that callbacks can take it back; the loop
+    /// then owns the socket again, as any callback socket.
     ///
     /// ```
     /// # let lp = hinge::Loop::new()?;
@@ -201,8 +202,17 @@ impl Socket {
     /// ```
     pub fn resume(&self) {
         // Also back to flowing mode from a task's pull mode (as a Node
-        // stream leaves paused mode): `data` is emitted again.
-        self.inner.state.set(flag::PAUSED | flag::PULL | flag::READ_WAIT, false);
+        // stream leaves paused mode): `data` is emitted again, and the
+        // loop owns the socket again (a handle's drop no longer closes it).
+        // A task still waiting to read is woken, to find the socket gone
+        // back to flowing mode.
+        if self.inner.state.has(flag::READ_WAIT) {
+            self.wake_waiters();
+        }
+        self.inner.state.set(
+            flag::PAUSED | flag::PULL | flag::ASYNC | flag::READ_WAIT,
+            false,
+        );
         self.update_interest();
     }
 
