@@ -15,7 +15,7 @@
 #
 # Environment (defaults in brackets):
 #   MESSAGES [20000]  CONNS [10]  SIZE [64]
-#   SERVERS [c hinge] (also mio, tokio, node)
+#   SERVERS [c hinge] (also hinge-async, mio, tokio, node)
 #   OUT [bench/results/callgrind.json]; profiles are kept beside it in
 #   bench/results/callgrind/ for callgrind_annotate
 #   SKIP_BUILD [0]    ANNOTATE [0]: print callgrind_annotate's top functions
@@ -54,6 +54,7 @@ server_cmd() {
   case $1 in
     c) echo "$C_BIN $2" ;;
     hinge) echo "$HINGE_SERVER $2 --quiet" ;;
+    hinge-async) echo "$BIN/examples/async_echo $2 --quiet" ;;
     mio) echo "$BIN/echo-mio $2" ;;
     tokio) echo "$BIN/echo-tokio $2" ;;
     node) echo "node bench/peers/echo.js $2" ;;

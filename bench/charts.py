@@ -34,6 +34,7 @@ except ImportError:
 COLOURS = {
     "c": "#555555",
     "hinge": "#d1495b",
+    "hinge-async": "#e8838f",
     "mio": "#edae49",
     "tokio": "#00798c",
     "tokio-multi": "#66a182",

@@ -19,6 +19,7 @@ REFERENCE = "c"
 SERVER_NAMES = {
     "c": "C (raw libev)",
     "hinge": "hinge",
+    "hinge-async": "hinge async/await",
     "hinge-base": "hinge (base revision)",
     "mio": "mio",
     "tokio": "tokio current_thread",
@@ -191,6 +192,7 @@ def targets(results, callgrind):
     if k:
         rows.append(("idle <= 1 KiB/conn", "PASS" if k["median"] <= 1.0 else "FAIL",
                      f"hinge {k['median']:.3f} KiB/conn"))
+    rows.extend(async_targets(results))
     behind = []
     compared = []
     for scenario, key in [("pingpong50", "msgs_per_s"), ("latency1", "msgs_per_s"),
@@ -204,6 +206,43 @@ def targets(results, callgrind):
     if compared:
         rows.append(("hinge ahead of Node on every throughput figure",
                      "FAIL" if behind else "PASS", "hinge/Node: " + ", ".join(compared)))
+    return rows
+
+
+def paired_ratio(results, scenario, key, a, b):
+    """The median of per-round ratios a/b, or None."""
+    x = fig(results, scenario, a, key)
+    y = fig(results, scenario, b, key)
+    if not x or not y:
+        return None
+    r = [v / y["by_round"][rnd] for rnd, v in x["by_round"].items() if y["by_round"].get(rnd)]
+    return statistics.median(r) if r else None
+
+
+def async_targets(results):
+    """The async/await server's targets (issue 20), against tokio
+    current_thread and hinge's callback server."""
+    rows = []
+    checks = [
+        ("pingpong50", "cpu_us_per_msg", "tokio", 1.0, False,
+         "async ping-pong server CPU/msg <= tokio current_thread"),
+        ("pingpong50", "cpu_us_per_msg", "hinge", 1.15, False,
+         "async ping-pong server CPU/msg <= 1.15x hinge callbacks"),
+        ("bulk8", "mb_per_s", "hinge", 0.95, True,
+         "async bulk MB/s >= 0.95x hinge callbacks"),
+    ]
+    for scenario, key, other, limit, higher, what in checks:
+        r = paired_ratio(results, scenario, key, "hinge-async", other)
+        if r is None:
+            continue
+        ok = r >= limit if higher else r <= limit
+        rows.append((what, "PASS" if ok else "FAIL",
+                     f"median of per-round ratios {r:.3f}x"))
+    k = fig(results, "idle", "hinge-async", "kib_per_conn")
+    if k:
+        rows.append(("async idle connection (task parked in read) <= 1.5 KiB",
+                     "PASS" if k["median"] <= 1.5 else "FAIL",
+                     f"hinge-async {k['median']:.3f} KiB/conn"))
     return rows
 
 

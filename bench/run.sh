@@ -17,7 +17,9 @@
 #                       (DURATION=1 shortens it and IDLE_HOLD to 0.3)
 #   IDLE_CONNS [10000]  connections held in the idle scenario
 #   IDLE_HOLD [1]       seconds they are held before VmRSS is read again
-#   SERVERS             [c hinge mio tokio tokio-multi node]
+#   SERVERS             [c hinge hinge-async mio tokio tokio-multi node]
+#                       (hinge-async: the async_echo example, one task per
+#                       connection on the same loop)
 #   SCENARIOS           [pingpong50 latency1 bulk8 connect8 idle]
 #   SERVER_CPU [0], LOADGEN_CPU [1]   taskset CPUs
 #   PORT_BASE [20100]   first port used (one port per measurement, mod 500)
@@ -54,7 +56,7 @@ if [ -z "${IDLE_HOLD:-}" ]; then
   IDLE_HOLD=1
   [ "$DURATION" = 1 ] && IDLE_HOLD=0.3
 fi
-SERVERS=${SERVERS:-"c hinge mio tokio tokio-multi node"}
+SERVERS=${SERVERS:-"c hinge hinge-async mio tokio tokio-multi node"}
 SCENARIOS=${SCENARIOS:-"pingpong50 latency1 bulk8 connect8 idle"}
 SERVER_CPU=${SERVER_CPU:-0}
 LOADGEN_CPU=${LOADGEN_CPU:-1}
@@ -73,7 +75,7 @@ say() { echo "run.sh: $*" >&2; }
 if [ "$SKIP_BUILD" != 1 ]; then
   say "building (release)"
   cargo build --release -q -p hinge-bench --bins
-  cargo build --release -q -p hinge --example echo_server
+  cargo build --release -q -p hinge --example echo_server --example async_echo
 fi
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
@@ -106,6 +108,7 @@ server_cmd() {
   case $1 in
     c) echo "$BIN/echo-libev $2" ;;
     hinge) echo "$HINGE_SERVER $2 --quiet $HINGE_NODELAY_ARG" ;;
+    hinge-async) echo "$BIN/examples/async_echo $2 --quiet $HINGE_NODELAY_ARG" ;;
     hinge-base) echo "${HINGE_BASE_SERVER:?set HINGE_BASE_SERVER} $2 --quiet" ;;
     mio) echo "$BIN/echo-mio $2" ;;
     tokio) echo "$BIN/echo-tokio $2" ;;

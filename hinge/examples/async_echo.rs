@@ -5,6 +5,7 @@
 //! cargo run --example async_echo            # port 4545
 //! cargo run --example async_echo -- 5000    # another port
 //! cargo run --example async_echo -- --quiet # no per-connection output
+//! cargo run --example async_echo -- --no-nodelay # Nagle on (hinge turns it off)
 //! nc localhost 4545                         # in another terminal
 //! ```
 
@@ -39,13 +40,15 @@ async fn echo(client: Socket, quiet: bool) -> std::io::Result<()> {
 fn main() -> hinge::Result<()> {
     let mut port = 4545;
     let mut quiet = false;
+    let mut nodelay = true;
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--quiet" | "-q" => quiet = true,
+            "--no-nodelay" => nodelay = false,
             p => match p.parse() {
                 Ok(p) => port = p,
                 Err(_) => {
-                    eprintln!("usage: async_echo [PORT] [--quiet]");
+                    eprintln!("usage: async_echo [PORT] [--quiet] [--no-nodelay]");
                     std::process::exit(2);
                 }
             },
@@ -54,6 +57,7 @@ fn main() -> hinge::Result<()> {
 
     let lp = Loop::new()?;
     let server = Server::new(&lp);
+    server.set_nodelay(nodelay);
     server.listen(port)?;
     println!("listening on {}", server.local_addr().expect("listening"));
 

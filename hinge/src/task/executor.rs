@@ -109,6 +109,8 @@ struct Drivers {
     _prepare: Prepare,
     _check: Check,
     idle: Idle,
+    /// Whether `idle` is started (saves asking libev on every pass).
+    idling: Cell<bool>,
     _cleanup: Cleanup,
 }
 
@@ -196,6 +198,7 @@ impl Executor {
             _prepare: prepare,
             _check: check,
             idle,
+            idling: Cell::new(false),
             _cleanup: cleanup,
         });
     }
@@ -246,10 +249,12 @@ impl Executor {
             if let Some(d) = drivers.as_ref() {
                 let idle =
                     self.shared.is_empty() && !self.shared.main_woken.load(Ordering::Acquire);
-                match (idle, d.idle.is_active()) {
-                    (false, false) => d.idle.start(),
-                    (true, true) => d.idle.stop(),
-                    _ => {}
+                if idle == d.idling.get() {
+                    match idle {
+                        true => d.idle.stop(),
+                        false => d.idle.start(),
+                    }
+                    d.idling.set(!idle);
                 }
             }
         }

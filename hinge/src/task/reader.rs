@@ -113,6 +113,10 @@ impl AsyncBufRead for Reader {
     fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
         let me = self.get_mut();
         if me.pos == me.end {
+            // Parks without taking a buffer when nothing can be read.
+            if me.socket.poll_read_ready(cx).is_pending() {
+                return Poll::Pending;
+            }
             let mut buf = me.buf.take().unwrap_or_else(|| me.pool.take());
             match me.socket.poll_read_bytes(cx, &mut buf) {
                 Poll::Ready(Ok(n)) if n > 0 => {

@@ -67,6 +67,7 @@ impl Socket {
         }
         if ev.is_readable() {
             if inner.state.has(flag::PULL) {
+                inner.state.set(flag::DRAINED, false);
                 if inner.state.replace(flag::READ_WAIT, false) {
                     // The interest stays: the task usually reads, finds
                     // nothing more and waits again, all without an
@@ -139,9 +140,23 @@ fn park(slot: &std::cell::RefCell<Option<Waker>>, cx: &Context<'_>) {
 impl Socket {
     /// Marks the socket as used from async code (and reading in pull
     /// mode if `pull`).
+    #[inline]
     pub(crate) fn enter_async(&self, pull: bool) {
         let state = &self.inner.state;
-        if !state.has(flag::ASYNC) || (pull && !state.has(flag::PULL)) {
+        let want = if pull {
+            flag::ASYNC | flag::PULL
+        } else {
+            flag::ASYNC
+        };
+        if !state.has_all(want) {
+            self.enter_async_slow(pull);
+        }
+    }
+
+    #[cold]
+    fn enter_async_slow(&self, pull: bool) {
+        let state = &self.inner.state;
+        {
             state.set(flag::ASYNC, true);
             if pull {
                 state.set(flag::PULL, true);
@@ -151,7 +166,30 @@ impl Socket {
         }
     }
 
-    /// `AsyncRead::poll_read`: bytes given back first, then the kernel's.
+    /// Ready when a read can make progress (or will find the end); parks
+    /// the task otherwise, without a system call when the last read came
+    /// back short. Lets a reader skip taking a buffer only to park.
+    #[inline]
+    pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let state = &self.inner.state;
+        if !state.has(flag::DRAINED) || state.has(flag::CLOSED | flag::READ_EOF) {
+            return Poll::Ready(());
+        }
+        self.enter_async(true);
+        self.park_reader(cx);
+        Poll::Pending
+    }
+
+    fn park_reader(&self, cx: &mut Context<'_>) {
+        let inner = &*self.inner;
+        park(&inner.wakers.get_or_init(Box::default).read, cx);
+        inner.state.set(flag::READ_WAIT, true);
+        if !inner.interest.get().is_readable() {
+            self.update_interest();
+        }
+    }
+
+    /// `AsyncRead::poll_read`.
     pub(crate) fn poll_read_bytes(
         &self,
         cx: &mut Context<'_>,
@@ -162,7 +200,7 @@ impl Socket {
         if inner.state.has(flag::CLOSED | flag::READ_EOF) || buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        if !inner.state.has(flag::CONNECTING) {
+        if !inner.state.has(flag::CONNECTING | flag::DRAINED) {
             loop {
                 match ffi::recv_into(inner.fd(), buf) {
                     Ok(0) => {
@@ -170,6 +208,9 @@ impl Socket {
                         return Poll::Ready(Ok(0));
                     }
                     Ok(n) => {
+                        if n < buf.len() {
+                            inner.state.set(flag::DRAINED, true);
+                        }
                         inner.bytes_read.set(inner.bytes_read.get() + n as u64);
                         self.touch();
                         return Poll::Ready(Ok(n));
@@ -180,11 +221,7 @@ impl Socket {
                 }
             }
         }
-        park(&inner.wakers.get_or_init(Box::default).read, cx);
-        inner.state.set(flag::READ_WAIT, true);
-        if !inner.interest.get().is_readable() {
-            self.update_interest();
-        }
+        self.park_reader(cx);
         Poll::Pending
     }
 

@@ -210,7 +210,7 @@ impl Socket {
             self.wake_waiters();
         }
         self.inner.state.set(
-            flag::PAUSED | flag::PULL | flag::ASYNC | flag::READ_WAIT,
+            flag::PAUSED | flag::PULL | flag::ASYNC | flag::READ_WAIT | flag::DRAINED,
             false,
         );
         self.update_interest();

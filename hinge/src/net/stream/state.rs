@@ -30,59 +30,69 @@ pub(super) type Written = Box<dyn FnOnce(&Loop, &Socket, Result<()>)>;
 /// The bits of `SocketInner::state`.
 pub(super) mod flag {
     /// Connecting, or resolving the name to connect to.
-    pub(crate) const CONNECTING: u16 = 1;
-    pub(crate) const PAUSED: u16 = 1 << 1;
+    pub(crate) const CONNECTING: u32 = 1;
+    pub(crate) const PAUSED: u32 = 1 << 1;
     /// The peer ended: no more reads.
-    pub(crate) const READ_EOF: u16 = 1 << 2;
+    pub(crate) const READ_EOF: u32 = 1 << 2;
     /// `end()` was called: shut down writing once the queue is flushed.
-    pub(crate) const ENDING: u16 = 1 << 3;
+    pub(crate) const ENDING: u32 = 1 << 3;
     /// `close()` was called: close once the queue is flushed.
-    pub(crate) const CLOSING: u16 = 1 << 4;
-    pub(crate) const WRITE_SHUT: u16 = 1 << 5;
-    pub(crate) const CLOSED: u16 = 1 << 6;
-    pub(crate) const ALLOW_HALF_OPEN: u16 = 1 << 7;
+    pub(crate) const CLOSING: u32 = 1 << 4;
+    pub(crate) const WRITE_SHUT: u32 = 1 << 5;
+    pub(crate) const CLOSED: u32 = 1 << 6;
+    pub(crate) const ALLOW_HALF_OPEN: u32 = 1 << 7;
     /// `send` returned false: emit `drain` once the queue empties.
-    pub(crate) const NEED_DRAIN: u16 = 1 << 8;
+    pub(crate) const NEED_DRAIN: u32 = 1 << 8;
     /// An inactivity timer is set: reads and writes re-arm it.
-    pub(crate) const HAS_IDLE_TIMER: u16 = 1 << 9;
+    pub(crate) const HAS_IDLE_TIMER: u32 = 1 << 9;
     /// The socket closed for good: `close` was emitted and its listeners
     /// dropped; new listeners are refused.
-    pub(crate) const FINISHED: u16 = 1 << 10;
+    pub(crate) const FINISHED: u32 = 1 << 10;
     /// The user asked that this socket not keep the loop alive.
-    pub(crate) const UNREF: u16 = 1 << 11;
+    pub(crate) const UNREF: u32 = 1 << 11;
     /// Read through `AsyncRead` (pull mode): readiness wakes the reading
     /// task, which reads into its own buffer; no `data` events.
-    pub(crate) const PULL: u16 = 1 << 12;
+    pub(crate) const PULL: u32 = 1 << 12;
     /// Used through the async traits: readiness wakes tasks, and the
     /// last handle's drop closes the socket.
-    pub(crate) const ASYNC: u16 = 1 << 13;
+    pub(crate) const ASYNC: u32 = 1 << 13;
     /// A task waits in `poll_read`.
-    pub(crate) const READ_WAIT: u16 = 1 << 14;
+    pub(crate) const READ_WAIT: u32 = 1 << 14;
     /// A task waits in `poll_write`, `poll_flush` or `poll_close`.
-    pub(crate) const WRITE_WAIT: u16 = 1 << 15;
+    pub(crate) const WRITE_WAIT: u32 = 1 << 15;
+    /// A task's read came back short: the kernel has nothing more until
+    /// the next readiness event (tokio's trick), so the next read parks
+    /// without a system call.
+    pub(crate) const DRAINED: u32 = 1 << 16;
     /// A `send` cannot go straight to the kernel.
-    pub(crate) const NO_DIRECT_SEND: u16 = CONNECTING | ENDING | CLOSING | CLOSED;
+    pub(crate) const NO_DIRECT_SEND: u32 = CONNECTING | ENDING | CLOSING | CLOSED;
 }
 
 /// A socket's state, as `flag` bits in one word.
 #[derive(Default)]
-pub(super) struct State(Cell<u16>);
+pub(super) struct State(Cell<u32>);
 
 impl State {
     #[inline]
-    pub(super) fn has(&self, bits: u16) -> bool {
+    pub(super) fn has(&self, bits: u32) -> bool {
         self.0.get() & bits != 0
     }
 
     #[inline]
-    pub(super) fn set(&self, bit: u16, on: bool) {
+    pub(super) fn set(&self, bit: u32, on: bool) {
         let v = self.0.get();
         self.0.set(if on { v | bit } else { v & !bit });
     }
 
+    /// Whether every one of `bits` is set.
+    #[inline]
+    pub(super) fn has_all(&self, bits: u32) -> bool {
+        self.0.get() & bits == bits
+    }
+
     /// Sets `bit` to `on`; returns whether it was set before.
     #[inline]
-    pub(super) fn replace(&self, bit: u16, on: bool) -> bool {
+    pub(super) fn replace(&self, bit: u32, on: bool) -> bool {
         let was = self.has(bit);
         self.set(bit, on);
         was
