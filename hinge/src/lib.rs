@@ -11,10 +11,13 @@
 //!   small to build, and free of an async runtime: sockets, timers,
 //!   signals, child processes, a work pool, HTTP/1.1 and ZeroMQ, all on
 //!   one thread, with `unsafe` nowhere in your code.
-//! - **Choose tokio** (or smol) when you want `async`/`await`, the crates
-//!   written for it (hyper's client, database drivers, tonic), or one
-//!   runtime spread over every core. hinge runs one loop per thread and,
-//!   for now, callbacks only.
+//! - **Use both styles** when part of a program reads best as
+//!   `async`/`await` or needs a crate written for `futures-io` or tokio's
+//!   I/O traits (a WebSocket library, a codec): [`task`] runs futures on
+//!   the same loop, beside callbacks, sharing its sockets, timers and pool.
+//! - **Choose tokio** (or smol) when everything is async and you want one
+//!   runtime spread over every core, or crates that need tokio's own
+//!   runtime (its `spawn`, its timers). hinge runs one loop per thread.
 //!
 //! ## Map
 //!
@@ -30,6 +33,7 @@
 //! | [`Error`] | the one error type | |
 //! | `http` | an HTTP/1.1 server: `http::Server`, `Request`, `Response` | `http` (default) |
 //! | `zmq` | ZeroMQ sockets on the loop | `zmq` |
+//! | `task`, [`Loop::spawn_local`], [`Loop::block_on`], [`Task`], [`LoopHandle`] | async/await on the loop: tasks, timers as futures, `AsyncRead`/`AsyncWrite` on sockets | `async` (default); tokio's I/O traits with `tokio` |
 //!
 //! Modules behind a feature are labelled with it in these docs (on
 //! docs.rs, which builds with every feature); a build without the

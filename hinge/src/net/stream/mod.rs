@@ -122,6 +122,52 @@ pub enum SocketEvent {
 /// A listener that should run once is [`once_data`](Socket::once_data)
 /// (and the other `once_*`); one that removes itself later keeps its
 /// [`ListenerId`](crate::ListenerId) and calls [`off`](Socket::off).
+///
+/// ## From async code
+///
+/// With the `async` feature (default), a socket is also a futures-io
+/// `AsyncRead` + `AsyncWrite` (and tokio's, with the `tokio` feature), for
+/// tasks ([`Loop::spawn_local`](crate::Loop::spawn_local)) and the crates
+/// written for those traits:
+///
+/// - The first read through `AsyncRead` switches the socket to *pull
+///   mode*: the task reads straight from the kernel into its buffer, and
+///   `data` is no longer emitted; [`resume`](Socket::resume) switches it
+///   back. [`reader`](Socket::reader) reads with buffers borrowed from the
+///   loop only while they hold bytes. [`connected`](Socket::connected) and
+///   [`Server::incoming`](crate::Server::incoming) hand out sockets
+///   already in pull mode, so that no early byte is lost.
+/// - `poll_write` writes to the kernel at once and waits while it takes
+///   nothing: a slow peer holds the task back, nothing piles up.
+///   `poll_close` (futures-io) and `poll_shutdown` (tokio) flush, then
+///   half-close, as [`end`](Socket::end) does. Mind that the inherent
+///   [`close`](Socket::close) wins over `AsyncWriteExt::close` in method
+///   syntax: write `AsyncWriteExt::close(&mut sock).await` for the latter.
+/// - A socket used from async code is owned by its handles, as a tokio
+///   stream is: when the last one is dropped, the socket closes (after
+///   flushing what is queued). A callback socket is owned by the loop.
+/// - A task's read after the peer ended returns `Ok(0)` and leaves the
+///   writing side open (the task decides), unlike a callback socket,
+///   which ends its side too unless half-open is allowed.
+///
+/// ```
+/// use futures_util::{AsyncReadExt, AsyncWriteExt};
+/// use std::io::{Read, Write};
+///
+/// let lp = hinge::Loop::new()?;
+/// let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+/// let mut sock = hinge::Socket::from_unix_stream(&lp, a)?;
+/// b.write_all(b"ping").unwrap();
+/// lp.block_on(async {
+///     let mut buf = [0u8; 4];
+///     sock.read_exact(&mut buf).await?;
+///     sock.write_all(b"pong").await
+/// })??;
+/// let mut reply = [0u8; 4];
+/// b.read_exact(&mut reply).unwrap();
+/// assert_eq!(&reply, b"pong");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct Socket {
     inner: Rc<SocketCell>,
