@@ -283,6 +283,7 @@ impl Error {
     /// A copy of a connection error, for a second receiver (an `error`
     /// listener gets `&Error`; a future hands out an owned one). The OS
     /// error underneath is rebuilt from its code or kind and message.
+    #[cfg(feature = "async")]
     pub(crate) fn replica(&self) -> Error {
         fn copy(source: &io::Error) -> io::Error {
             match source.raw_os_error() {
@@ -297,9 +298,9 @@ impl Error {
             },
             Error::InvalidAddress { addr, reason } => Error::InvalidAddress {
                 addr: addr.clone(),
-                reason: *reason,
+                reason,
             },
-            Error::Closed { op } => Error::Closed { op: *op },
+            Error::Closed { op } => Error::Closed { op },
             Error::AddrInUse { op, addr, source }
             | Error::AddrNotAvailable { op, addr, source }
             | Error::ConnectionRefused { op, addr, source }
@@ -307,7 +308,7 @@ impl Error {
             | Error::TimedOut { op, addr, source }
             | Error::Unreachable { op, addr, source }
             | Error::TooManyOpenFiles { op, addr, source }
-            | Error::Io { op, addr, source } => Error::from_io(*op, addr, copy(source)),
+            | Error::Io { op, addr, source } => Error::from_io(op, addr, copy(source)),
             other => Error::Io {
                 op: "connect",
                 addr: String::new(),

@@ -258,3 +258,9 @@ pub use watcher::{
     Async, AsyncSender, Check, Child, Cleanup, FileStat, Fork, Idle, Io, Periodic, Prepare, Signal,
     Stat, Timer, Watcher,
 };
+
+/// The README's Rust examples, compiled (and run, unless `no_run`) as
+/// doc-tests, so that every quickstart is exactly what a user can type.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

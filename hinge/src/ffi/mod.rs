@@ -51,4 +51,6 @@ pub(crate) use loop_core::{
     embeddable_backends, priority_range, recommended_backends, supported_backends, time, version,
     LoopCore,
 };
-pub(crate) use sys::{accept, dup_fd, recv, recv_into, send, uninit_buf};
+#[cfg(feature = "async")]
+pub(crate) use sys::recv_into;
+pub(crate) use sys::{accept, dup_fd, recv, send, uninit_buf};

@@ -98,6 +98,7 @@ pub(crate) fn dup_fd(fd: c_int) -> std::io::Result<std::os::fd::OwnedFd> {
 }
 
 /// `read(2)` into an initialised buffer: the byte count.
+#[cfg(feature = "async")]
 pub(crate) fn recv_into(fd: c_int, buf: &mut [u8]) -> std::io::Result<usize> {
     // SAFETY: buf is valid for writes of buf.len() bytes.
     let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };

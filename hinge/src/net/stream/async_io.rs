@@ -10,13 +10,17 @@
 //! buffer parks the task until the socket is writable, so a slow reader
 //! holds back the writer and nothing piles up in user space.
 
+#[cfg(feature = "async")]
 use std::io;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::Waker;
+#[cfg(feature = "async")]
+use std::task::{Context, Poll};
 
 use super::state::{flag, NO_SLOT};
 use super::Socket;
 use crate::event_loop::Loop;
+#[cfg(feature = "async")]
 use crate::ffi;
 use crate::Ready;
 
