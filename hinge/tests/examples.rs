@@ -533,3 +533,69 @@ fn http_echo_quiet_prints_nothing_for_a_refused_request() {
     let out = server.wait_with_output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stderr), "", "--quiet is quiet");
 }
+
+#[test]
+fn async_echo_behaves_as_echo_server() {
+    let port = free_port();
+    let mut server = start("async_echo", &[&port.to_string()]);
+    let mut c = connect(port);
+    c.write_all(b"hello\n").unwrap();
+    let mut buf = [0u8; 6];
+    c.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"hello\n");
+    // A second client at the same time: one task each.
+    let mut d = connect(port);
+    d.write_all(b"other\n").unwrap();
+    d.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"other\n");
+    drop(c);
+    std::thread::sleep(Duration::from_millis(100));
+    signal(&server.0, "-TERM");
+    let status = wait_exit(&mut server.0, 10);
+    assert!(status.success(), "{status:?}");
+    let mut out = String::new();
+    server
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    for line in [
+        "listening on",
+        "new client",
+        "echoing 6 bytes",
+        "left",
+        "shutting down",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    // Both clients left: the one that ended, and the one the shutdown closed.
+    assert_eq!(out.matches(" left").count(), 2, "{out}");
+}
+
+#[test]
+fn async_echo_quiet_honours_backpressure() {
+    let port = free_port();
+    let _server = start("async_echo", &[&port.to_string(), "--quiet"]);
+    let c = connect(port);
+    // Write 8 MiB without reading for a while, then read it all back.
+    let mut w = c.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..128 {
+            w.write_all(&chunk).unwrap();
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let mut r = c;
+    let mut total = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    while total < 8 * 1024 * 1024 {
+        let n = r.read(&mut buf).unwrap();
+        assert!(n > 0);
+        total += n;
+    }
+    writer.join().unwrap();
+    assert_eq!(total, 8 * 1024 * 1024);
+}
