@@ -167,6 +167,12 @@ pub enum Error {
     /// `block_on`. Await the future instead, or spawn it.
     #[error("block_on cannot run inside the loop it would run (from a callback, a task, or another block_on): await or spawn the future instead")]
     NestedBlockOn,
+    /// The loop was dropped (or is being dropped): it runs nothing more.
+    #[error("{op}: the loop was dropped")]
+    LoopGone {
+        /// What was attempted.
+        op: &'static str,
+    },
     /// A line longer than the limit of a [`LineSplitter`](crate::LineSplitter).
     #[error("a line is longer than the limit of {max} bytes")]
     LineTooLong {

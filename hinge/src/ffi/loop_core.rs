@@ -87,6 +87,11 @@ impl LoopCore {
         !self.raw.get().is_null()
     }
 
+    /// Alive and not being torn down: `run` would run.
+    pub(crate) fn can_run(&self) -> bool {
+        self.is_alive() && !self.tearing_down.get()
+    }
+
     pub(crate) fn is_default(&self) -> bool {
         self.is_default
     }

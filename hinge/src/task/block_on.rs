@@ -38,7 +38,9 @@ impl Loop {
     ///
     /// A panic in the future or in a callback resumes from here. Calling
     /// it while the loop runs (from a callback, a task, or another
-    /// `block_on`) is refused with [`Error::NestedBlockOn`].
+    /// `block_on`) is refused with [`Error::NestedBlockOn`], and on a loop
+    /// that was dropped (through a [`LoopHandle`](crate::LoopHandle), or
+    /// from a future dropped at teardown) with [`Error::LoopGone`].
     ///
     /// ```
     /// use std::time::Duration;
@@ -52,6 +54,10 @@ impl Loop {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn block_on<F: Future>(&self, future: F) -> Result<F::Output> {
+        if !self.core().can_run() {
+            // Nothing could ever wake the future: refuse, never spin.
+            return Err(Error::LoopGone { op: "block_on" });
+        }
         let ex = Executor::of(self);
         if self.depth() > 0 || ex.blocking.get() {
             return Err(Error::NestedBlockOn);
@@ -80,6 +86,10 @@ impl Loop {
                 if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
                     return Ok(out);
                 }
+            }
+            if !self.core().can_run() {
+                // Dropped from a callback or a task meanwhile.
+                return Err(Error::LoopGone { op: "block_on" });
             }
             if shared.main_woken.load(Ordering::Acquire) {
                 self.run_nowait();

@@ -104,6 +104,21 @@ impl Shared {
     }
 }
 
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // A wake racing the loop's teardown can leave a runnable here
+        // after the executor's last look. Dropping it on another thread
+        // would drop its future there (async-task panics): leak it, a few
+        // bytes, instead.
+        let left = std::mem::take(&mut *self.lock());
+        if thread_key() == self.owner {
+            drop(left);
+        } else {
+            left.into_iter().for_each(std::mem::forget);
+        }
+    }
+}
+
 /// The watchers that drive the queue.
 struct Drivers {
     _prepare: Prepare,
@@ -226,7 +241,7 @@ impl Executor {
     }
 
     /// Keeps the first panic of a task's drop (later ones are dropped).
-    fn stash_panic(&self, panic: Panic) {
+    pub(crate) fn stash_panic(&self, panic: Panic) {
         let mut slot = self.dropped_panic.borrow_mut();
         match slot.is_some() {
             true => crate::discard_panic(panic),
@@ -247,8 +262,10 @@ impl Executor {
     fn rearm(&self) {
         if let Ok(drivers) = self.drivers.try_borrow() {
             if let Some(d) = drivers.as_ref() {
-                let idle =
-                    self.shared.is_empty() && !self.shared.main_woken.load(Ordering::Acquire);
+                // A wake of `block_on`'s future counts only while it waits:
+                // a stale waker woken later must not keep the loop awake.
+                let main = self.blocking.get() && self.shared.main_woken.load(Ordering::Acquire);
+                let idle = self.shared.is_empty() && !main;
                 if idle == d.idling.get() {
                     match idle {
                         true => d.idle.stop(),
@@ -375,8 +392,36 @@ impl<F: Future> Guarded<F> {
     }
 }
 
+/// A task's output (or its panic) on its way to the `Task`: if nobody
+/// takes it (the `Task` was dropped or detached), async-task drops it, and
+/// would abort the process on a panicking drop; this drop catches it and
+/// hands the panic to the executor, which re-raises it from the loop.
+pub(crate) struct Output<T> {
+    value: Option<Result<T, Panic>>,
+    executor: Weak<Executor>,
+}
+
+impl<T> Output<T> {
+    pub(crate) fn take(mut self) -> Result<T, Panic> {
+        self.value.take().expect("an output is taken once")
+    }
+}
+
+impl<T> Drop for Output<T> {
+    fn drop(&mut self) {
+        if let Some(value) = self.value.take() {
+            if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
+                match self.executor.upgrade() {
+                    Some(ex) => ex.stash_panic(panic),
+                    None => crate::discard_panic(panic),
+                }
+            }
+        }
+    }
+}
+
 impl<F: Future> Future for Guarded<F> {
-    type Output = Result<F::Output, Panic>;
+    type Output = Output<F::Output>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let Some(future) = self.future.as_mut() else {
@@ -393,7 +438,10 @@ impl<F: Future> Future for Guarded<F> {
                 // Detached: the panic goes on to `run()`, as a callback's.
                 std::panic::resume_unwind(panic)
             }
-            out => Poll::Ready(out),
+            out => Poll::Ready(Output {
+                value: Some(out),
+                executor: self.executor.clone(),
+            }),
         }
     }
 }

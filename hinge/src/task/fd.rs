@@ -15,8 +15,10 @@ use crate::{Io, Loop, Ready, Result, Watcher};
 struct Shared {
     /// Readiness seen and not yet taken by a poll.
     ready: Cell<Ready>,
-    reader: RefCell<Option<Waker>>,
-    writer: RefCell<Option<Waker>>,
+    /// Every task waiting, per direction (`readable()` takes `&self`,
+    /// so several tasks may wait at once).
+    reader: RefCell<Vec<Waker>>,
+    writer: RefCell<Vec<Waker>>,
 }
 
 /// A file descriptor of yours, watched by the loop for futures: the
@@ -70,15 +72,13 @@ impl<T: AsFd + 'static> AsyncFd<T> {
             let mut wanted = io.events();
             if events.is_readable() || events.is_error() {
                 wanted = Ready::from_bits(wanted.bits() & !Ready::READ.bits());
-                if let Some(w) = s.reader.borrow_mut().take() {
-                    w.wake();
-                }
+                let waiting = std::mem::take(&mut *s.reader.borrow_mut());
+                waiting.into_iter().for_each(Waker::wake);
             }
             if events.is_writable() || events.is_error() {
                 wanted = Ready::from_bits(wanted.bits() & !Ready::WRITE.bits());
-                if let Some(w) = s.writer.borrow_mut().take() {
-                    w.wake();
-                }
+                let waiting = std::mem::take(&mut *s.writer.borrow_mut());
+                waiting.into_iter().for_each(Waker::wake);
             }
             watch(io, wanted);
         })?;
@@ -139,7 +139,7 @@ impl<T: AsFd + 'static> AsyncFd<T> {
         &self,
         cx: &mut Context<'_>,
         want: Ready,
-        slot: &RefCell<Option<Waker>>,
+        slot: &RefCell<Vec<Waker>>,
     ) -> Poll<()> {
         let seen = self.shared.ready.get();
         if seen.bits() & (want.bits() | Ready::ERROR.bits()) != 0 {
@@ -148,10 +148,9 @@ impl<T: AsFd + 'static> AsyncFd<T> {
                 .set(Ready::from_bits(seen.bits() & !want.bits()));
             return Poll::Ready(());
         }
-        let mut w = slot.borrow_mut();
-        match w.as_ref() {
-            Some(old) if old.will_wake(cx.waker()) => {}
-            _ => *w = Some(cx.waker().clone()),
+        let mut waiting = slot.borrow_mut();
+        if !waiting.iter().any(|w| w.will_wake(cx.waker())) {
+            waiting.push(cx.waker().clone());
         }
         watch(&self.io, self.io.events() | want);
         Poll::Pending

@@ -1,6 +1,5 @@
 //! `Task`: the handle of a spawned future.
 
-use std::any::Any;
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
@@ -8,7 +7,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-type Panic = Box<dyn Any + Send>;
+use super::executor::Output;
 
 /// A future spawned on a loop with [`Loop::spawn_local`](crate::Loop::spawn_local).
 ///
@@ -28,14 +27,14 @@ type Panic = Box<dyn Any + Send>;
 /// ```
 #[must_use = "a Task is cancelled when dropped: .await it, or detach() it"]
 pub struct Task<T> {
-    inner: Option<async_task::FallibleTask<Result<T, Panic>>>,
+    inner: Option<async_task::FallibleTask<Output<T>>>,
     /// Shared with the task's future: whether a `Task` may still take a
     /// panic (false once detached or dropped).
     joined: Rc<Cell<bool>>,
 }
 
 impl<T> Task<T> {
-    pub(crate) fn new(task: async_task::Task<Result<T, Panic>>, joined: Rc<Cell<bool>>) -> Task<T> {
+    pub(crate) fn new(task: async_task::Task<Output<T>>, joined: Rc<Cell<bool>>) -> Task<T> {
         Task {
             inner: Some(task.fallible()),
             joined,
@@ -73,7 +72,7 @@ impl<T> Task<T> {
     /// ```
     pub async fn cancel(mut self) -> Option<T> {
         let t = self.inner.take()?;
-        match t.cancel().await? {
+        match t.cancel().await?.take() {
             Ok(value) => Some(value),
             Err(panic) => std::panic::resume_unwind(panic),
         }
@@ -106,7 +105,7 @@ impl<T> Future for Task<T> {
             Poll::Pending => Poll::Pending,
             Poll::Ready(out) => {
                 self.inner = None;
-                match out {
+                match out.map(Output::take) {
                     Some(Ok(value)) => Poll::Ready(value),
                     Some(Err(panic)) => std::panic::resume_unwind(panic),
                     None => panic!("hinge::Task cancelled: its loop was dropped"),

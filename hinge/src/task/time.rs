@@ -15,7 +15,7 @@ use crate::{Loop, Timer};
 /// What a timer future's libev timer shares with it.
 #[derive(Default)]
 struct Shared {
-    /// Expirations not yet taken by a poll.
+    /// Whether an expiration waits to be taken by a poll (0 or 1).
     fired: Cell<u64>,
     waker: RefCell<Option<Waker>>,
 }
@@ -25,7 +25,9 @@ impl Shared {
         let shared = Rc::new(Shared::default());
         let s = shared.clone();
         let timer = Timer::new(lp, after, repeat, move |_, _| {
-            s.fired.set(s.fired.get() + 1);
+            // Expirations a busy task missed are not made up: one tick
+            // waits at most.
+            s.fired.set(1);
             if let Some(w) = s.waker.borrow_mut().take() {
                 w.wake();
             }
@@ -162,8 +164,9 @@ pub fn timeout<F: Future>(
 }
 
 /// A stream that yields every `period`, the first time one `period` from
-/// now. Ticks the task missed are not made up: libev re-arms the timer
-/// from the time it fired. Dropping it stops the timer.
+/// now. Ticks the task missed are not made up: at most one waits, and the
+/// next come at the period's own pace (tokio's `MissedTickBehavior::Skip`).
+/// Dropping it stops the timer.
 ///
 /// ```
 /// use std::time::Duration;

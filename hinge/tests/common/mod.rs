@@ -126,3 +126,4 @@ pub fn ticker(
 
 pub mod adversary;
 pub mod http;
+pub mod task;

@@ -25,7 +25,8 @@ struct Queue {
 
 /// The stream of [`Server::incoming`]: each accepted connection, as a
 /// [`Socket`] already in pull mode, so that no byte the client sends
-/// before a task reads is lost. The stream ends when the server closes.
+/// before a task reads is lost. The stream ends when the server is closed
+/// (at `close()`, not only once its last client has left).
 ///
 /// ```
 /// let lp = hinge::Loop::new()?;
@@ -145,10 +146,15 @@ impl Stream for Incoming {
             }
             return Poll::Ready(Some(s));
         }
-        if self.server.is_closed() {
+        if self.server.inner.closed.get() {
+            // Closed, even if `close` waits for clients still open.
             return Poll::Ready(None);
         }
         q.waker = Some(cx.waker().clone());
+        let mut closing = self.server.inner.closing_wakers.borrow_mut();
+        if !closing.iter().any(|w| w.will_wake(cx.waker())) {
+            closing.push(cx.waker().clone());
+        }
         Poll::Pending
     }
 }
@@ -157,6 +163,13 @@ impl Drop for Incoming {
     fn drop(&mut self) {
         for id in self.listeners {
             self.server.off(id);
+        }
+        if let Some(mine) = self.queue.borrow_mut().waker.take() {
+            self.server
+                .inner
+                .closing_wakers
+                .borrow_mut()
+                .retain(|w| !w.will_wake(&mine));
         }
         let left = std::mem::take(&mut self.queue.borrow_mut().sockets);
         if left.len() >= QUEUE_LIMIT {

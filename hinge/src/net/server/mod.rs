@@ -75,6 +75,9 @@ pub(crate) struct ServerInner {
     /// The user asked that this server not keep the loop alive.
     unref: Cell<bool>,
     backoff: RefCell<Option<Timer>>,
+    /// Tasks waiting for connections (`incoming`): woken when `close()`
+    /// is called, before `close` is emitted (which waits for the clients).
+    closing_wakers: RefCell<Vec<std::task::Waker>>,
     events: ServerEvents,
 }
 
@@ -205,6 +208,7 @@ impl Server {
                 finished: Cell::new(false),
                 unref: Cell::new(false),
                 backoff: RefCell::new(None),
+                closing_wakers: RefCell::new(Vec::new()),
                 events: ServerEvents::default(),
             }),
         };
@@ -548,6 +552,10 @@ impl Server {
         drop(self.inner.backoff.borrow_mut().take());
         if let Some(path) = self.inner.unix_path.borrow_mut().take() {
             let _ = std::fs::remove_file(path);
+        }
+        let waiting = std::mem::take(&mut *self.inner.closing_wakers.borrow_mut());
+        for w in waiting {
+            w.wake();
         }
         // The loop keeps owning it until `close` is emitted: connections
         // only hold it weakly, and the user need not keep a handle.

@@ -309,6 +309,13 @@ impl Socket {
     pub(crate) fn poll_flush_bytes(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.enter_async(false);
         let inner = &*self.inner;
+        if inner.state.has(flag::LOST) {
+            let lost = io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the socket closed before its queued bytes were written",
+            );
+            return Poll::Ready(Err(lost));
+        }
         if inner.state.has(flag::CLOSED) || inner.queue().is_empty() {
             return Poll::Ready(Ok(()));
         }

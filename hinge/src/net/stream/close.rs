@@ -67,6 +67,9 @@ impl Socket {
             drop(r.connect_timer.borrow_mut().take());
         }
         let unsent = inner.queue().take_all();
+        if !unsent.is_empty() {
+            inner.state.set(flag::LOST, true);
+        }
         let server = inner.server.take();
         let me = self.clone();
         self.lp().defer(move |lp| {

@@ -149,6 +149,12 @@ pub enum SocketEvent {
 /// - A task's read after the peer ended returns `Ok(0)` and leaves the
 ///   writing side open (the task decides), unlike a callback socket,
 ///   which ends its side too unless half-open is allowed.
+/// - One task reads and one writes at a time, as with tokio's streams:
+///   each direction keeps one waker, the last task's to wait (a second
+///   reader displaces the first, which is then never woken).
+/// - A handle captured by one of the socket's own listeners counts as a
+///   handle: such a socket closes when the peer ends it or the loop goes,
+///   not at the last drop of the other handles (as a callback socket).
 ///
 /// ```
 /// use futures_util::{AsyncReadExt, AsyncWriteExt};
@@ -236,7 +242,9 @@ impl Socket {
     /// Resumes reading after [`pause`](Socket::pause), and emitting
     /// `data`: also after a task read the socket through `AsyncRead`
     /// (which stops `data`), so that callbacks can take it back; the loop
-    /// then owns the socket again, as any callback socket.
+    /// then owns the socket again, as any callback socket. A task still
+    /// waiting in a read then gets nothing more until the socket closes
+    /// (its read returns `Ok(0)`).
     ///
     /// ```
     /// # let lp = hinge::Loop::new()?;
@@ -250,11 +258,9 @@ impl Socket {
         // Also back to flowing mode from a task's pull mode (as a Node
         // stream leaves paused mode): `data` is emitted again, and the
         // loop owns the socket again (a handle's drop no longer closes it).
-        // A task still waiting to read is woken, to find the socket gone
-        // back to flowing mode.
-        if self.inner.state.has(flag::READ_WAIT) {
-            self.wake_waiters();
-        }
+        // A task still waiting to read keeps waiting (its waker stays):
+        // the bytes go to `data` listeners, and the task sees the end
+        // when the socket closes.
         self.inner.state.set(
             flag::PAUSED | flag::PULL | flag::ASYNC | flag::READ_WAIT | flag::DRAINED,
             false,

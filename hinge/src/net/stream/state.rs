@@ -64,6 +64,8 @@ pub(super) mod flag {
     /// the next readiness event (tokio's trick), so the next read parks
     /// without a system call.
     pub(crate) const DRAINED: u32 = 1 << 16;
+    /// The socket closed with bytes still queued: a task's flush fails.
+    pub(crate) const LOST: u32 = 1 << 17;
     /// A `send` cannot go straight to the kernel.
     pub(crate) const NO_DIRECT_SEND: u32 = CONNECTING | ENDING | CLOSING | CLOSED;
 }
