@@ -599,3 +599,297 @@ fn async_echo_quiet_honours_backpressure() {
     writer.join().unwrap();
     assert_eq!(total, 8 * 1024 * 1024);
 }
+
+/// `ws_echo`: the HTTP side with curl, the WebSocket side with a real
+/// client, Python's `websockets` (.ci/run installs it).
+#[cfg(all(feature = "async", feature = "http"))]
+mod ws_examples {
+    use super::*;
+
+    /// Runs `body` as the inside of `async def main()` in Python, with
+    /// `connect`, `ConnectionClosed` and `URL` in scope; at most 60 s.
+    /// Returns the client's stdout.
+    fn python_ws(port: u16, body: &str) -> String {
+        let out = python_ws_command(port, body)
+            .output()
+            .unwrap_or_else(|e| panic!("python3 is needed (.ci/run installs it): {e}"));
+        check_python(&out.status, &out.stdout, &out.stderr);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn python_ws_command(port: u16, body: &str) -> Command {
+        let body: String = body.lines().map(|l| format!("    {l}\n")).collect();
+        let script = format!(
+            "import asyncio, sys\n\
+             try:\n    \
+                 from websockets.asyncio.client import connect\n    \
+                 from websockets.exceptions import ConnectionClosed\n\
+             except ImportError as e:\n    \
+                 print(e, file=sys.stderr)\n    \
+                 sys.exit(3)\n\
+             URL = 'ws://127.0.0.1:{port}/ws'\n\
+             async def main():\n{body}\n\
+             asyncio.run(asyncio.wait_for(main(), 30))\n"
+        );
+        let mut cmd = Command::new("timeout");
+        cmd.args(["60", "python3", "-c", &script])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    /// A missing module fails the test, with what to do.
+    fn check_python(status: &std::process::ExitStatus, stdout: &[u8], stderr: &[u8]) {
+        let stderr = String::from_utf8_lossy(stderr);
+        match status.code() {
+            Some(0) => {}
+            Some(3) => panic!(
+                "python3 has no `websockets` module (13 or newer, for its asyncio client): \
+                 run `python3 -m pip install websockets` (.ci/run does)\n{stderr}"
+            ),
+            Some(124) => panic!("the WebSocket client ran over 60 s\n{stderr}"),
+            Some(127) => panic!("python3 is not installed (.ci/run installs it)"),
+            _ => panic!(
+                "the WebSocket client failed ({status:?}):\n{}{stderr}",
+                String::from_utf8_lossy(stdout)
+            ),
+        }
+    }
+
+    /// Starts `ws_echo` on a port of its choosing (no race with other
+    /// programs for a free port) and returns it, with the rest of its output.
+    fn start_ws_echo() -> (Running, u16, BufReader<std::process::ChildStdout>) {
+        let mut server = start("ws_echo", &["0"]);
+        let mut out = BufReader::new(server.0.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let port = line
+            .trim_end()
+            .strip_prefix("ws_echo listening on http://127.0.0.1:")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("ws_echo did not listen: {line:?}"));
+        (server, port, out)
+    }
+
+    /// SIGTERM: a clean exit; returns what the example printed.
+    fn stop(mut server: Running, mut out: impl Read) -> String {
+        signal(&server.0, "-TERM");
+        let status = wait_exit(&mut server.0, 10);
+        assert!(status.success(), "{status:?}");
+        let mut rest = String::new();
+        out.read_to_string(&mut rest).unwrap();
+        rest
+    }
+
+    #[test]
+    fn ws_echo_serves_the_page_and_refuses_bad_handshakes() {
+        let (server, port, log) = start_ws_echo();
+        let page = curl_verbose(&[&format!("http://127.0.0.1:{port}/")]);
+        assert!(page.contains("< HTTP/1.1 200 OK"), "{page}");
+        assert!(page.contains("< content-type: text/html"), "{page}");
+        assert!(
+            page.contains("new WebSocket(`ws://${location.host}/ws`)"),
+            "{page}"
+        );
+        let missing = curl_verbose(&[&format!("http://127.0.0.1:{port}/nope")]);
+        assert!(missing.contains("< HTTP/1.1 404"), "{missing}");
+        // An upgrade that is not a WebSocket version 13 handshake: 400.
+        let mut c = connect(port);
+        c.write_all(
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
+        )
+        .unwrap();
+        let mut answer = String::new();
+        c.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+        stop(server, log);
+    }
+
+    #[test]
+    fn ws_echo_echoes_text_binary_and_a_mebibyte_to_python_websockets() {
+        let (server, port, log) = start_ws_echo();
+        let out = python_ws(
+            port,
+            r#"async with connect(URL, max_size=None, proxy=None) as ws:
+    await ws.send("hello, hinge ✓")
+    print("text", await ws.recv() == "hello, hinge ✓")
+    await ws.send(b"\x00\x01\xfe\xff")
+    print("binary", await ws.recv() == b"\x00\x01\xfe\xff")
+    big = bytes(i * 7 % 251 for i in range(1 << 20))
+    await ws.send(big)
+    print("1MiB", await ws.recv() == big)"#,
+        );
+        assert_eq!(out, "text True\nbinary True\n1MiB True\n");
+        stop(server, log);
+    }
+
+    #[test]
+    fn ws_echo_answers_a_ping_and_completes_the_close_handshake() {
+        let (server, port, log) = start_ws_echo();
+        let out = python_ws(
+            port,
+            r#"ws = await connect(URL, proxy=None)
+pong = await ws.ping(b"are you there")
+await asyncio.wait_for(pong, 10)
+print("pong")
+await ws.close()
+print("closed", ws.close_code, repr(ws.close_reason))"#,
+        );
+        assert_eq!(out, "pong\nclosed 1000 ''\n");
+        // The server saw the close handshake, not an error.
+        let printed = stop(server, log);
+        assert!(
+            printed.contains(" open\n") && printed.contains(" closed\n"),
+            "{printed}"
+        );
+    }
+
+    #[test]
+    fn ws_echo_takes_16_mib_and_closes_a_17_mib_message_with_1009() {
+        let (server, port, log) = start_ws_echo();
+        let out = python_ws(
+            port,
+            r#"ws = await connect(URL, max_size=None, proxy=None)
+full = bytes([0x5a]) * (16 << 20)
+await ws.send(full)
+print("16MiB", await ws.recv() == full)
+try:
+    await ws.send(bytes(17 << 20))
+    await ws.recv()
+    print("not closed")
+except ConnectionClosed as e:
+    print("closed", e.rcvd and e.rcvd.code, e.rcvd and e.rcvd.reason)"#,
+        );
+        assert_eq!(out, "16MiB True\nclosed 1009 message too big\n");
+        stop(server, log);
+    }
+
+    /// Masks `payload` into a client frame with this first byte.
+    fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
+        let mask = [0x37, 0xfa, 0x21, 0x3d];
+        let mut f = vec![first];
+        match payload.len() {
+            n @ 0..=125 => f.push(0x80 | n as u8),
+            n @ 126..=0xffff => {
+                f.push(0x80 | 126);
+                f.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                f.push(0x80 | 127);
+                f.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        f.extend_from_slice(&mask);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        f
+    }
+
+    /// Reads one unmasked server frame: its first byte and payload.
+    fn server_frame(c: &mut TcpStream) -> (u8, Vec<u8>) {
+        let mut h = [0u8; 2];
+        c.read_exact(&mut h).unwrap();
+        assert_eq!(h[1] & 0x80, 0, "server frames are not masked");
+        let len = match h[1] & 0x7f {
+            126 => {
+                let mut n = [0u8; 2];
+                c.read_exact(&mut n).unwrap();
+                u16::from_be_bytes(n) as usize
+            }
+            127 => {
+                let mut n = [0u8; 8];
+                c.read_exact(&mut n).unwrap();
+                u64::from_be_bytes(n) as usize
+            }
+            n => n as usize,
+        };
+        let mut payload = vec![0u8; len];
+        c.read_exact(&mut payload).unwrap();
+        (h[0], payload)
+    }
+
+    /// Frames sent in the same write as the upgrade request reach the
+    /// WebSocket whole: those the HTTP server read past the head (its
+    /// `head` bytes), and those still in the kernel at the handover
+    /// (200 KiB is more than one read of the loop's buffer).
+    #[test]
+    fn ws_echo_keeps_frames_sent_with_the_upgrade_request() {
+        let (server, port, log) = start_ws_echo();
+        let mut c = connect(port);
+        let big: Vec<u8> = (0..200 * 1024).map(|i| (i * 13 % 256) as u8).collect();
+        let mut out =
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                .to_vec();
+        out.extend(client_frame(0x81, b"first"));
+        out.extend(client_frame(0x82, &big));
+        out.extend(client_frame(0x81, b"last"));
+        // Once the server waits on this connection, all of it at once: the
+        // loop's first read fills its 64 KiB buffer, and the rest comes in
+        // the same read callback as the handover (lost if it is emitted
+        // as `data` with nobody listening).
+        std::thread::sleep(Duration::from_millis(100));
+        c.write_all(&out).unwrap();
+        // The 101, with RFC 6455's accept key for this key.
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut b = [0u8; 1];
+            c.read_exact(&mut b).unwrap();
+            head.push(b[0]);
+        }
+        let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+        assert!(head.starts_with("http/1.1 101 "), "{head}");
+        assert!(
+            head.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo=\r\n"),
+            "{head}"
+        );
+        assert_eq!(server_frame(&mut c), (0x81, b"first".to_vec()));
+        let (first, echoed) = server_frame(&mut c);
+        assert_eq!(first, 0x82);
+        assert!(echoed == big, "the 200 KiB frame came back altered");
+        assert_eq!(server_frame(&mut c), (0x81, b"last".to_vec()));
+        // Close (1000): answered with 1000, then the server closes.
+        c.write_all(&client_frame(0x88, &1000u16.to_be_bytes()))
+            .unwrap();
+        assert_eq!(server_frame(&mut c), (0x88, 1000u16.to_be_bytes().to_vec()));
+        let mut rest = Vec::new();
+        c.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty());
+        stop(server, log);
+    }
+
+    #[test]
+    fn ws_echo_exits_0_on_sigterm_with_a_websocket_open() {
+        let (mut server, port, _out) = start_ws_echo();
+        let mut client = python_ws_command(
+            port,
+            r#"ws = await connect(URL, proxy=None)
+await ws.send("still here")
+assert await ws.recv() == "still here"
+print("ready", flush=True)
+try:
+    await ws.recv()
+    print("not closed")
+except ConnectionClosed:
+    print("closed")"#,
+        )
+        .spawn()
+        .unwrap_or_else(|e| panic!("python3 is needed (.ci/run installs it): {e}"));
+        let mut lines = BufReader::new(client.stdout.take().unwrap());
+        let mut line = String::new();
+        lines.read_line(&mut line).unwrap();
+        if line != "ready\n" {
+            let out = client.wait_with_output().unwrap();
+            check_python(&out.status, &out.stdout, &out.stderr);
+            panic!("the client did not get its echo: {line:?}");
+        }
+        signal(&server.0, "-TERM");
+        let status = wait_exit(&mut server.0, 10);
+        assert!(status.success(), "{status:?}");
+        line.clear();
+        lines.read_line(&mut line).unwrap();
+        let out = client.wait_with_output().unwrap();
+        check_python(&out.status, &out.stdout, &out.stderr);
+        assert_eq!(line, "closed\n");
+    }
+}
