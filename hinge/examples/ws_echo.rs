@@ -77,10 +77,9 @@ fn main() -> hinge::Result<()> {
             sock.close();
             return;
         };
-        // The server took its `data` listener off but left the socket
-        // reading: pause it, so that bytes wait in the kernel rather than
-        // go to nobody. The task's reads (pull mode) take them anyway.
-        sock.pause();
+        // With no `data` listener attached, the server hands the socket
+        // over paused: what the client sends next waits in the kernel
+        // for the task's reads.
         let answer = format!(
             "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\
              connection: Upgrade\r\nsec-websocket-accept: {accept}\r\n\r\n"

@@ -114,7 +114,7 @@ fn connected_reports_a_refusal_as_a_typed_error() {
 }
 
 #[test]
-fn a_slow_reader_holds_the_writer_back_without_buffering() {
+fn a_slow_reader_holds_the_writer_back_with_bounded_buffering() {
     let (l, port) = std_listener();
     const TOTAL: usize = 32 << 20;
     let reader = std::thread::spawn(move || {
@@ -150,8 +150,13 @@ fn a_slow_reader_holds_the_writer_back_without_buffering() {
     })
     .unwrap();
     assert_eq!(reader.join().unwrap(), TOTAL);
-    // Every byte went to the kernel from the task's buffer: none queued.
-    assert_eq!(max_pending.get(), 0);
+    // At most a high-water mark waited in user space, whatever the
+    // writer wanted to write.
+    assert!(
+        max_pending.get() <= hinge::DEFAULT_HIGH_WATER,
+        "{}",
+        max_pending.get()
+    );
 }
 
 #[test]

@@ -299,6 +299,11 @@ impl Server {
     /// refusal) is up to the listener. With no `upgrade` listener, such
     /// requests are ordinary requests.
     ///
+    /// No byte is lost in the handover: if the listeners attach `data`
+    /// listeners, the socket flows on; if not, it stays paused, and what
+    /// the client sends next waits in the kernel for a task's reads
+    /// (`AsyncRead`, which ignores the pause) or for `resume()`.
+    ///
     /// ```
     /// let lp = hinge::Loop::new()?;
     /// let server = hinge::http::Server::new(&lp);
@@ -324,6 +329,8 @@ impl Server {
     /// raw socket and the bytes after the head. With no `connect`
     /// listener, CONNECT is answered `501 Not Implemented` and the
     /// connection closed (a 2xx would make the rest of it a tunnel).
+    /// The socket is handed over as for [`on_upgrade`](Server::on_upgrade):
+    /// flowing if a `data` listener was attached, paused otherwise.
     ///
     /// ```
     /// let lp = hinge::Loop::new()?;

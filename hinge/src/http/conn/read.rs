@@ -130,7 +130,15 @@ impl Conn {
         let connect = head.method == Method::CONNECT;
         if self.shared.takes_over(connect) {
             let taken = self.hand_over(head, rest);
+            let sock = taken.1.clone();
             self.shared.hand_over(lp, connect, taken);
+            // A listener that attached `data` listeners gets the socket
+            // flowing; otherwise it stays paused and the next bytes wait
+            // in the kernel (for a task's reads, or a later `resume()`)
+            // instead of going to nobody.
+            if sock.is_paused() && sock.listeners(crate::SocketEvent::Data) > 0 {
+                sock.resume();
+            }
             return false;
         }
         if connect {
@@ -196,9 +204,9 @@ impl Conn {
             self.sock.off(id);
         }
         self.sock.set_allow_half_open(false);
-        if self.sock.is_paused() {
-            self.sock.resume();
-        }
+        // Paused while the listeners run: this read loop must not read on
+        // for a listener that has not attached `data` yet.
+        self.sock.pause();
         self.shared.forget(self);
         let req = Request::new(head, Weak::new());
         (req, self.sock.clone(), rest.to_vec())

@@ -6,9 +6,11 @@
 //! same flags, the same send queue. Reads switch the socket to *pull
 //! mode*: readiness wakes the waiting task, which reads straight into its
 //! own buffer (one copy, no allocation), and `data` is no longer emitted.
-//! Writes go straight to the kernel when nothing is queued; a full kernel
-//! buffer parks the task until the socket is writable, so a slow reader
-//! holds back the writer and nothing piles up in user space.
+//! Writes go straight to the kernel when nothing is queued; what it does
+//! not take is queued up to the high-water mark (as `send` does, so that
+//! the task goes on reading while it drains), and past the mark the task
+//! parks until the queue drains: a slow reader holds back the writer, and
+//! at most a mark's worth waits in user space.
 
 #[cfg(feature = "async")]
 use std::io;
@@ -163,7 +165,9 @@ impl Socket {
         {
             state.set(flag::ASYNC, true);
             if pull {
+                // A task's reads supersede a pause (`is_paused` says so).
                 state.set(flag::PULL, true);
+                state.set(flag::PAUSED, false);
             }
             self.inner.wakers.get_or_init(Box::default);
             self.update_interest();
@@ -270,9 +274,10 @@ impl Socket {
         }
         if !inner.state.has(flag::CONNECTING) {
             if inner.queued.get() > 0 {
-                // Behind bytes queued by `send`: queue too, up to the
-                // high-water mark, so that the order holds.
-                if inner.queued.get() < inner.high_water() {
+                // Behind queued bytes: queue too, within the high-water
+                // mark, so that the order holds; past it, wait for the
+                // queue to drain.
+                if inner.queued.get() + data.len() <= inner.high_water() {
                     return Poll::Ready(match self.send_inner(data, None) {
                         Ok(_) => Ok(data.len()),
                         Err(e) => Err(e.into()),
@@ -280,15 +285,32 @@ impl Socket {
                 }
             } else {
                 loop {
-                    match ffi::send(inner.fd(), data) {
-                        Ok(n) => {
+                    let sent = match ffi::send(inner.fd(), data) {
+                        Ok(n) if n == data.len() => {
                             self.sent_now(n);
                             return Poll::Ready(Ok(n));
                         }
+                        Ok(n) => n,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
                         Err(e) => return Poll::Ready(Err(self.fail_async("write", e))),
+                    };
+                    // The kernel took part: queue the rest, up to the
+                    // high-water mark, as `send` does, so that the task
+                    // reads on while the queue drains (bounded: past the
+                    // mark, writes wait).
+                    let rest = data.len() - sent;
+                    if rest <= inner.high_water() {
+                        return Poll::Ready(match self.send_rest(data, sent, None) {
+                            Ok(_) => Ok(data.len()),
+                            Err(e) => Err(e.into()),
+                        });
                     }
+                    if sent > 0 {
+                        self.sent_now(sent);
+                        return Poll::Ready(Ok(sent));
+                    }
+                    break;
                 }
             }
         }

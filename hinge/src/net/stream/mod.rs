@@ -137,8 +137,10 @@ pub enum SocketEvent {
 ///   loop only while they hold bytes. [`connected`](Socket::connected) and
 ///   [`Server::incoming`](crate::Server::incoming) hand out sockets
 ///   already in pull mode, so that no early byte is lost.
-/// - `poll_write` writes to the kernel at once and waits while it takes
-///   nothing: a slow peer holds the task back, nothing piles up.
+/// - `poll_write` writes to the kernel at once; what it does not take
+///   is queued up to the high-water mark, as [`send`](Socket::send) queues
+///   it, and past the mark the task waits: a slow peer holds the task
+///   back, and at most a high-water mark of bytes waits in user space.
 ///   `poll_close` (futures-io) and `poll_shutdown` (tokio) flush, then
 ///   half-close, as [`end`](Socket::end) does. Mind that the inherent
 ///   [`close`](Socket::close) wins over `AsyncWriteExt::close` in method
