@@ -401,3 +401,61 @@ fn incoming_stops_accepting_past_its_queue_limit_and_resumes() {
     assert_eq!(got.len(), 100);
     drop(clients.join().unwrap());
 }
+
+#[test]
+fn an_http_request_body_as_a_stream_of_chunks() {
+    let lp = Loop::new().unwrap();
+    let server = hinge::http::Server::new(&lp);
+    server.listen_on("127.0.0.1", 0).unwrap();
+    let port = server.local_addr().unwrap().port();
+    let h = lp.handle();
+    let answered = Rc::new(Cell::new(false));
+    let a = answered.clone();
+    server.on_request(move |_, _, req, res| {
+        let h2 = h.clone();
+        let a = a.clone();
+        h.spawn_local(async move {
+            let mut body = hinge::task::chunks(&req);
+            let mut total = 0usize;
+            let mut sum = 0u64;
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.unwrap();
+                total += chunk.len();
+                sum += chunk.iter().map(|b| *b as u64).sum::<u64>();
+                // A slow consumer: the source is paused meanwhile.
+                sleep(&h2, Duration::from_micros(200)).await;
+            }
+            res.end(format!("{total} {sum}")).ok();
+            a.set(true);
+        })
+        .detach();
+    });
+    const LEN: usize = 2_000_000;
+    let client = std::thread::spawn(move || {
+        let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let body: Vec<u8> = (0..LEN).map(|i| (i % 251) as u8).collect();
+        let expect: u64 = body.iter().map(|b| *b as u64).sum();
+        write!(
+            c,
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {LEN}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        c.write_all(&body).unwrap();
+        let mut reply = String::new();
+        c.read_to_string(&mut reply).unwrap();
+        (reply, expect)
+    });
+    // Once the answer went out and the connection closed, so does the server.
+    let srv = server.clone();
+    let stop = lp.set_interval(Duration::from_millis(10), move |_, t| {
+        if answered.get() && srv.connections() == 0 {
+            srv.close();
+            t.clear();
+        }
+    });
+    run_bounded(&lp, 20);
+    stop.clear();
+    let (reply, expect) = client.join().unwrap();
+    assert!(reply.ends_with(&format!("{LEN} {expect}")), "{reply}");
+}

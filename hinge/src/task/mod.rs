@@ -14,6 +14,7 @@
 //! | connecting | [`Socket::on_connect`](crate::Socket::on_connect) | [`Socket::connected`](crate::Socket::connected) |
 //! | accepting | [`Server::on_connection`](crate::Server::on_connection) | [`Server::incoming`](crate::Server::incoming) |
 //! | your own fd | [`Io`](crate::Io) | [`AsyncFd`] |
+//! | an HTTP request body, any [`pipe::Readable`](crate::pipe::Readable) | `on_data`, `on_end`, [`pipe()`](crate::pipe()) | [`chunks`], a `Stream` with flow control |
 //! | work on other threads | [`Pool::submit`](crate::Pool::submit) | [`Pool::spawn`](crate::Pool::spawn) |
 //!
 //! Which style fits what: callbacks for a protocol engine that must be
@@ -55,6 +56,7 @@
 //! then closes sockets and servers as usual.
 
 mod block_on;
+mod chunks;
 mod executor;
 mod fd;
 mod join;
@@ -63,6 +65,7 @@ mod reader;
 mod time;
 
 pub use crate::net::{Connected, Incoming};
+pub use chunks::{chunks, Chunks};
 pub use fd::AsyncFd;
 pub use join::Task;
 pub use pool::PoolTask;
