@@ -88,6 +88,7 @@ impl LoopCore {
     }
 
     /// Alive and not being torn down: `run` would run.
+    #[cfg(feature = "async")]
     pub(crate) fn can_run(&self) -> bool {
         self.is_alive() && !self.tearing_down.get()
     }
