@@ -286,11 +286,18 @@ impl Error {
         }
     }
 
-    /// A copy of a connection error, for a second receiver (an `error`
-    /// listener gets `&Error`; a future hands out an owned one). The OS
-    /// error underneath is rebuilt from its code or kind and message.
-    #[cfg(feature = "async")]
-    pub(crate) fn replica(&self) -> Error {
+    /// A copy of this error, for a second receiver: an `error` event
+    /// hands its listeners `&Error`, while a future, a stream or a queue
+    /// needs one of its own. The OS error underneath is rebuilt from its
+    /// code (or its kind and message); an error with nothing to rebuild
+    /// from becomes [`Error::Io`] with the same message.
+    ///
+    /// ```
+    /// let e = hinge::Error::Closed { op: "send" };
+    /// let copy = e.duplicate();
+    /// assert_eq!(copy.to_string(), e.to_string());
+    /// ```
+    pub fn duplicate(&self) -> Error {
         fn copy(source: &io::Error) -> io::Error {
             match source.raw_os_error() {
                 Some(code) => io::Error::from_raw_os_error(code),
@@ -315,8 +322,18 @@ impl Error {
             | Error::Unreachable { op, addr, source }
             | Error::TooManyOpenFiles { op, addr, source }
             | Error::Io { op, addr, source } => Error::from_io(op, addr, copy(source)),
+            #[cfg(feature = "zmq")]
+            Error::Zmq {
+                op,
+                endpoint,
+                source,
+            } => Error::Zmq {
+                op,
+                endpoint: endpoint.clone(),
+                source: *source,
+            },
             other => Error::Io {
-                op: "connect",
+                op: "error",
                 addr: String::new(),
                 source: io::Error::other(other.to_string()),
             },

@@ -94,7 +94,7 @@ pub fn chunks<R: Readable>(source: &R) -> Chunks<R> {
                     }
                 }
                 Flow::End => st.end = Some(None),
-                Flow::Failed(e) => st.end = Some(Some(e.replica())),
+                Flow::Failed(e) => st.end = Some(Some(e.duplicate())),
             }
             st.waker.take()
         };

@@ -15,6 +15,7 @@
 //! | accepting | [`Server::on_connection`](crate::Server::on_connection) | [`Server::incoming`](crate::Server::incoming) |
 //! | your own fd | [`Io`](crate::Io) | [`AsyncFd`] |
 //! | an HTTP request body, any [`pipe::Readable`](crate::pipe::Readable) | `on_data`, `on_end`, [`pipe()`](crate::pipe()) | [`chunks`], a `Stream` with flow control |
+//! | ZeroMQ (feature `zmq`) | `ZmqSocket::on_data`, `send` | `ZmqSocket::messages`, `send_async` |
 //! | work on other threads | [`Pool::submit`](crate::Pool::submit) | [`Pool::spawn`](crate::Pool::spawn) |
 //!
 //! Which style fits what: callbacks for a protocol engine that must be

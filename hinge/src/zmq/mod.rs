@@ -51,12 +51,16 @@
 mod context;
 mod engine;
 mod error;
+#[cfg(feature = "async")]
+mod futures;
 mod listeners;
 mod options;
 mod socket;
 
 pub use context::Context;
 pub use engine::RECV_BUDGET;
+#[cfg(feature = "async")]
+pub use futures::Messages;
 pub use socket::{Kind, ZmqEvent, ZmqSocket, DEFAULT_LINGER, DEFAULT_SEND_QUEUE};
 
 /// One frame of a message, in the buffer libzmq filled (no copy): it

@@ -88,7 +88,7 @@ impl Socket {
             let o = outcome.clone();
             listeners[0] = self.once_connect(move |_, _| Outcome::settle(&o, Ok(())));
             let o = outcome.clone();
-            listeners[1] = self.once_error(move |_, _, e| Outcome::settle(&o, Err(e.replica())));
+            listeners[1] = self.once_error(move |_, _, e| Outcome::settle(&o, Err(e.duplicate())));
             let o = outcome.clone();
             listeners[2] = self.once_close(move |_, _, _| {
                 Outcome::settle(&o, Err(Error::Closed { op: "connect" }))
