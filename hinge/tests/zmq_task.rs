@@ -68,10 +68,12 @@ fn a_stream_nobody_reads_pauses_its_socket_and_the_sender_waits() {
     let h2 = h.clone();
     let received = lp
         .block_on(timeout(&h, Duration::from_secs(30), async move {
-            // Nobody reads for a while: the socket pauses, libzmq's
-            // high-water marks fill, the sender waits on drain.
-            sleep(&h2, Duration::from_millis(200)).await;
-            assert!(pull.is_paused(), "the stream paused its socket");
+            // Nobody reads for a while: the socket pauses (within the
+            // test's deadline, however slow the machine, valgrind too),
+            // libzmq's high-water marks fill, the sender waits on drain.
+            while !pull.is_paused() {
+                sleep(&h2, Duration::from_millis(10)).await;
+            }
             let mut n = 0u32;
             while n < N {
                 let msg = inbox.next().await.unwrap().unwrap();
