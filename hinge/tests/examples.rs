@@ -77,6 +77,22 @@ fn wait_exit(child: &mut Child, secs: u64) -> std::process::ExitStatus {
     }
 }
 
+/// SIGTERM: a clean exit (status 0); returns what the example printed.
+fn terminate(server: &mut Running) -> String {
+    signal(&server.0, "-TERM");
+    let status = wait_exit(&mut server.0, 10);
+    assert!(status.success(), "{status:?}");
+    let mut out = String::new();
+    server
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    out
+}
+
 #[test]
 fn echo_server_quickstart() {
     let port = free_port();
@@ -89,17 +105,7 @@ fn echo_server_quickstart() {
     drop(c);
     std::thread::sleep(Duration::from_millis(100));
     // SIGTERM: a clean exit.
-    signal(&server.0, "-TERM");
-    let status = wait_exit(&mut server.0, 10);
-    assert!(status.success(), "{status:?}");
-    let mut out = String::new();
-    server
-        .0
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
+    let out = terminate(&mut server);
     for line in [
         "listening on",
         "new client",
@@ -112,10 +118,12 @@ fn echo_server_quickstart() {
     }
 }
 
-#[test]
-fn echo_server_quiet_honours_backpressure() {
+/// An echo example started `--quiet`: 8 MiB written without reading for
+/// a while all comes back (it paused reading rather than drop or buffer
+/// without bound).
+fn quiet_echo_honours_backpressure(example: &str) {
     let port = free_port();
-    let _server = start("echo_server", &[&port.to_string(), "--quiet"]);
+    let _server = start(example, &[&port.to_string(), "--quiet"]);
     let c = connect(port);
     // Write 8 MiB without reading for a while, then read it all back.
     let mut w = c.try_clone().unwrap();
@@ -136,6 +144,11 @@ fn echo_server_quiet_honours_backpressure() {
     }
     writer.join().unwrap();
     assert_eq!(total, 8 * 1024 * 1024);
+}
+
+#[test]
+fn echo_server_quiet_honours_backpressure() {
+    quiet_echo_honours_backpressure("echo_server");
 }
 
 #[test]
@@ -550,17 +563,7 @@ fn async_echo_behaves_as_echo_server() {
     assert_eq!(&buf, b"other\n");
     drop(c);
     std::thread::sleep(Duration::from_millis(100));
-    signal(&server.0, "-TERM");
-    let status = wait_exit(&mut server.0, 10);
-    assert!(status.success(), "{status:?}");
-    let mut out = String::new();
-    server
-        .0
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
+    let out = terminate(&mut server);
     for line in [
         "listening on",
         "new client",
@@ -576,28 +579,7 @@ fn async_echo_behaves_as_echo_server() {
 
 #[test]
 fn async_echo_quiet_honours_backpressure() {
-    let port = free_port();
-    let _server = start("async_echo", &[&port.to_string(), "--quiet"]);
-    let c = connect(port);
-    // Write 8 MiB without reading for a while, then read it all back.
-    let mut w = c.try_clone().unwrap();
-    let writer = std::thread::spawn(move || {
-        let chunk = vec![b'x'; 64 * 1024];
-        for _ in 0..128 {
-            w.write_all(&chunk).unwrap();
-        }
-    });
-    std::thread::sleep(Duration::from_millis(300));
-    let mut r = c;
-    let mut total = 0;
-    let mut buf = vec![0u8; 64 * 1024];
-    while total < 8 * 1024 * 1024 {
-        let n = r.read(&mut buf).unwrap();
-        assert!(n > 0);
-        total += n;
-    }
-    writer.join().unwrap();
-    assert_eq!(total, 8 * 1024 * 1024);
+    quiet_echo_honours_backpressure("async_echo");
 }
 
 /// `ws_echo`: the HTTP side with curl, the WebSocket side with a real

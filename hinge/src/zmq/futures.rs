@@ -135,17 +135,24 @@ impl ZmqSocket {
 
     /// Waits for `drain` (or `close`, an error).
     async fn drained(&self) -> Result<()> {
-        let inbox = Rc::new(RefCell::new(Inbox::default()));
-        let i = inbox.clone();
-        let on_drain = self.on_drain(move |_, _| {
-            i.borrow_mut().messages.push_back(Vec::new());
-            Inbox::wake(&i);
-        });
-        let i = inbox.clone();
-        let on_close = self.on_close(move |_, _| {
-            i.borrow_mut().closed = true;
-            Inbox::wake(&i);
-        });
+        #[derive(Default)]
+        struct Signal {
+            drained: std::cell::Cell<bool>,
+            waker: RefCell<Option<Waker>>,
+        }
+        let signal = Rc::new(Signal::default());
+        let wake = |drained: bool| {
+            let s = signal.clone();
+            move || {
+                s.drained.set(s.drained.get() || drained);
+                if let Some(w) = s.waker.borrow_mut().take() {
+                    w.wake();
+                }
+            }
+        };
+        let (on_drain, on_close) = (wake(true), wake(false));
+        let on_drain = self.on_drain(move |_, _| on_drain());
+        let on_close = self.on_close(move |_, _| on_close());
         // Removed even if the waiting future is dropped (cancelled).
         struct Off<'a>(&'a ZmqSocket, [ListenerId; 2]);
         impl Drop for Off<'_> {
@@ -157,14 +164,13 @@ impl ZmqSocket {
         }
         let _off = Off(self, [on_drain, on_close]);
         std::future::poll_fn(|cx| {
-            let mut b = inbox.borrow_mut();
-            if b.closed || self.is_closed() {
+            if self.is_closed() {
                 return Poll::Ready(Err(Error::Closed { op: "zmq send" }));
             }
-            if b.messages.pop_front().is_some() {
+            if signal.drained.get() {
                 return Poll::Ready(Ok(()));
             }
-            b.waker = Some(cx.waker().clone());
+            *signal.waker.borrow_mut() = Some(cx.waker().clone());
             Poll::Pending
         })
         .await

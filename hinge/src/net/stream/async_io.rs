@@ -32,16 +32,9 @@ impl Socket {
     pub(super) fn wake_waiters(&self) {
         let inner = &*self.inner;
         inner.state.set(flag::READ_WAIT | flag::WRITE_WAIT, false);
-        if let Some(w) = inner.wakers.get() {
-            let read = w.read.take();
-            let write = w.write.take();
-            if let Some(r) = read {
-                r.wake();
-            }
-            if let Some(wr) = write {
-                wr.wake();
-            }
-        }
+        let wakers = inner.wakers.get();
+        take_and_wake(wakers.map(|w| &w.read));
+        take_and_wake(wakers.map(|w| &w.write));
     }
 
     /// Readiness of a socket used from async code. Returns false for an
@@ -66,7 +59,7 @@ impl Socket {
                 }
             }
             if inner.queue().is_empty() && inner.state.replace(flag::WRITE_WAIT, false) {
-                take_and_wake(&inner.wakers.get().map(|w| &w.write));
+                take_and_wake(inner.wakers.get().map(|w| &w.write));
             } else {
                 idle = inner.queue().is_empty();
             }
@@ -78,7 +71,7 @@ impl Socket {
                     // The interest stays: the task usually reads, finds
                     // nothing more and waits again, all without an
                     // epoll_ctl. Readiness nobody waits for drops it.
-                    take_and_wake(&inner.wakers.get().map(|w| &w.read));
+                    take_and_wake(inner.wakers.get().map(|w| &w.read));
                 } else {
                     idle = true;
                 }
@@ -109,7 +102,9 @@ impl Socket {
     }
 }
 
-fn take_and_wake(slot: &Option<&std::cell::RefCell<Option<Waker>>>) {
+/// Wakes the task parked in `slot`, if any (taken out first: the wake
+/// may run code that parks again).
+fn take_and_wake(slot: Option<&std::cell::RefCell<Option<Waker>>>) {
     let waker = slot.and_then(|s| s.take());
     if let Some(w) = waker {
         w.wake();
