@@ -82,6 +82,11 @@ fn terminate(server: &mut Running) -> String {
     signal(&server.0, "-TERM");
     let status = wait_exit(&mut server.0, 10);
     assert!(status.success(), "{status:?}");
+    stdout_of(server)
+}
+
+/// Everything the example printed (it has exited).
+fn stdout_of(server: &mut Running) -> String {
     let mut out = String::new();
     server
         .0
@@ -369,14 +374,7 @@ mod zmq_examples {
         command("resume");
         std::thread::sleep(Duration::from_millis(300));
         let _ = server.0.kill();
-        let mut out = String::new();
-        server
-            .0
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
+        let out = stdout_of(&mut server);
         let lines: Vec<&str> = out.lines().collect();
         let paused = lines.iter().position(|l| *l == "pausing").expect("paused");
         let resumed = lines
