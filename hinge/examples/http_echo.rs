@@ -49,21 +49,7 @@ fn main() -> hinge::Result<()> {
         // means they are not reported on stderr either.
         server.on_client_error(|_, _, _| {});
     }
-    server.on_request(move |_, _, req, res| {
-        if !quiet {
-            println!("{} {}", req.method(), req.uri());
-        }
-        let get = req.method() == Method::GET || req.method() == Method::HEAD;
-        let answered = match req.path() {
-            "/" | "/hello" if get => hello(&res),
-            "/chunked" if get => chunked(&res),
-            "/echo" if req.method() == Method::POST => echo(req, res.clone()),
-            _ => res.error(404),
-        };
-        if let Err(e) = answered {
-            eprintln!("answering failed: {e}");
-        }
-    });
+    server.on_request(move |_, _, req, res| route(req, res, quiet));
     server.listen(port)?;
     println!("http_echo listening on http://127.0.0.1:{port}");
 
@@ -73,6 +59,23 @@ fn main() -> hinge::Result<()> {
     }
     lp.run();
     Ok(())
+}
+
+/// The routes (`https_echo` serves them too, over TLS).
+pub fn route(req: Request, res: Response, quiet: bool) {
+    if !quiet {
+        println!("{} {}", req.method(), req.uri());
+    }
+    let get = req.method() == Method::GET || req.method() == Method::HEAD;
+    let answered = match req.path() {
+        "/" | "/hello" if get => hello(&res),
+        "/chunked" if get => chunked(&res),
+        "/echo" if req.method() == Method::POST => echo(req, res.clone()),
+        _ => res.error(404),
+    };
+    if let Err(e) = answered {
+        eprintln!("answering failed: {e}");
+    }
 }
 
 fn hello(res: &Response) -> hinge::Result<()> {

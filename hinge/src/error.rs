@@ -244,6 +244,28 @@ pub enum Error {
         /// What happened.
         reason: &'static str,
     },
+    /// A TLS error (`hinge::tls`): a bad certificate, a failed
+    /// handshake, a peer that broke the protocol; rustls' error says
+    /// which.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    #[error("{op} {addr}: TLS: {source}")]
+    Tls {
+        /// What was being done (`handshake`, `read`, `load certificate`...).
+        op: &'static str,
+        /// The peer's address, or the file.
+        addr: String,
+        /// rustls' error.
+        source: ::rustls::Error,
+    },
+    /// The peer closed the connection without ending its session first
+    /// (TLS: no `close_notify`): what came before may have been cut short
+    /// by an attacker, so it is not reported as a clean `end`.
+    #[error("{addr}: the peer closed the connection without ending the session (truncated)")]
+    Truncated {
+        /// The peer's address.
+        addr: String,
+    },
     /// Any other OS error, with the operation and address.
     #[error("{op} {addr}: {source}")]
     Io {
@@ -332,6 +354,13 @@ impl Error {
                 endpoint: endpoint.clone(),
                 source: *source,
             },
+            #[cfg(feature = "tls")]
+            Error::Tls { op, addr, source } => Error::Tls {
+                op,
+                addr: addr.clone(),
+                source: source.clone(),
+            },
+            Error::Truncated { addr } => Error::Truncated { addr: addr.clone() },
             other => Error::Io {
                 op: "error",
                 addr: String::new(),
@@ -376,6 +405,7 @@ impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
         let kind = match &e {
             Error::Closed { .. } => io::ErrorKind::NotConnected,
+            Error::Truncated { .. } => io::ErrorKind::UnexpectedEof,
             Error::WouldBlock { .. } => io::ErrorKind::WouldBlock,
             Error::InvalidAddress { .. }
             | Error::InvalidFd(_)

@@ -205,6 +205,9 @@ mod ready;
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub mod task;
 mod timers;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub mod tls;
 mod watcher;
 #[cfg(feature = "zmq")]
 #[cfg_attr(docsrs, doc(cfg(feature = "zmq")))]
@@ -215,8 +218,8 @@ pub use emitter::{Event, ListenerId};
 pub use error::{discard_panic, report_unhandled, Error, Result};
 pub use event_loop::{libev_version, priority_range, time, Backend, Loop, LoopBuilder, LoopHandle};
 pub use net::{
-    tcp_send, Addr, LineSplitter, SendOptions, Server, ServerEvent, Socket, SocketEvent,
-    DEFAULT_HIGH_WATER,
+    tcp_send, Addr, Decoded, Layer, LineSplitter, SendOptions, Server, ServerEvent, Socket,
+    SocketEvent, DEFAULT_HIGH_WATER,
 };
 pub use pipe::pipe;
 pub use pool::{JobError, Pool, PoolBuilder};

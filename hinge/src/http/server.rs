@@ -498,6 +498,34 @@ impl Server {
         &self.shared.tcp
     }
 
+    /// Serves HTTPS: TLS with `config` on every connection accepted from
+    /// now on, through the same code as plain connections. ALPN offers
+    /// `http/1.1` unless `config` lists protocols of its own.
+    ///
+    /// ```no_run
+    /// let lp = hinge::Loop::new()?;
+    /// let server = hinge::http::Server::new(&lp);
+    /// server.set_tls(hinge::tls::server_config("cert.pem", "key.pem")?);
+    /// server.on_request(|_, _, _req, res| {
+    ///     res.end("Hello over TLS!").ok();
+    /// });
+    /// server.listen(8443)?;
+    /// lp.run();
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn set_tls(&self, config: std::sync::Arc<crate::tls::rustls::ServerConfig>) {
+        let config = if config.alpn_protocols.is_empty() {
+            let mut with_alpn = (*config).clone();
+            with_alpn.alpn_protocols = vec![b"http/1.1".to_vec()];
+            std::sync::Arc::new(with_alpn)
+        } else {
+            config
+        };
+        self.transport().set_tls(config);
+    }
+
     /// Closes gracefully: stops accepting, closes idle keep-alive
     /// connections now, and lets each busy one finish its current
     /// exchange (whose response then says `Connection: close`).
@@ -681,7 +709,10 @@ impl Shared {
         if self.client_errors.emit(lp, &me, e) {
             return;
         }
-        if matches!(e, Error::ConnectionReset { .. }) {
+        // A client gone without a goodbye (a reset, or TLS without
+        // close_notify) between requests is no news; a body it cut short
+        // is reported as such (`BodyAborted`).
+        if matches!(e, Error::ConnectionReset { .. } | Error::Truncated { .. }) {
             return;
         }
         let second = lp.now() as u64;

@@ -2,6 +2,7 @@
 
 mod addr;
 mod client;
+mod layer;
 mod lines;
 mod server;
 mod stream;
@@ -9,6 +10,7 @@ mod sys;
 
 pub use addr::Addr;
 pub use client::{tcp_send, SendOptions};
+pub use layer::{Decoded, Layer};
 pub use lines::LineSplitter;
 #[cfg(feature = "async")]
 pub use server::Incoming;

@@ -68,6 +68,16 @@ impl Server {
         }
         match Socket::adopt(lp, sock, Some(peer)) {
             Ok(socket) => {
+                let layer = self.inner.layer.borrow().clone();
+                if let Some(make) = layer {
+                    if let Err(e) = make(&socket) {
+                        socket.destroy();
+                        return crate::error::report_unhandled(format_args!(
+                            "server {}: could not set up an accepted connection: {e}",
+                            self.label()
+                        ));
+                    }
+                }
                 let slot = self.inner.clients.borrow_mut().insert(socket.clone());
                 socket.set_server(&self.inner, slot);
                 self.inner.events.connection.emit(lp, self, &socket);

@@ -78,8 +78,13 @@ pub(crate) struct ServerInner {
     /// Tasks waiting for connections (`incoming`): woken when `close()`
     /// is called, before `close` is emitted (which waits for the clients).
     closing_wakers: RefCell<Vec<std::task::Waker>>,
+    /// Puts a layer (TLS) on each accepted connection.
+    layer: RefCell<Option<LayerFactory>>,
     events: ServerEvents,
 }
+
+/// `Server::set_layer`'s factory, type-erased.
+type LayerFactory = Rc<dyn Fn(&Socket) -> Result<()>>;
 
 /// A listening server. Each accepted connection is handed to the
 /// `connection` listeners as a [`Socket`].
@@ -209,6 +214,7 @@ impl Server {
                 unref: Cell::new(false),
                 backoff: RefCell::new(None),
                 closing_wakers: RefCell::new(Vec::new()),
+                layer: RefCell::new(None),
                 events: ServerEvents::default(),
             }),
         };
@@ -219,6 +225,35 @@ impl Server {
 
     fn lp(&self) -> Loop {
         Loop::view(&self.inner.core)
+    }
+
+    /// Puts a [`Layer`](crate::Layer) made by `make` on every connection
+    /// this server accepts from now on, before its `connection` event:
+    /// `hinge::tls` serves TLS this way. If `make` fails, the connection
+    /// is closed and the error reported (see
+    /// [`report_unhandled`](crate::report_unhandled)).
+    ///
+    /// ```
+    /// # use std::io::Write;
+    /// # struct Plain;
+    /// # impl hinge::Layer for Plain {
+    /// #     fn receive(&mut self, _: &[u8]) -> hinge::Result<()> { Ok(()) }
+    /// #     fn read(&mut self, _: &mut [u8]) -> hinge::Result<hinge::Decoded> { Ok(hinge::Decoded::Empty) }
+    /// #     fn write(&mut self, _: &[u8]) -> hinge::Result<()> { Ok(()) }
+    /// #     fn output(&mut self, _: &mut dyn Write) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// let lp = hinge::Loop::new()?;
+    /// let server = hinge::Server::new(&lp);
+    /// server.set_layer(|_socket| Ok(Plain));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn set_layer<L, F>(&self, make: F)
+    where
+        L: crate::Layer,
+        F: Fn(&Socket) -> Result<L> + 'static,
+    {
+        let factory: LayerFactory = Rc::new(move |s: &Socket| s.set_layer(make(s)?));
+        *self.inner.layer.borrow_mut() = Some(factory);
     }
 
     /// Sets the listen backlog (default 1024).

@@ -65,7 +65,11 @@ impl Socket {
             }
         }
         if ev.is_readable() {
-            if inner.state.has(flag::PULL) {
+            if inner.state.has_all(flag::PULL | flag::HANDSHAKING) {
+                // The layer's handshake goes on without a reading task;
+                // its end wakes the tasks.
+                self.read(lp);
+            } else if inner.state.has(flag::PULL) {
                 inner.state.set(flag::DRAINED, false);
                 if inner.state.replace(flag::READ_WAIT, false) {
                     // The interest stays: the task usually reads, finds
@@ -203,6 +207,9 @@ impl Socket {
         if inner.state.has(flag::CLOSED | flag::READ_EOF) || buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
+        if inner.state.has(flag::LAYER) {
+            return self.poll_read_layered(cx, buf);
+        }
         if !inner.state.has(flag::CONNECTING | flag::DRAINED) {
             loop {
                 match ffi::recv_into(inner.fd(), buf) {
@@ -266,6 +273,9 @@ impl Socket {
         }
         if data.is_empty() {
             return Poll::Ready(Ok(0));
+        }
+        if inner.state.has(flag::LAYER) {
+            return self.poll_write_layered(cx, data);
         }
         if !inner.state.has(flag::CONNECTING) {
             if inner.queued.get() > 0 {
@@ -333,7 +343,15 @@ impl Socket {
             );
             return Poll::Ready(Err(lost));
         }
-        if inner.state.has(flag::CLOSED) || inner.queue().is_empty() {
+        if inner.state.has(flag::CLOSED) {
+            return Poll::Ready(Ok(()));
+        }
+        if !self.early_is_empty() {
+            // Waiting for the layer's handshake, which wakes the task.
+            park(&inner.wakers.get_or_init(Box::default).write, cx);
+            return Poll::Pending;
+        }
+        if inner.queue().is_empty() {
             return Poll::Ready(Ok(()));
         }
         self.park_writer(cx);
@@ -425,5 +443,138 @@ impl tokio::io::AsyncWrite for Socket {
     /// Flushes, then half-closes, as [`Socket::end`] does.
     fn poll_shutdown(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_end(cx)
+    }
+}
+
+#[cfg(feature = "async")]
+impl Socket {
+    /// `poll_read` through the socket's layer: what it decoded first,
+    /// then the wire's bytes, into the layer, until it decodes some.
+    fn poll_read_layered(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let inner = &*self.inner;
+        loop {
+            match self.layer_call(|l| l.read(buf)) {
+                Some(Ok(crate::Decoded::Bytes(n))) if n > 0 => {
+                    inner.state.set(flag::DRAINED, false);
+                    return Poll::Ready(
+                        self.pump_wire().map(|()| n).map_err(|e| self.fail_layer(e)),
+                    );
+                }
+                Some(Ok(crate::Decoded::End)) => {
+                    let _ = self.pump_wire();
+                    self.on_eof_pull();
+                    return Poll::Ready(Ok(0));
+                }
+                Some(Err(e)) => {
+                    let _ = self.pump_wire();
+                    return Poll::Ready(Err(self.fail_layer(e)));
+                }
+                Some(Ok(_)) => {}
+                None => return Poll::Ready(Ok(0)),
+            }
+            if inner
+                .state
+                .has(flag::CONNECTING | flag::DRAINED | flag::CLOSED)
+            {
+                break;
+            }
+            match self.recv_into_layer() {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+            if inner.state.has(flag::HANDSHAKING) && self.layer_call(|l| l.is_ready()) == Some(true)
+            {
+                self.become_ready(&self.lp());
+            }
+        }
+        if inner.state.has(flag::CLOSED | flag::READ_EOF) {
+            return Poll::Ready(Ok(0));
+        }
+        self.park_reader(cx);
+        Poll::Pending
+    }
+
+    /// One `recv` from the kernel into the layer (a task reads): whether
+    /// bytes came (false: none until the next readiness).
+    fn recv_into_layer(&self) -> io::Result<bool> {
+        let inner = &*self.inner;
+        let shared = inner.read_buf.clone();
+        let mut own;
+        let mut borrowed = shared.0.try_borrow_mut();
+        let buf: &mut [std::mem::MaybeUninit<u8>] = match &mut borrowed {
+            Ok(b) => b,
+            Err(_) => {
+                own = ffi::uninit_buf(super::state::READ_BUF);
+                &mut own
+            }
+        };
+        let cap = buf.len();
+        let received = loop {
+            match ffi::recv(inner.fd(), buf) {
+                Ok([]) => {
+                    drop(borrowed);
+                    return match self.layer_call(|l| l.eof()) {
+                        Some(Err(e)) => Err(self.fail_layer(e)),
+                        _ => {
+                            self.on_eof_pull();
+                            Ok(false)
+                        }
+                    };
+                }
+                Ok(wire) => {
+                    if wire.len() < cap {
+                        inner.state.set(flag::DRAINED, true);
+                    }
+                    inner
+                        .bytes_read
+                        .set(inner.bytes_read.get() + wire.len() as u64);
+                    break self.layer_call(|l| l.receive(wire));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    inner.state.set(flag::DRAINED, true);
+                    return Ok(false);
+                }
+                Err(e) => return Err(self.fail_async("read", e)),
+            }
+        };
+        drop(borrowed);
+        self.touch();
+        let written = self.pump_wire();
+        match (received, written) {
+            (Some(Err(e)), _) | (_, Err(e)) => Err(self.fail_layer(e)),
+            _ => Ok(true),
+        }
+    }
+
+    /// The layer's error met by a task: it gets the error; the socket
+    /// closes.
+    fn fail_layer(&self, e: crate::Error) -> io::Error {
+        self.finish_close(true);
+        e.into()
+    }
+
+    /// `poll_write` through the socket's layer: whole writes within the
+    /// high-water mark (counting what waits for the handshake), as
+    /// `send`; past it the task waits for the queue to drain, or for the
+    /// handshake.
+    fn poll_write_layered(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        let inner = &*self.inner;
+        let early = inner.rare.get().map_or(0, |r| r.early_bytes.get());
+        let pending = inner.queued.get() + early;
+        if pending == 0 || pending + data.len() <= inner.high_water() {
+            return Poll::Ready(match self.send_layered(data, None) {
+                Ok(_) => Ok(data.len()),
+                Err(e) => Err(e.into()),
+            });
+        }
+        if early > 0 || inner.state.has(flag::CONNECTING | flag::HANDSHAKING) {
+            // The handshake's end wakes the task.
+            park(&inner.wakers.get_or_init(Box::default).write, cx);
+        } else {
+            self.park_writer(cx);
+        }
+        Poll::Pending
     }
 }

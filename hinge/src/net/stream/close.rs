@@ -66,7 +66,8 @@ impl Socket {
             drop(r.idle_timer.borrow_mut().take());
             drop(r.connect_timer.borrow_mut().take());
         }
-        let unsent = inner.queue().take_all();
+        let mut unsent = inner.queue().take_all();
+        unsent.extend(self.take_early());
         if !unsent.is_empty() {
             inner.state.set(flag::LOST, true);
         }

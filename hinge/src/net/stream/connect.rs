@@ -206,6 +206,10 @@ impl Socket {
                 if let Some(r) = self.inner.rare.get() {
                     r.connect.emit(lp, self, &());
                 }
+                // A client layer speaks first (a ClientHello).
+                if let Err(e) = self.pump_wire() {
+                    return self.fail(lp, e);
+                }
                 if self.inner.queue().is_empty() {
                     // end() or close() may have come while connecting.
                     self.after_flush();

@@ -7,6 +7,7 @@ mod close;
 mod connect;
 #[cfg(feature = "async")]
 mod connected;
+mod layered;
 mod read;
 mod state;
 mod write;
@@ -50,6 +51,8 @@ pub enum SocketEvent {
     End,
     /// `drain`
     Drain,
+    /// `secure`
+    Secure,
     /// `timeout`
     Timeout,
     /// `error`
@@ -70,6 +73,7 @@ pub enum SocketEvent {
 /// | [`data`](Socket::on_data) | bytes arrived | `&[u8]`, borrowed from the loop's shared read buffer |
 /// | [`end`](Socket::on_end) | the peer half-closed | `()` |
 /// | [`drain`](Socket::on_drain) | the send queue emptied after `send` returned `false` | `()` |
+/// | [`secure`](Socket::on_secure) | the [layer](Socket::set_layer)'s handshake (TLS) is done | `()` |
 /// | [`timeout`](Socket::on_timeout) | no activity for [`set_timeout`](Socket::set_timeout) | `()` |
 /// | [`error`](Socket::on_error) | a typed [`Error`]; `close` follows | `Error` |
 /// | [`close`](Socket::on_close) | the socket is closed, once (also when the loop is dropped) | `had_error: bool` |
@@ -268,6 +272,9 @@ impl Socket {
             false,
         );
         self.update_interest();
+        if self.inner.state.has(flag::LAYER) {
+            self.resume_layer();
+        }
     }
 
     /// Whether reading is paused.
@@ -661,6 +668,19 @@ typed_events! {
     /// ```
     Timeout => on_timeout, once_timeout, (),
         |s| s.inner.rare().timeout, |p| p.inner.rare.get().map(|r| &r.timeout);
+    /// Runs `f` when the socket's [`Layer`](crate::Layer) finished its
+    /// handshake (TLS: Node's `secureConnect` and `secureConnection`);
+    /// sends made before it were held back until now.
+    ///
+    /// ```
+    /// # let lp = hinge::Loop::new()?;
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// # let s = hinge::Socket::from_unix_stream(&lp, a)?;
+    /// s.on_secure(|_, s| println!("handshake done with {:?}", s.peer_addr()));
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    Secure => on_secure, once_secure, (),
+        |s| s.inner.rare().secure, |p| p.inner.rare.get().map(|r| &r.secure);
     /// Runs `f` with a typed error; `close` follows.
     ///
     /// ```

@@ -83,16 +83,20 @@ impl Socket {
                     let n = data.len();
                     inner.bytes_read.set(inner.bytes_read.get() + n as u64);
                     self.touch();
-                    inner
-                        .events
-                        .data
-                        .emit_while(lp, self, data, || !inner.state.has(flag::CLOSED));
+                    if inner.state.has(flag::LAYER) {
+                        self.on_wire(lp, data);
+                    } else {
+                        inner
+                            .events
+                            .data
+                            .emit_while(lp, self, data, || !inner.state.has(flag::CLOSED));
+                    }
                     if n < len {
                         break;
                     }
                 }
                 Ok(_) => {
-                    self.on_eof(lp);
+                    self.wire_eof(lp);
                     break;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,

@@ -17,7 +17,7 @@ use crate::ffi::{LoopCore, StreamCell, StreamHandler};
 use crate::handle::{Owned, Table};
 use crate::net::addr::Addr;
 use crate::net::server::ServerInner;
-use crate::{Backend, Error, Event, Ready, Result, Timer};
+use crate::{Backend, Error, Event, Layer, Ready, Result, Timer};
 
 /// The one read buffer every socket of a loop shares.
 pub(super) const READ_BUF: usize = 64 * 1024;
@@ -66,8 +66,15 @@ pub(super) mod flag {
     pub(crate) const DRAINED: u32 = 1 << 16;
     /// The socket closed with bytes still queued: a task's flush fails.
     pub(crate) const LOST: u32 = 1 << 17;
+    /// A [`Layer`](crate::Layer) sits between the user and the wire: sends
+    /// go through it, and reads come out of it.
+    pub(crate) const LAYER: u32 = 1 << 18;
+    /// The layer is not ready (a TLS handshake): sends wait in `early`.
+    pub(crate) const HANDSHAKING: u32 = 1 << 19;
+    /// The layer's `end` was called (TLS: `close_notify` queued).
+    pub(crate) const LAYER_ENDED: u32 = 1 << 20;
     /// A `send` cannot go straight to the kernel.
-    pub(crate) const NO_DIRECT_SEND: u32 = CONNECTING | ENDING | CLOSING | CLOSED;
+    pub(crate) const NO_DIRECT_SEND: u32 = CONNECTING | ENDING | CLOSING | CLOSED | LAYER;
 }
 
 /// A socket's state, as `flag` bits in one word.
@@ -188,6 +195,14 @@ pub(super) struct Rare {
     pub(super) fallback: RefCell<Vec<SocketAddr>>,
     pub(super) idle_timer: RefCell<Option<Timer>>,
     pub(super) connect_timer: RefCell<Option<Timer>>,
+    /// The socket's layer (TLS), between the user's bytes and the wire.
+    pub(super) layer: RefCell<Option<Box<dyn Layer>>>,
+    /// What the user sent while the layer was not ready, in order.
+    pub(super) early: RefCell<VecDeque<Chunk>>,
+    /// Bytes in `early`.
+    pub(super) early_bytes: Cell<usize>,
+    pub(super) secure: Event<Socket, ()>,
+    pub(super) handshake_timer: RefCell<Option<Timer>>,
 }
 
 impl SocketInner {
@@ -240,6 +255,7 @@ impl SocketInner {
             steps.run(|| r.connect.clear());
             steps.run(|| r.end.clear());
             steps.run(|| r.timeout.clear());
+            steps.run(|| r.secure.clear());
         }
         steps.finish();
     }

@@ -102,6 +102,9 @@ impl Socket {
     #[inline(never)]
     pub(super) fn send_later(&self, data: &[u8], on_written: Option<Written>) -> Result<bool> {
         let inner = &*self.inner;
+        if inner.state.has(flag::LAYER) {
+            return self.send_layered(data, on_written);
+        }
         if inner.state.has(flag::CLOSED | flag::ENDING | flag::CLOSING)
             || (inner.fd() < 0 && !inner.state.has(flag::CONNECTING))
         {
@@ -251,12 +254,7 @@ impl Socket {
             }
         }
         self.update_interest();
-        if self.inner.state.replace(flag::NEED_DRAIN, false) && !self.is_closed() {
-            self.inner
-                .events
-                .drain
-                .emit_while(lp, self, &(), || !self.inner.state.has(flag::CLOSED));
-        }
+        self.emit_drain(lp);
         self.after_flush();
     }
 
@@ -264,6 +262,12 @@ impl Socket {
     pub(super) fn after_flush(&self) {
         let inner = &*self.inner;
         if inner.state.has(flag::CLOSED | flag::CONNECTING) || !inner.queue().is_empty() {
+            return;
+        }
+        if inner.state.has(flag::LAYER)
+            && inner.state.has(flag::CLOSING | flag::ENDING)
+            && !self.layer_may_finish()
+        {
             return;
         }
         if inner.state.has(flag::CLOSING)
@@ -288,8 +292,10 @@ impl Socket {
             want |= Ready::WRITE;
         }
         let reading = if inner.state.has(flag::PULL) {
-            // Pull mode: only while a task waits to read.
-            inner.state.has(flag::READ_WAIT) && !inner.state.has(flag::CONNECTING)
+            // Pull mode: only while a task waits to read, or while a
+            // layer's handshake needs the peer's bytes.
+            inner.state.has(flag::READ_WAIT | flag::HANDSHAKING)
+                && !inner.state.has(flag::CONNECTING | flag::READ_EOF)
         } else {
             !inner
                 .state
