@@ -126,4 +126,6 @@ pub fn ticker(
 
 pub mod adversary;
 pub mod http;
+pub mod process;
 pub mod task;
+pub mod tls;
