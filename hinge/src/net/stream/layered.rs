@@ -339,6 +339,9 @@ impl Socket {
     pub(super) fn become_ready(&self, lp: &Loop) {
         let inner = &*self.inner;
         inner.state.set(flag::HANDSHAKING, false);
+        // A paused socket, or a task's that waits for no read, stops
+        // reading now.
+        self.update_interest();
         let rare = inner.rare();
         drop(rare.handshake_timer.borrow_mut().take());
         rare.secure

@@ -74,6 +74,7 @@ impl Socket {
             if inner
                 .state
                 .has(flag::CLOSED | flag::PAUSED | flag::READ_EOF)
+                && self.stops_reading()
             {
                 break;
             }
@@ -107,6 +108,15 @@ impl Socket {
                 }
             }
         }
+    }
+
+    /// Closed, ended or paused: no more reads, except that a layer's
+    /// handshake reads through a pause (a pause holds back `data`, and
+    /// there is none before the handshake ends).
+    #[cold]
+    fn stops_reading(&self) -> bool {
+        let state = &self.inner.state;
+        state.has(flag::CLOSED | flag::READ_EOF) || !state.has(flag::HANDSHAKING)
     }
 
     #[cold]

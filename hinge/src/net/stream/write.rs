@@ -297,9 +297,8 @@ impl Socket {
             inner.state.has(flag::READ_WAIT | flag::HANDSHAKING)
                 && !inner.state.has(flag::CONNECTING | flag::READ_EOF)
         } else {
-            !inner
-                .state
-                .has(flag::CONNECTING | flag::PAUSED | flag::READ_EOF)
+            !inner.state.has(flag::CONNECTING | flag::READ_EOF)
+                && (!inner.state.has(flag::PAUSED) || inner.state.has(flag::HANDSHAKING))
         };
         if reading {
             want |= Ready::READ;
