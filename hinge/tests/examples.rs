@@ -194,6 +194,8 @@ fn custom_emitter_example_prints_its_events() {
 #[cfg(feature = "zmq")]
 mod zmq_examples {
     use super::*;
+    use std::process::Child;
+    use std::time::Instant;
 
     fn zmq_endpoint(name: &str) -> String {
         let path = std::env::temp_dir().join(format!("hinge-ex-{}-{name}", std::process::id()));

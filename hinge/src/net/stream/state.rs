@@ -94,7 +94,6 @@ impl State {
     }
 
     /// Whether every one of `bits` is set.
-    #[cfg(feature = "async")]
     #[inline]
     pub(super) fn has_all(&self, bits: u32) -> bool {
         self.0.get() & bits == bits
