@@ -258,6 +258,10 @@ pub enum Error {
         /// rustls' error.
         source: ::rustls::Error,
     },
+    /// [`Socket::set_layer`](crate::Socket::set_layer) on a socket that
+    /// already has a layer.
+    #[error("set_layer: the socket already has a layer")]
+    AlreadyLayered,
     /// The peer closed the connection without ending its session first
     /// (TLS: no `close_notify`): what came before may have been cut short
     /// by an attacker, so it is not reported as a clean `end`.

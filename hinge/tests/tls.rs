@@ -447,3 +447,22 @@ fn client_hello(c: &common::tls::Certs) -> Vec<u8> {
     conn.write_tls(&mut out).unwrap();
     out
 }
+
+#[test]
+fn a_socket_takes_one_layer_and_none_once_closed() {
+    let lp = Loop::new().unwrap();
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let s = Socket::from_unix_stream(&lp, a).unwrap();
+    let session = || tls::Session::client(tls::client_config(), "localhost", "peer").unwrap();
+    s.set_layer(session()).unwrap();
+    assert!(matches!(s.set_layer(session()), Err(Error::AlreadyLayered)));
+    assert!(s.tls_info().is_some());
+    let (c, _d) = std::os::unix::net::UnixStream::pair().unwrap();
+    let closed = Socket::from_unix_stream(&lp, c).unwrap();
+    closed.destroy();
+    assert!(matches!(
+        closed.set_layer(session()),
+        Err(Error::Closed { .. })
+    ));
+    assert!(closed.tls_info().is_none());
+}

@@ -56,8 +56,9 @@ impl Socket {
     /// socket, in a server's `connection` listener (or for all of them with
     /// [`Server::set_layer`](crate::Server::set_layer)), or after a
     /// plaintext exchange (STARTTLS) from a `data` listener that has read
-    /// its last plaintext byte. A socket takes one layer; a second, or a
-    /// closed socket, is an error.
+    /// its last plaintext byte. A socket takes one layer: a second is
+    /// [`Error::AlreadyLayered`]; a closed or ending socket takes none
+    /// ([`Error::Closed`]).
     ///
     /// See [`Layer`] for an example.
     pub fn set_layer<L: Layer>(&self, layer: L) -> Result<()> {
@@ -66,10 +67,7 @@ impl Socket {
             return Err(Error::Closed { op: "set_layer" });
         }
         if inner.state.has(flag::LAYER) {
-            return Err(Error::HttpState {
-                op: "set_layer",
-                reason: "the socket already has a layer",
-            });
+            return Err(Error::AlreadyLayered);
         }
         let ready = layer.is_ready();
         let timeout = layer.handshake_timeout();
