@@ -65,6 +65,7 @@ impl Socket {
         if let Some(r) = inner.rare.get() {
             drop(r.idle_timer.borrow_mut().take());
             drop(r.connect_timer.borrow_mut().take());
+            drop(r.handshake_timer.borrow_mut().take());
         }
         let mut unsent = inner.queue().take_all();
         unsent.extend(self.take_early());

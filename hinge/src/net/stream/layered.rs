@@ -396,6 +396,9 @@ impl Socket {
                 .state
                 .has(flag::CLOSED | flag::PAUSED | flag::READ_EOF | flag::PULL)
             {
+                // What the layer still holds waits for `resume` (or a
+                // task's read).
+                inner.state.set(flag::LAYER_HELD, true);
                 break;
             }
             let Some(decoded) = self.layer_call(|l| l.read(buf)) else {
@@ -464,6 +467,9 @@ impl Socket {
     /// socket was paused is not in the kernel, so no readiness would
     /// bring it: emit it from the loop.
     pub(super) fn resume_layer(&self) {
+        if !self.inner.state.replace(flag::LAYER_HELD, false) {
+            return;
+        }
         let me = self.clone();
         self.lp().defer(move |lp| {
             if !me.is_closed() {

@@ -73,6 +73,9 @@ pub(super) mod flag {
     pub(crate) const HANDSHAKING: u32 = 1 << 19;
     /// The layer's `end` was called (TLS: `close_notify` queued).
     pub(crate) const LAYER_ENDED: u32 = 1 << 20;
+    /// The layer holds decoded bytes that a pause kept from `data`:
+    /// `resume` emits them (no readiness will).
+    pub(crate) const LAYER_HELD: u32 = 1 << 21;
     /// A `send` cannot go straight to the kernel.
     pub(crate) const NO_DIRECT_SEND: u32 = CONNECTING | ENDING | CLOSING | CLOSED | LAYER;
 }
