@@ -441,7 +441,6 @@ impl Layer for Counted {
 /// (which hold the socket) and the layer are freed; no Rc cycle through
 /// the waiting sends outlives the loop.
 #[test]
-#[ignore = "bug: loop teardown leaves the sends that wait for a handshake (an Rc cycle)"]
 fn dropping_the_loop_mid_handshake_frees_waiting_sends_and_the_layer() {
     let lp = Loop::new().unwrap();
     let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
@@ -472,7 +471,6 @@ fn dropping_the_loop_mid_handshake_frees_waiting_sends_and_the_layer() {
 
 /// The same through a real TLS client whose server never answers.
 #[test]
-#[ignore = "bug: loop teardown leaves the sends that wait for a handshake (an Rc cycle)"]
 fn dropping_the_loop_mid_tls_handshake_frees_everything() {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
