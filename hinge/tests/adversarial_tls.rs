@@ -93,7 +93,6 @@ impl Layer for Overclaim {
 /// broken: the socket fails with a typed error instead of handing `data`
 /// a silently clamped slice.
 #[test]
-#[ignore = "bug: an over-long Decoded::Bytes is clamped (callbacks) or returned as is (AsyncRead)"]
 fn a_layer_claiming_more_bytes_than_the_buffer_holds_fails_the_socket() {
     let lp = Loop::new().unwrap();
     let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
@@ -122,7 +121,6 @@ fn a_layer_claiming_more_bytes_than_the_buffer_holds_fails_the_socket() {
 /// The same layer under `AsyncRead`: a read that returned more than the
 /// buffer's length would make `read_exact` (or tokio's `ReadBuf`) panic.
 #[test]
-#[ignore = "bug: an over-long Decoded::Bytes is clamped (callbacks) or returned as is (AsyncRead)"]
 fn a_layer_claiming_more_bytes_than_the_buffer_holds_is_an_async_read_error() {
     use futures_util::AsyncReadExt;
     let lp = Loop::new().unwrap();

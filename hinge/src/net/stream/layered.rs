@@ -171,6 +171,22 @@ impl Socket {
         Some(f(&mut **slot.as_mut()?))
     }
 
+    /// The layer's `read` into `buf`, checked: a layer that claims more
+    /// bytes than `buf` holds is broken, and its socket fails rather than
+    /// hand out a clamped slice or an `AsyncRead` count past the buffer
+    /// (on which `read_exact` panics).
+    pub(super) fn layer_read(&self, buf: &mut [u8]) -> Option<Result<Decoded>> {
+        let cap = buf.len();
+        match self.layer_call(|l| l.read(buf))? {
+            Ok(Decoded::Bytes(n)) if n > cap => {
+                let why = format!("the layer decoded {n} bytes into a buffer of {cap}");
+                let source = io::Error::new(io::ErrorKind::InvalidData, why);
+                Some(Err(Error::from_io("read", self.label(), source)))
+            }
+            r => Some(r),
+        }
+    }
+
     /// Writes what the layer has for the wire.
     pub(super) fn pump_wire(&self) -> Result<()> {
         let mut wire = Wire { socket: self };
@@ -400,12 +416,12 @@ impl Socket {
             {
                 break;
             }
-            let Some(decoded) = self.layer_call(|l| l.read(buf)) else {
+            let Some(decoded) = self.layer_read(buf) else {
                 break;
             };
             match decoded {
                 Ok(Decoded::Bytes(n)) if n > 0 => {
-                    let data = &buf[..n.min(buf.len())];
+                    let data = &buf[..n];
                     inner
                         .events
                         .data
