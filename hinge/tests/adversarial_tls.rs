@@ -176,7 +176,6 @@ impl Layer for Preamble {
 /// sends that waited for it go out, and `secure` comes, without the peer
 /// having to say anything first.
 #[test]
-#[ignore = "bug: readiness is checked only after wire bytes arrive"]
 fn a_layer_ready_after_its_own_output_releases_the_waiting_sends() {
     let lp = Loop::new().unwrap();
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -688,4 +687,30 @@ fn close_right_after_a_big_send_loses_nothing() {
     assert_eq!(total.get(), TOTAL);
     assert!(errors.borrow().is_empty(), "{:?}", errors.borrow());
     server.close();
+}
+
+/// The same layer on a socket already connected (`set_layer` speaks at
+/// once): `secure` comes from the loop, and the waiting send follows.
+#[test]
+fn a_layer_ready_after_its_first_words_on_a_connected_socket() {
+    let lp = Loop::new().unwrap();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let s = Socket::from_unix_stream(&lp, a).unwrap();
+    s.set_layer(Preamble {
+        said: false,
+        outbound: Vec::new(),
+    })
+    .unwrap();
+    s.send("early").unwrap();
+    let secure = Hits::default();
+    let sec = secure.clone();
+    s.on_secure(move |_, s| {
+        sec.hit();
+        s.close();
+    });
+    run_bounded(&lp, 10);
+    let mut got = Vec::new();
+    b.read_to_end(&mut got).unwrap();
+    assert_eq!(&got, b"PREAMBLE\nearly");
+    assert_eq!(secure.get(), 1);
 }

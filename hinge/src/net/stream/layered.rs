@@ -85,8 +85,29 @@ impl Socket {
                 self.finish_close(true);
                 return Err(e);
             }
+            if !ready {
+                // Its first words may have been its whole handshake: say
+                // so from the loop, not from inside this call.
+                let me = self.clone();
+                self.lp().defer(move |lp| {
+                    if !me.is_closed() {
+                        me.check_ready(lp);
+                    }
+                });
+            }
         }
         Ok(())
+    }
+
+    /// `secure` (and the sends that waited) if the layer just became
+    /// ready: after the peer's bytes, or after its own output (a layer
+    /// that only speaks, as a PROXY-protocol header does, gets no reply).
+    pub(super) fn check_ready(&self, lp: &Loop) {
+        if self.inner.state.has(flag::HANDSHAKING)
+            && self.layer_call(|l| l.is_ready()) == Some(true)
+        {
+            self.become_ready(lp);
+        }
     }
 
     /// Runs `f` on this socket's layer if it is an `L` (`None` if there is
@@ -343,11 +364,7 @@ impl Socket {
         if let Err(e) = written {
             return self.fail(lp, e);
         }
-        if self.inner.state.has(flag::HANDSHAKING)
-            && self.layer_call(|l| l.is_ready()) == Some(true)
-        {
-            self.become_ready(lp);
-        }
+        self.check_ready(lp);
         self.emit_decoded(lp);
     }
 
