@@ -361,7 +361,6 @@ fn a_panic_in_a_secure_listener_leaves_the_waiting_sends_flowing() {
 /// A layer factory that panics: `run` re-raises it, and the accepted
 /// connection it was making is not left open, unowned and unlisted.
 #[test]
-#[ignore = "bug: a panicking layer factory leaves the accepted socket open and unowned"]
 fn a_panicking_layer_factory_leaves_no_orphan_connection() {
     let lp = Loop::new().unwrap();
     let (server, port) = local_server(&lp);
