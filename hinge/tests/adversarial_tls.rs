@@ -327,7 +327,6 @@ fn dropping_a_tasks_tls_socket_mid_handshake_closes_it_now() {
 /// sends that waited for the handshake still go out (the socket is not
 /// left with them stuck, holding back every later send and `close`).
 #[test]
-#[ignore = "bug: a panic in a secure listener leaves the waiting sends stuck"]
 fn a_panic_in_a_secure_listener_leaves_the_waiting_sends_flowing() {
     let c = certs();
     let lp = Loop::new().unwrap();

@@ -27,6 +27,24 @@ impl Default for DecodedBuf {
     }
 }
 
+/// Sends what waited for the handshake from the loop if a `secure`
+/// listener panics, instead of leaving it stuck in `early`, where it
+/// would hold back every later send and `close`.
+struct SendEarlyOnUnwind<'a>(&'a Socket);
+
+impl Drop for SendEarlyOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let me = self.0.clone();
+            self.0.lp().defer(move |lp| {
+                if !me.is_closed() {
+                    me.send_early(lp);
+                }
+            });
+        }
+    }
+}
+
 /// The socket's send path as an `io::Write`, for [`Layer::output`].
 struct Wire<'a> {
     socket: &'a Socket,
@@ -377,8 +395,19 @@ impl Socket {
         self.update_interest();
         let rare = inner.rare();
         drop(rare.handshake_timer.borrow_mut().take());
-        rare.secure
-            .emit_while(lp, self, &(), || !inner.state.has(flag::CLOSED));
+        {
+            let _unwinding = SendEarlyOnUnwind(self);
+            rare.secure
+                .emit_while(lp, self, &(), || !inner.state.has(flag::CLOSED));
+        }
+        self.send_early(lp);
+    }
+
+    /// The sends that waited for the handshake, in order; then `drain`
+    /// and a pending `end`/`close` if nothing is left queued.
+    fn send_early(&self, lp: &Loop) {
+        let inner = &*self.inner;
+        let rare = inner.rare();
         loop {
             let next = rare.early.borrow_mut().pop_front();
             let Some(chunk) = next else { break };
