@@ -218,7 +218,6 @@ fn a_layer_ready_after_its_own_output_releases_the_waiting_sends() {
 /// nothing waiting to be sent: closes now, cleanly, without waiting for
 /// the handshake timeout and then reporting it as an error.
 #[test]
-#[ignore = "bug: close() waits for a stalled handshake until its timeout, then fails"]
 fn close_during_a_stalled_handshake_closes_at_once() {
     let c = certs();
     let lp = Loop::new().unwrap();
@@ -247,7 +246,6 @@ fn close_during_a_stalled_handshake_closes_at_once() {
 /// `Server::close_connections` with a client stuck in its handshake: the
 /// server closes (and emits `close`) without waiting for the peer.
 #[test]
-#[ignore = "bug: close() waits for a stalled handshake until its timeout, then fails"]
 fn close_connections_does_not_wait_for_stalled_handshakes() {
     let c = certs();
     let lp = Loop::new().unwrap();
@@ -292,7 +290,6 @@ fn close_connections_does_not_wait_for_stalled_handshakes() {
 /// socket closes without waiting for the handshake (and without an
 /// unhandled timeout error later).
 #[test]
-#[ignore = "bug: close() waits for a stalled handshake until its timeout, then fails"]
 fn dropping_a_tasks_tls_socket_mid_handshake_closes_it_now() {
     use futures_util::AsyncWriteExt;
     let lp = Loop::new().unwrap();

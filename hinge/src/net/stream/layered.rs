@@ -504,12 +504,19 @@ impl Socket {
     }
 
     /// `end()`/`close()` on a layered socket, once the wire queue is
-    /// empty: false while the handshake or its waiting sends hold it
-    /// back, or while the layer's `end` output (`close_notify`) is being
-    /// written.
+    /// empty: false while sends wait for the handshake, while an `end()`
+    /// waits for it, or while the layer's `end` output (`close_notify`)
+    /// is being written.
     pub(super) fn layer_may_finish(&self) -> bool {
         let inner = &*self.inner;
-        if inner.state.has(flag::HANDSHAKING) || !self.early_is_empty() {
+        if !self.early_is_empty() {
+            return false;
+        }
+        // A `close()` with nothing to deliver does not wait for the
+        // peer's handshake: a stalled peer would hold it until the
+        // handshake timeout, then fail it. An `end()` waits: it keeps
+        // reading, which needs the handshake done.
+        if inner.state.has(flag::HANDSHAKING) && !inner.state.has(flag::CLOSING) {
             return false;
         }
         if inner.state.replace(flag::LAYER_ENDED, true) {
