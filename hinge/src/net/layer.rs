@@ -103,7 +103,8 @@ pub trait Layer: Any {
     /// alert) was written.
     fn receive(&mut self, wire: &[u8]) -> Result<()>;
 
-    /// Copies decoded bytes into `buf`: [`Decoded::Bytes`], or
+    /// Copies decoded bytes into `buf`: [`Decoded::Bytes`] (at most
+    /// `buf.len()`: a larger count fails the socket), or
     /// [`Decoded::Empty`] when it needs more wire bytes, or
     /// [`Decoded::End`] once the peer ended its session and every byte
     /// before that was read. The socket calls it until `Empty` (or until

@@ -70,7 +70,10 @@ impl Server {
             Ok(socket) => {
                 let layer = self.inner.layer.borrow().clone();
                 if let Some(make) = layer {
-                    if let Err(e) = make(&socket) {
+                    let guard = Unadmitted(&socket);
+                    let made = make(&socket);
+                    drop(guard);
+                    if let Err(e) = made {
                         socket.destroy();
                         return crate::error::report_unhandled(format_args!(
                             "server {}: could not set up an accepted connection: {e}",
@@ -106,5 +109,17 @@ impl Server {
             timer.unref();
         }
         *self.inner.backoff.borrow_mut() = Some(timer);
+    }
+}
+
+/// Destroys an accepted socket if its layer factory panics: the socket is
+/// in no server's list yet, so nothing else would ever close it.
+struct Unadmitted<'a>(&'a Socket);
+
+impl Drop for Unadmitted<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.destroy();
+        }
     }
 }

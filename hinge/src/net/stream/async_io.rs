@@ -453,7 +453,7 @@ impl Socket {
     fn poll_read_layered(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let inner = &*self.inner;
         loop {
-            match self.layer_call(|l| l.read(buf)) {
+            match self.layer_read(buf) {
                 Some(Ok(crate::Decoded::Bytes(n))) if n > 0 => {
                     inner.state.set(flag::DRAINED, false);
                     return Poll::Ready(

@@ -210,6 +210,7 @@ impl Socket {
                 if let Err(e) = self.pump_wire() {
                     return self.fail(lp, e);
                 }
+                self.check_ready(lp);
                 if self.inner.queue().is_empty() {
                     // end() or close() may have come while connecting.
                     self.after_flush();

@@ -27,6 +27,24 @@ impl Default for DecodedBuf {
     }
 }
 
+/// Sends what waited for the handshake from the loop if a `secure`
+/// listener panics, instead of leaving it stuck in `early`, where it
+/// would hold back every later send and `close`.
+struct SendEarlyOnUnwind<'a>(&'a Socket);
+
+impl Drop for SendEarlyOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let me = self.0.clone();
+            self.0.lp().defer(move |lp| {
+                if !me.is_closed() {
+                    me.send_early(lp);
+                }
+            });
+        }
+    }
+}
+
 /// The socket's send path as an `io::Write`, for [`Layer::output`].
 struct Wire<'a> {
     socket: &'a Socket,
@@ -83,8 +101,29 @@ impl Socket {
                 self.finish_close(true);
                 return Err(e);
             }
+            if !ready {
+                // Its first words may have been its whole handshake: say
+                // so from the loop, not from inside this call.
+                let me = self.clone();
+                self.lp().defer(move |lp| {
+                    if !me.is_closed() {
+                        me.check_ready(lp);
+                    }
+                });
+            }
         }
         Ok(())
+    }
+
+    /// `secure` (and the sends that waited) if the layer just became
+    /// ready: after the peer's bytes, or after its own output (a layer
+    /// that only speaks, as a PROXY-protocol header does, gets no reply).
+    pub(super) fn check_ready(&self, lp: &Loop) {
+        if self.inner.state.has(flag::HANDSHAKING)
+            && self.layer_call(|l| l.is_ready()) == Some(true)
+        {
+            self.become_ready(lp);
+        }
     }
 
     /// Runs `f` on this socket's layer if it is an `L` (`None` if there is
@@ -167,6 +206,22 @@ impl Socket {
         let rare = self.inner.rare.get()?;
         let mut slot = rare.layer.try_borrow_mut().ok()?;
         Some(f(&mut **slot.as_mut()?))
+    }
+
+    /// The layer's `read` into `buf`, checked: a layer that claims more
+    /// bytes than `buf` holds is broken, and its socket fails rather than
+    /// hand out a clamped slice or an `AsyncRead` count past the buffer
+    /// (on which `read_exact` panics).
+    pub(super) fn layer_read(&self, buf: &mut [u8]) -> Option<Result<Decoded>> {
+        let cap = buf.len();
+        match self.layer_call(|l| l.read(buf))? {
+            Ok(Decoded::Bytes(n)) if n > cap => {
+                let why = format!("the layer decoded {n} bytes into a buffer of {cap}");
+                let source = io::Error::new(io::ErrorKind::InvalidData, why);
+                Some(Err(Error::from_io("read", self.label(), source)))
+            }
+            r => Some(r),
+        }
     }
 
     /// Writes what the layer has for the wire.
@@ -325,11 +380,7 @@ impl Socket {
         if let Err(e) = written {
             return self.fail(lp, e);
         }
-        if self.inner.state.has(flag::HANDSHAKING)
-            && self.layer_call(|l| l.is_ready()) == Some(true)
-        {
-            self.become_ready(lp);
-        }
+        self.check_ready(lp);
         self.emit_decoded(lp);
     }
 
@@ -342,8 +393,19 @@ impl Socket {
         self.update_interest();
         let rare = inner.rare();
         drop(rare.handshake_timer.borrow_mut().take());
-        rare.secure
-            .emit_while(lp, self, &(), || !inner.state.has(flag::CLOSED));
+        {
+            let _unwinding = SendEarlyOnUnwind(self);
+            rare.secure
+                .emit_while(lp, self, &(), || !inner.state.has(flag::CLOSED));
+        }
+        self.send_early(lp);
+    }
+
+    /// The sends that waited for the handshake, in order; then `drain`
+    /// and a pending `end`/`close` if nothing is left queued.
+    fn send_early(&self, lp: &Loop) {
+        let inner = &*self.inner;
+        let rare = inner.rare();
         loop {
             let next = rare.early.borrow_mut().pop_front();
             let Some(chunk) = next else { break };
@@ -401,12 +463,12 @@ impl Socket {
                 inner.state.set(flag::LAYER_HELD, true);
                 break;
             }
-            let Some(decoded) = self.layer_call(|l| l.read(buf)) else {
+            let Some(decoded) = self.layer_read(buf) else {
                 break;
             };
             match decoded {
                 Ok(Decoded::Bytes(n)) if n > 0 => {
-                    let data = &buf[..n.min(buf.len())];
+                    let data = &buf[..n];
                     inner
                         .events
                         .data
@@ -443,12 +505,19 @@ impl Socket {
     }
 
     /// `end()`/`close()` on a layered socket, once the wire queue is
-    /// empty: false while the handshake or its waiting sends hold it
-    /// back, or while the layer's `end` output (`close_notify`) is being
-    /// written.
+    /// empty: false while sends wait for the handshake, while an `end()`
+    /// waits for it, or while the layer's `end` output (`close_notify`)
+    /// is being written.
     pub(super) fn layer_may_finish(&self) -> bool {
         let inner = &*self.inner;
-        if inner.state.has(flag::HANDSHAKING) || !self.early_is_empty() {
+        if !self.early_is_empty() {
+            return false;
+        }
+        // A `close()` with nothing to deliver does not wait for the
+        // peer's handshake: a stalled peer would hold it until the
+        // handshake timeout, then fail it. An `end()` waits: it keeps
+        // reading, which needs the handshake done.
+        if inner.state.has(flag::HANDSHAKING) && !inner.state.has(flag::CLOSING) {
             return false;
         }
         if inner.state.replace(flag::LAYER_ENDED, true) {

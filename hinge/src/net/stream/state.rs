@@ -324,7 +324,13 @@ impl Owned for SocketCell {
         self.state.set(flag::CLOSED | flag::FINISHED, true);
         // OS resources first: no user code can stop that.
         self.release_io(true);
-        let unsent = self.queue().take_all();
+        let mut unsent = self.queue().take_all();
+        // The sends that waited for a layer's handshake too: their
+        // callbacks may hold the socket, a cycle the loop must break.
+        if let Some(r) = self.rare.get() {
+            r.early_bytes.set(0);
+            unsent.extend(r.early.borrow_mut().drain(..));
+        }
         let waiting = self.wakers.get().map(|w| (w.read.take(), w.write.take()));
         let mut steps = panic::Steps::default();
         steps.run(move || drop(waiting));
