@@ -656,7 +656,6 @@ fn https_pipelined_requests_in_one_record_and_a_trickling_head() {
 /// without reading them, its kernel answers with a reset that discards
 /// what it still had to send.)
 #[test]
-#[ignore = "design: close() closes the fd while the TLS peer may still send (tickets), so the kernel resets and drops unsent bytes"]
 fn close_right_after_a_big_send_loses_nothing() {
     let c = certs();
     let lp = Loop::new().unwrap();

@@ -65,7 +65,8 @@ impl Socket {
             }
         }
         if ev.is_readable() {
-            if inner.state.has_all(flag::PULL | flag::HANDSHAKING) {
+            if inner.state.has_all(flag::PULL | flag::HANDSHAKING) || inner.state.has(flag::LINGER)
+            {
                 // The layer's handshake goes on without a reading task;
                 // its end wakes the tasks.
                 self.read(lp);
@@ -452,6 +453,10 @@ impl Socket {
     /// then the wire's bytes, into the layer, until it decodes some.
     fn poll_read_layered(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let inner = &*self.inner;
+        if inner.state.has(flag::LINGER) {
+            // Closed by the user: what still comes is dropped.
+            return Poll::Ready(Ok(0));
+        }
         loop {
             match self.layer_read(buf) {
                 Some(Ok(crate::Decoded::Bytes(n))) if n > 0 => {

@@ -15,6 +15,9 @@ use crate::event_loop::Loop;
 use crate::ffi;
 use crate::{Decoded, Error, Layer, Result, Timer, Watcher};
 
+/// How long a closed layered socket waits for its peer's FIN.
+const LINGER_TIME: Duration = Duration::from_secs(2);
+
 /// The loop's buffer for decoded bytes, shared by its layered sockets
 /// (the read buffer holds the wire bytes meanwhile).
 struct DecodedBuf(RefCell<Box<[u8]>>);
@@ -372,6 +375,9 @@ impl Socket {
     /// then `secure` if that finished the handshake, then `data`.
     #[inline(never)]
     pub(super) fn on_wire(&self, lp: &Loop, wire: &[u8]) {
+        if self.lingered(false) {
+            return;
+        }
         let received = self.layer_call(|l| l.receive(wire));
         let written = self.pump_wire();
         if let Some(Err(e)) = received {
@@ -496,6 +502,9 @@ impl Socket {
     /// The wire ended: a clean end if the layer says so, else its error
     /// (TLS: a truncation without `close_notify`).
     pub(super) fn wire_eof(&self, lp: &Loop) {
+        if self.lingered(true) {
+            return;
+        }
         if self.inner.state.has(flag::LAYER) {
             if let Some(Err(e)) = self.layer_call(|l| l.eof()) {
                 return self.fail(lp, e);
@@ -530,6 +539,48 @@ impl Socket {
             return false;
         }
         inner.queue().is_empty()
+    }
+
+    /// `close()` once the layer's `end` output went out: shut the writing
+    /// side (the FIN follows our last byte), then read and drop what the
+    /// peer still sends until its FIN, for at most `LINGER_TIME`. Closing
+    /// at once would make the kernel answer the peer's late bytes (TLS
+    /// 1.3 session tickets come unasked) with a reset, which destroys
+    /// what the peer had not yet read of ours.
+    pub(super) fn linger(&self) {
+        let inner = &*self.inner;
+        if inner.state.replace(flag::LINGER, true) {
+            return;
+        }
+        inner.state.set(flag::WRITE_SHUT, true);
+        if self
+            .with_sock(|s| s.shutdown(std::net::Shutdown::Write))
+            .is_none()
+        {
+            return self.finish_close(false);
+        }
+        self.update_interest();
+        let weak = Rc::downgrade(&self.inner);
+        let timer = Timer::new(&self.lp(), LINGER_TIME, Duration::ZERO, move |_, _| {
+            if let Some(inner) = weak.upgrade() {
+                Socket { inner }.finish_close(false);
+            }
+        });
+        timer.unref();
+        *inner.rare().handshake_timer.borrow_mut() = Some(timer);
+    }
+
+    /// Bytes read while lingering: dropped. Returns whether the socket
+    /// lingers (and so took them).
+    #[inline]
+    pub(super) fn lingered(&self, eof: bool) -> bool {
+        if !self.inner.state.has(flag::LINGER) {
+            return false;
+        }
+        if eof {
+            self.finish_close(false);
+        }
+        true
     }
 
     /// `resume()` of a layered socket: what the layer decoded while the

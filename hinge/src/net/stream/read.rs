@@ -116,7 +116,7 @@ impl Socket {
     #[cold]
     fn stops_reading(&self) -> bool {
         let state = &self.inner.state;
-        state.has(flag::CLOSED | flag::READ_EOF) || !state.has(flag::HANDSHAKING)
+        state.has(flag::CLOSED | flag::READ_EOF) || !state.has(flag::HANDSHAKING | flag::LINGER)
     }
 
     #[cold]

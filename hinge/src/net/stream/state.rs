@@ -76,6 +76,11 @@ pub(super) mod flag {
     /// The layer holds decoded bytes that a pause kept from `data`:
     /// `resume` emits them (no readiness will).
     pub(crate) const LAYER_HELD: u32 = 1 << 21;
+    /// `close()` of a layered socket: its writing side is shut, and what
+    /// the peer still sends (TLS 1.3 tickets) is read and dropped until
+    /// its FIN, so that the kernel does not answer it with a reset that
+    /// would destroy our last bytes in flight.
+    pub(crate) const LINGER: u32 = 1 << 22;
     /// A `send` cannot go straight to the kernel.
     pub(crate) const NO_DIRECT_SEND: u32 = CONNECTING | ENDING | CLOSING | CLOSED | LAYER;
 }

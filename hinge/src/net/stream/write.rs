@@ -270,6 +270,9 @@ impl Socket {
         {
             return;
         }
+        if inner.state.has_all(flag::LAYER | flag::CLOSING) && !inner.state.has(flag::READ_EOF) {
+            return self.linger();
+        }
         if inner.state.has(flag::CLOSING)
             || (inner.state.has(flag::ENDING) && inner.state.has(flag::READ_EOF))
         {
@@ -291,7 +294,9 @@ impl Socket {
         if inner.state.has(flag::CONNECTING | flag::WRITE_WAIT) || !inner.queue().is_empty() {
             want |= Ready::WRITE;
         }
-        let reading = if inner.state.has(flag::PULL) {
+        let reading = if inner.state.has(flag::LINGER) {
+            true
+        } else if inner.state.has(flag::PULL) {
             // Pull mode: only while a task waits to read, or while a
             // layer's handshake needs the peer's bytes.
             inner.state.has(flag::READ_WAIT | flag::HANDSHAKING)
