@@ -38,7 +38,7 @@
 #   PROVIDERS [ring/x25519 aws-lc/x25519 ring/default aws-lc/default]
 #   SCENARIOS [handshake keepalive bulk idle providers-handshake providers-bulk]
 #   CONNS [64] wrk connections; HS_CONNS [4]; BULK_CONNS [8]
-#   GROUPS [x25519]  the key-exchange groups tls-load offers in handshake,
+#   KX_GROUPS [x25519]  the key-exchange groups tls-load offers in handshake,
 #               bulk and idle ("default": ring's, which rustls 0.23.48 puts
 #               secp384r1 first in, so every rustls server picks P-384)
 #   IDLE_CONNS [2000], IDLE_HOLD [1]
@@ -61,7 +61,7 @@ SCENARIOS=${SCENARIOS:-"handshake keepalive bulk idle providers-handshake provid
 CONNS=${CONNS:-64}
 HS_CONNS=${HS_CONNS:-4}
 BULK_CONNS=${BULK_CONNS:-8}
-GROUPS=${GROUPS:-x25519}
+KX_GROUPS=${KX_GROUPS:-x25519}
 IDLE_CONNS=${IDLE_CONNS:-2000}
 IDLE_HOLD=${IDLE_HOLD:-1}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -190,7 +190,7 @@ wrk_run() { # port seconds -> "requests errors"
 # One measurement: a fresh server, one load run, one JSON line in $RUNS.
 HZ=$(getconf CLK_TCK)
 measure() { # round scenario server
-  local round=$1 scenario=$2 server=$3 kind=https load=$BIN/tls-load client=(--groups "$GROUPS")
+  local round=$1 scenario=$2 server=$3 kind=https load=$BIN/tls-load client=(--groups "$KX_GROUPS")
   PORT=$((PORT + 1)); [ "$PORT" -gt 21900 ] && PORT=21401
   case $scenario in bulk | providers-bulk) kind=echo ;; esac
   case $scenario in
@@ -252,4 +252,4 @@ for round in $(seq "$ROUNDS"); do
 done
 
 python3 bench/tls_report.py "$RUNS" "$OUT" \
-  "client groups=$GROUPS rounds=$ROUNDS duration=$DURATION warmup=$WARMUP wrk_conns=$CONNS hs_conns=$HS_CONNS bulk_conns=$BULK_CONNS idle_conns=$IDLE_CONNS"
+  "client groups=$KX_GROUPS rounds=$ROUNDS duration=$DURATION warmup=$WARMUP wrk_conns=$CONNS hs_conns=$HS_CONNS bulk_conns=$BULK_CONNS idle_conns=$IDLE_CONNS"

@@ -120,7 +120,11 @@ fn opts(cmd: &str) -> io::Result<Opts> {
         https,
         conns: num("--conns", default_conns)? as u64,
         duration: num(
-            if cmd == "idle" { "--hold" } else { "--duration" },
+            if cmd == "idle" {
+                "--hold"
+            } else {
+                "--duration"
+            },
             "5",
         )?,
         warmup: num("--warmup", "1")?,
@@ -182,9 +186,7 @@ async fn open(
 ) -> io::Result<TlsStream<TcpStream>> {
     let tcp = connect(opts.port, index).await?;
     let name = ServerName::try_from("localhost").expect("a valid name");
-    TlsConnector::from(config.clone())
-        .connect(name, tcp)
-        .await
+    TlsConnector::from(config.clone()).connect(name, tcp).await
 }
 
 /// What the handshake settled on: "version suite group [alpn]".
@@ -393,9 +395,7 @@ async fn bulk(opts: Opts) -> io::Result<()> {
                         Ok(0) => return Ok(()),
                         Ok(n) => {
                             if let Err(at) = pattern.check(off, &buf[..n]) {
-                                return Err(io::Error::other(format!(
-                                    "echoed byte {at} differs"
-                                )));
+                                return Err(io::Error::other(format!("echoed byte {at} differs")));
                             }
                             off += n as u64;
                             s.bytes.fetch_add(n as u64, Ordering::Relaxed);
