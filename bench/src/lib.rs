@@ -8,6 +8,7 @@
 pub mod pattern;
 pub mod procfs;
 pub mod report;
+pub mod tls;
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
