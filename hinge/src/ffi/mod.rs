@@ -53,4 +53,4 @@ pub(crate) use loop_core::{
 };
 #[cfg(feature = "async")]
 pub(crate) use sys::recv_into;
-pub(crate) use sys::{accept, dup_fd, recv, send, uninit_buf};
+pub(crate) use sys::{accept, dup_fd, recv, send, send_vectored, uninit_buf};

@@ -49,6 +49,28 @@ pub(crate) fn send(fd: c_int, buf: &[u8]) -> std::io::Result<usize> {
     }
 }
 
+/// `sendmsg(2)` of a gather list with MSG_NOSIGNAL: a layer's records
+/// (TLS) in one system call. At most `UIO_MAXIOV` buffers are passed;
+/// the count says how far it got.
+#[inline]
+pub(crate) fn send_vectored(fd: c_int, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+    // SAFETY: a zeroed msghdr names no address and carries no control
+    // data; `IoSlice` is guaranteed ABI-compatible with `iovec` on Unix,
+    // and each one is valid for reads of its length for this call; the
+    // kernel only reads through msg_iov.
+    let n = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+        msg.msg_iovlen = bufs.len().min(libc::UIO_MAXIOV as usize) as _;
+        libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL)
+    };
+    if n < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
 /// `accept4(2)` with `SOCK_NONBLOCK | SOCK_CLOEXEC`: a ready-to-use
 /// connection in one system call.
 pub(crate) fn accept(fd: c_int) -> std::io::Result<(socket2::Socket, socket2::SockAddr)> {

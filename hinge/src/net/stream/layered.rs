@@ -15,6 +15,9 @@ use crate::event_loop::Loop;
 use crate::ffi;
 use crate::{Decoded, Error, Layer, Result, Timer, Watcher};
 
+/// Buffers per `sendmsg` of a layer's output (rustls passes up to 64).
+const WIRE_IOV: usize = 64;
+
 /// How long a closed layered socket waits for its peer's FIN.
 const LINGER_TIME: Duration = Duration::from_secs(2);
 
@@ -55,8 +58,12 @@ struct Wire<'a> {
 
 impl io::Write for Wire<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.socket.wire_send(buf)?;
-        Ok(buf.len())
+        self.socket.wire_send(&[io::IoSlice::new(buf)])
+    }
+
+    /// rustls hands over every pending record at once: one `sendmsg`.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.socket.wire_send(bufs)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -239,16 +246,29 @@ impl Socket {
     /// Wire bytes: to the kernel at once when nothing is queued, the rest
     /// into the queue (which takes everything; `send`'s result is the
     /// backpressure).
-    fn wire_send(&self, data: &[u8]) -> io::Result<()> {
+    fn wire_send(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         let inner = &*self.inner;
         if inner.state.has(flag::CLOSED) || inner.fd() < 0 && !inner.state.has(flag::CONNECTING) {
             return Err(io::ErrorKind::NotConnected.into());
         }
+        // rustls passes at most 64 records per call; take what fits.
+        let mut iov = [io::IoSlice::new(&[]); WIRE_IOV];
+        let count = bufs.len().min(WIRE_IOV);
+        iov[..count].copy_from_slice(&bufs[..count]);
+        let total: usize = iov[..count].iter().map(|b| b.len()).sum();
         let mut sent = 0;
         if !inner.state.has(flag::CONNECTING) && inner.queued.get() == 0 {
-            while sent < data.len() {
-                match ffi::send(inner.fd(), &data[sent..]) {
-                    Ok(n) => sent += n,
+            let mut rest = &mut iov[..count];
+            while sent < total {
+                let r = match rest {
+                    [one] => ffi::send(inner.fd(), one),
+                    _ => ffi::send_vectored(inner.fd(), rest),
+                };
+                match r {
+                    Ok(n) => {
+                        sent += n;
+                        io::IoSlice::advance_slices(&mut rest, n);
+                    }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) => return Err(e),
@@ -258,17 +278,27 @@ impl Socket {
                 self.sent_now(sent);
             }
         }
-        if sent < data.len() {
-            let rest = &data[sent..];
+        if sent < total {
+            // The unsent tail, as one chunk.
+            let mut data = Vec::with_capacity(total - sent);
+            let mut skip = sent;
+            for b in &bufs[..count] {
+                if skip >= b.len() {
+                    skip -= b.len();
+                } else {
+                    data.extend_from_slice(&b[skip..]);
+                    skip = 0;
+                }
+            }
+            inner.queued.set(inner.queued.get() + data.len());
             inner.queue().borrow_mut().push_back(Chunk {
-                data: rest.to_vec(),
+                data,
                 sent: 0,
                 on_written: None,
             });
-            inner.queued.set(inner.queued.get() + rest.len());
             self.update_interest();
         }
-        Ok(())
+        Ok(total)
     }
 
     /// `send` on a layered socket.
