@@ -466,3 +466,33 @@ fn a_socket_takes_one_layer_and_none_once_closed() {
     ));
     assert!(closed.tls_info().is_none());
 }
+
+#[test]
+fn a_bare_tcp_probe_is_no_tls_error_but_half_a_hello_is() {
+    let c = certs();
+    let lp = Loop::new().unwrap();
+    let (server, port, errors) = echo_server(&lp, &c);
+    let closes = Hits::default();
+    let cl = closes.clone();
+    server.on_connection(move |_, _, s| {
+        let cl = cl.clone();
+        s.on_close(move |_, _, _| cl.hit());
+    });
+    let thread = std::thread::spawn(move || {
+        drop(std::net::TcpStream::connect(("127.0.0.1", port)).unwrap());
+        let mut half = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        std::io::Write::write_all(&mut half, &[0x16, 0x03, 0x01, 0x00, 0x40, 0x01]).unwrap();
+    });
+    let (srv, cl) = (server.clone(), closes.clone());
+    let _t = lp.set_interval(Duration::from_millis(5), move |_, t| {
+        if cl.get() == 2 {
+            t.clear();
+            srv.close();
+        }
+    });
+    run_bounded(&lp, 20);
+    thread.join().unwrap();
+    let errors = errors.borrow();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("during the handshake"), "{errors:?}");
+}

@@ -25,7 +25,7 @@
 //! The configurations are rustls' own; [`server_config`],
 //! [`sni_server_config`], [`server_config_mtls`], [`client_config`] and
 //! [`client_config_with_ca`] build the usual ones from PEM files, on the
-//! `ring` provider. Certificate checks can be turned off only through
+//! aws-lc-rs provider. Certificate checks can be turned off only through
 //! rustls' own `dangerous()` API.
 //!
 //! A TLS echo server:

@@ -32,6 +32,8 @@ pub struct Session {
     /// The peer, for errors.
     addr: String,
     handshake_timeout: Option<std::time::Duration>,
+    /// Whether the peer sent anything at all.
+    heard: bool,
 }
 
 impl Session {
@@ -92,6 +94,7 @@ impl Session {
             stash: Vec::new(),
             addr,
             handshake_timeout: Some(super::DEFAULT_HANDSHAKE_TIMEOUT),
+            heard: false,
         }
     }
 
@@ -196,6 +199,7 @@ const STASH_LIMIT: usize = 1 << 20;
 
 impl Layer for Session {
     fn receive(&mut self, wire: &[u8]) -> Result<()> {
+        self.heard |= !wire.is_empty();
         if self.stash.is_empty() {
             let rest = self.feed(wire)?;
             self.stash.extend_from_slice(rest);
@@ -249,6 +253,11 @@ impl Layer for Session {
     }
 
     fn eof(&mut self) -> Result<()> {
+        if !self.heard {
+            // A connection closed before its first byte (a health check,
+            // a port scan) never started a TLS session: no error.
+            return Ok(());
+        }
         if self.conn.is_handshaking() {
             return Err(self.error(
                 "handshake",

@@ -555,8 +555,9 @@ impl Socket {
         // A `close()` with nothing to deliver does not wait for the
         // peer's handshake: a stalled peer would hold it until the
         // handshake timeout, then fail it. An `end()` waits: it keeps
-        // reading, which needs the handshake done.
-        if inner.state.has(flag::HANDSHAKING) && !inner.state.has(flag::CLOSING) {
+        // reading, which needs the handshake done, unless the peer has
+        // ended already (it closed before a handshake: nothing to wait for).
+        if inner.state.has(flag::HANDSHAKING) && !inner.state.has(flag::CLOSING | flag::READ_EOF) {
             return false;
         }
         if inner.state.replace(flag::LAYER_ENDED, true) {
