@@ -189,7 +189,7 @@ async fn open(
     TlsConnector::from(config.clone()).connect(name, tcp).await
 }
 
-/// What the handshake settled on: "version suite group [alpn]".
+/// What the handshake settled on: "version suite group \[alpn\]".
 fn negotiated(tls: &TlsStream<TcpStream>) -> String {
     let conn = tls.get_ref().1;
     format!(
