@@ -332,6 +332,7 @@ fn a_server_keeps_serving_after_garbage_plaintext_and_an_old_client() {
         b"\x00\x01garbage that is not a ClientHello at all\r\n\r\n".to_vec(),
         b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec(),
         tls10_client_hello(),
+        huge_hello(),
     ];
     let n = hostile.len();
     let done = std::thread::spawn(move || {
@@ -376,6 +377,21 @@ fn a_server_keeps_serving_after_garbage_plaintext_and_an_old_client() {
     for a in answers.borrow().as_ref().unwrap() {
         assert!(a.is_empty() || a[0] == 21, "{a:?}");
     }
+}
+
+/// Records of a ClientHello that claims 16 MiB: more than any buffer
+/// should take.
+fn huge_hello() -> Vec<u8> {
+    let mut out = Vec::new();
+    for i in 0..6 {
+        out.extend([0x16, 0x03, 0x01, 0x40, 0x00]); // a full 16 KiB record
+        let mut body = vec![0u8; 0x4000];
+        if i == 0 {
+            body[..4].copy_from_slice(&[0x01, 0xff, 0xff, 0xff]);
+        }
+        out.extend(body);
+    }
+    out
 }
 
 /// A ClientHello that offers TLS 1.0 only (no supported_versions).

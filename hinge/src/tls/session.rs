@@ -174,6 +174,11 @@ impl Session {
                         return Err(self.error(op, e));
                     }
                 }
+                // A record too large for its buffer: the peer broke the
+                // protocol.
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    return Err(self.error("read", rustls::Error::General(e.to_string())));
+                }
                 // Its plaintext buffer is full: keep the rest for later.
                 Err(_) => break,
             }
