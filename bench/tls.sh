@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/tls.sh: TLS servers side by side: hinge (https_echo, tls_echo)
 # against hyper 1.x + tokio-rustls on tokio current_thread (tls-tokio, on
-# ring, hinge's provider: the reference every ratio is taken to), nginx
+# aws-lc-rs, hinge's provider: the reference every ratio is taken to), nginx
 # (one worker, OpenSSL, its defaults for tickets and ciphers) and Node's
 # https/tls modules (one process). Every server has the same ECDSA P-256
 # certificate, made at run time by a throw-away CA in a temp directory.
@@ -10,7 +10,13 @@
 # $LOADGEN_CPU; rounds interleaved, every scenario x server, then again):
 #   handshake   full TLS 1.3 handshakes, no resumption: HS_CONNS workers of
 #               tls-load loop connect, handshake, GET /hello, close_notify:
-#               server CPU (utime+stime from /proc) per handshake, handshakes/s
+#               server CPU (utime+stime from /proc) per handshake, handshakes/s;
+#               the client offers KX_GROUPS (X25519, which every peer has)
+#   handshake-default
+#               the same with the client's default groups (aws-lc-rs:
+#               X25519MLKEM768 first, an X25519 share beside it), as a
+#               modern browser offers: the rustls peers take X25519MLKEM768,
+#               OpenSSL 3.0 (nginx, Node) X25519
 #   keepalive   wrk -t1 -c$CONNS https://127.0.0.1:PORT/hello: server CPU
 #               per request, requests/s
 #   bulk        BULK_CONNS connections stream 64 KiB writes to an echo server
@@ -19,15 +25,14 @@
 #   idle        IDLE_CONNS connections, each handshaked with one GET /hello,
 #               held IDLE_HOLD s: server VmRSS growth per connection
 #   providers-handshake, providers-bulk
-#               tls-tokio built with feature aws-lc (both providers in one
-#               binary, a target directory of its own), server on ring or
-#               aws-lc; the client (aws-lc) offers X25519 only ("/x25519",
-#               like with like) or its defaults ("/default": X25519MLKEM768
-#               first). Ratios to ring/x25519.
+#               tls-tokio (both providers in one binary) with the server on
+#               ring or aws-lc; the client (aws-lc) offers X25519 only
+#               ("/x25519", like with like) or its defaults ("/default":
+#               X25519MLKEM768 first). Ratios to ring/x25519.
 # Reported: the medians of per-round ratios (spread: min-max), and the
 # key-exchange group, suite and version each run negotiated.
 #
-#   bench/tls.sh                          # the full run (~12 minutes)
+#   bench/tls.sh                          # the full run (~17 minutes)
 #   ROUNDS=1 DURATION=2 bench/tls.sh      # a smoke run
 #   SCENARIOS="handshake" SERVERS="hyper hinge" bench/tls.sh
 #
@@ -36,17 +41,19 @@
 #   SERVERS [hyper hinge nginx node]   (handshake, keepalive, idle)
 #   BULK_SERVERS [tokio hinge node]    (bulk)
 #   PROVIDERS [ring/x25519 aws-lc/x25519 ring/default aws-lc/default]
-#   SCENARIOS [handshake keepalive bulk idle providers-handshake providers-bulk]
+#   SCENARIOS [handshake handshake-default keepalive bulk idle providers-handshake providers-bulk]
 #   CONNS [64] wrk connections; HS_CONNS [4]; BULK_CONNS [8]
 #   KX_GROUPS [x25519]  the key-exchange groups tls-load offers in handshake,
-#               bulk and idle ("default": ring's, which rustls 0.23.48 puts
-#               secp384r1 first in, so every rustls server picks P-384)
+#               bulk and idle: X25519 for every peer alike, as nginx and
+#               Node (OpenSSL 3.0) cannot do ML-KEM ("default": aws-lc-rs's,
+#               X25519MLKEM768 for the rustls peers); wrk (keepalive) offers
+#               OpenSSL 3.0's defaults, so X25519 everywhere
 #   IDLE_CONNS [2000], IDLE_HOLD [1]
 #   SERVER_CPU [0], LOADGEN_CPU [1], PORT [21400]
 #   OUT [bench/results/tls.md]  (raw runs: ${OUT%.md}.runs.jsonl)
 #   SKIP_BUILD [0]
 #   LOCK [/tmp/hinge-cargo.lock]: every build, and every scenario of every
-#   round (~30 s), holds this lock, so no compile on the machine shares
+#   round (under 40 s), holds this lock, so no compile on the machine shares
 #   the CPUs with a measurement ("" for none)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,7 +64,7 @@ WARMUP=${WARMUP:-1}
 SERVERS=${SERVERS:-"hyper hinge nginx node"}
 BULK_SERVERS=${BULK_SERVERS:-"tokio hinge node"}
 PROVIDERS=${PROVIDERS:-"ring/x25519 aws-lc/x25519 ring/default aws-lc/default"}
-SCENARIOS=${SCENARIOS:-"handshake keepalive bulk idle providers-handshake providers-bulk"}
+SCENARIOS=${SCENARIOS:-"handshake handshake-default keepalive bulk idle providers-handshake providers-bulk"}
 CONNS=${CONNS:-64}
 HS_CONNS=${HS_CONNS:-4}
 BULK_CONNS=${BULK_CONNS:-8}
@@ -80,18 +87,10 @@ locked() { if [ -n "$LOCK" ]; then flock "$LOCK" "$@"; else "$@"; fi; }
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 BIN=$TARGET_DIR/release
-# The aws-lc build: feature aws-lc changes rustls' features for the whole
-# graph, so it gets a target directory of its own.
-AWSLC_TARGET=$TARGET_DIR/aws-lc
-AWSLC_BIN=$AWSLC_TARGET/release
-case " $SCENARIOS " in *" providers-"*) want_awslc=1 ;; *) want_awslc=0 ;; esac
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   say "building (release)"
   locked cargo build --release -q -p hinge-bench --bin tls-tokio --bin tls-load --bin loadgen
   locked cargo build --release -q -p hinge --features tls --example https_echo --example tls_echo
-  if [ "$want_awslc" = 1 ]; then
-    CARGO_TARGET_DIR=$AWSLC_TARGET locked cargo build --release -q -p hinge-bench --features aws-lc --bin tls-tokio --bin tls-load
-  fi
 fi
 ulimit -n "$(ulimit -Hn)"
 [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -gt $((IDLE_CONNS + 256)) ] ||
@@ -167,8 +166,8 @@ start_server() {
     node/https) cmd=(node bench/peers/https.js "$port" "$CERT" "$KEY") ;;
     node/echo) cmd=(node bench/peers/https.js "$port" "$CERT" "$KEY" --echo) ;;
     nginx/https) nginx_conf "$port"; cmd=(nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf") ;;
-    ring/*/https | aws-lc/*/https) cmd=("$AWSLC_BIN/tls-tokio" "$port" "$CERT" "$KEY" --provider "${name%%/*}") ;;
-    ring/*/echo | aws-lc/*/echo) cmd=("$AWSLC_BIN/tls-tokio" "$port" "$CERT" "$KEY" --echo --provider "${name%%/*}") ;;
+    ring/*/https | aws-lc/*/https) cmd=("$BIN/tls-tokio" "$port" "$CERT" "$KEY" --provider "${name%%/*}") ;;
+    ring/*/echo | aws-lc/*/echo) cmd=("$BIN/tls-tokio" "$port" "$CERT" "$KEY" --echo --provider "${name%%/*}") ;;
     *) say "no $kind server $name"; exit 1 ;;
   esac
   taskset -c "$SERVER_CPU" "${cmd[@]}" >/dev/null 2>"$TMP/server.err" &
@@ -190,20 +189,21 @@ wrk_run() { # port seconds -> "requests errors"
 # One measurement: a fresh server, one load run, one JSON line in $RUNS.
 HZ=$(getconf CLK_TCK)
 measure() { # round scenario server
-  local round=$1 scenario=$2 server=$3 kind=https load=$BIN/tls-load client=(--groups "$KX_GROUPS")
+  local round=$1 scenario=$2 server=$3 kind=https client=(--groups "$KX_GROUPS")
   PORT=$((PORT + 1)); [ "$PORT" -gt 21900 ] && PORT=21401
   case $scenario in bulk | providers-bulk) kind=echo ;; esac
   case $scenario in
-    providers-*) load=$AWSLC_BIN/tls-load; client=(--provider aws-lc --groups "${server#*/}") ;;
+    handshake-default) client=(--groups default) ;;
+    providers-*) client=(--provider aws-lc --groups "${server#*/}") ;;
   esac
   start_server "$server" "$PORT" "$kind"
   local common=(--port "$PORT" --ca "$CA" --server-pid "$SPID" --duration "$DURATION" --warmup "$WARMUP")
   local result rc=0
   case $scenario in
-    handshake | providers-handshake)
-      result=$(taskset -c "$LOADGEN_CPU" "$load" handshake "${common[@]}" --conns "$HS_CONNS" "${client[@]}" 2>"$TMP/load.err") || rc=$? ;;
+    handshake | handshake-default | providers-handshake)
+      result=$(taskset -c "$LOADGEN_CPU" "$BIN/tls-load" handshake "${common[@]}" --conns "$HS_CONNS" "${client[@]}" 2>"$TMP/load.err") || rc=$? ;;
     bulk | providers-bulk)
-      result=$(taskset -c "$LOADGEN_CPU" "$load" bulk "${common[@]}" --conns "$BULK_CONNS" --chunk 65536 "${client[@]}" 2>"$TMP/load.err") || rc=$? ;;
+      result=$(taskset -c "$LOADGEN_CPU" "$BIN/tls-load" bulk "${common[@]}" --conns "$BULK_CONNS" --chunk 65536 "${client[@]}" 2>"$TMP/load.err") || rc=$? ;;
     idle)
       result=$(taskset -c "$LOADGEN_CPU" "$BIN/tls-load" idle --port "$PORT" --ca "$CA" --server-pid "$SPID" \
         --conns "$IDLE_CONNS" --hold "$IDLE_HOLD" "${client[@]}" 2>"$TMP/load.err") || rc=$? ;;

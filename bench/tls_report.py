@@ -15,6 +15,9 @@ import sys
 SCENARIOS = {
     "handshake": ("Full TLS 1.3 handshakes (ECDSA P-256, no resumption), GET /hello each", "hyper",
                   [("handshakes/s", "per_s", True), ("server CPU us/handshake", "server_cpu_us_per_hs", False)]),
+    "handshake-default": ("Full handshakes as above, the client offering its default groups (aws-lc-rs: "
+                          "X25519MLKEM768 first, an X25519 share beside it)", "hyper",
+                          [("handshakes/s", "per_s", True), ("server CPU us/handshake", "server_cpu_us_per_hs", False)]),
     "keepalive": ("HTTPS keep-alive GET /hello (wrk)", "hyper",
                   [("req/s", "rps", True), ("server CPU us/req", "server_cpu_us_per_req", False)]),
     "bulk": ("Bulk echo over TLS (64 KiB writes, streaming)", "tokio",

@@ -17,27 +17,18 @@ fn err(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(e.to_string())
 }
 
-/// The provider named `ring` or `aws-lc` (the latter with feature
-/// `aws-lc` only), its key-exchange groups cut down to X25519 when
-/// `groups` is `x25519` (`default`: the provider's own list).
+/// The provider named `aws-lc` (hinge's) or `ring`, its key-exchange
+/// groups cut down to X25519 when `groups` is `x25519` (`default`: the
+/// provider's own list; aws-lc-rs's starts with X25519MLKEM768, ring's
+/// with secp384r1).
 pub fn provider(name: &str, groups: &str) -> io::Result<Arc<CryptoProvider>> {
     let mut provider = match name {
+        "aws-lc" => rustls::crypto::aws_lc_rs::default_provider(),
         // rustls deprecates ring's provider for lacking post-quantum key
-        // exchange; it is the provider hinge uses, so the one compared.
+        // exchange; it is here for the provider comparison.
         #[allow(deprecated)]
         "ring" => rustls::crypto::ring::default_provider(),
-        #[cfg(feature = "aws-lc")]
-        "aws-lc" => rustls::crypto::aws_lc_rs::default_provider(),
-        other => {
-            return Err(err(format!(
-                "unknown provider {other:?} (ring{})",
-                if cfg!(feature = "aws-lc") {
-                    ", aws-lc"
-                } else {
-                    "; aws-lc needs feature aws-lc"
-                }
-            )))
-        }
+        other => return Err(err(format!("unknown provider {other:?} (aws-lc, ring)"))),
     };
     match groups {
         "default" => {}
@@ -71,9 +62,8 @@ pub fn server_config(
         .with_single_cert(certs, key)
         .map_err(err)?;
     config.ticketer = match provider_name {
-        #[cfg(feature = "aws-lc")]
-        "aws-lc" => rustls::crypto::aws_lc_rs::Ticketer::new().map_err(err)?,
-        _ => rustls::crypto::ring::Ticketer::new().map_err(err)?,
+        "ring" => rustls::crypto::ring::Ticketer::new().map_err(err)?,
+        _ => rustls::crypto::aws_lc_rs::Ticketer::new().map_err(err)?,
     };
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! tls-load handshake --port P --ca CA [--mode https|echo] [--conns 4]
-//!          [--duration 5] [--warmup 1] [--server-pid PID] [--provider ring] [--groups default]
+//!          [--duration 5] [--warmup 1] [--server-pid PID] [--provider aws-lc|ring] [--groups default|x25519]
 //! tls-load bulk --port P --ca CA [--conns 8] [--chunk 65536] [--duration 5] [--warmup 1] [--server-pid PID]
 //! tls-load idle --port P --ca CA [--mode https|echo] [--conns 1000] [--hold 1] --server-pid PID
 //! ```
@@ -20,6 +20,11 @@
 //! * `idle`: `--conns` connections each handshake and do one request,
 //!   then sit idle for `--hold` seconds: server VmRSS growth per
 //!   connection.
+//!
+//! The client is rustls on `--provider` (aws-lc-rs, hinge's, by default)
+//! offering its default key-exchange groups (aws-lc-rs: X25519MLKEM768
+//! first, with an X25519 key share beside it, as browsers do) or, with
+//! `--groups x25519`, X25519 only.
 //!
 //! The first connection of every run verifies the server's certificate
 //! against `--ca` (for `localhost`); the load's connections skip that
@@ -105,7 +110,7 @@ fn opts(cmd: &str) -> io::Result<Opts> {
     };
     let https = cmd != "bulk" && flag("--mode", "https") == "https";
     let alpn: &[&[u8]] = if https { &[b"http/1.1"] } else { &[] };
-    let provider = provider(&flag("--provider", "ring"), &flag("--groups", "default"))?;
+    let provider = provider(&flag("--provider", "aws-lc"), &flag("--groups", "default"))?;
     let ca = flag("--ca", "");
     if ca.is_empty() {
         return Err(io::Error::other("--ca CA.pem is required"));

@@ -7,12 +7,12 @@
 //! ```sh
 //! cargo run --release -p hinge-bench --bin tls-tokio -- 8443 cert.pem key.pem
 //! cargo run --release -p hinge-bench --bin tls-tokio -- 8443 cert.pem key.pem --echo
-//! cargo run --release -p hinge-bench --features aws-lc --bin tls-tokio -- 8443 cert.pem key.pem --provider aws-lc
+//! cargo run --release -p hinge-bench --bin tls-tokio -- 8443 cert.pem key.pem --provider ring
 //! ```
 //!
 //! The server configuration is `hinge::tls::server_config`'s (TLS 1.2
-//! and 1.3, tickets on) on the provider `--provider` names (`ring`, the
-//! default and hinge's, or `aws-lc`), with its default key-exchange
+//! and 1.3, tickets on) on the provider `--provider` names (`aws-lc`, the
+//! default and hinge's, or `ring`), with its default key-exchange
 //! groups (`--groups x25519`: X25519 only).
 
 use std::convert::Infallible;
@@ -40,12 +40,12 @@ fn main() -> io::Result<()> {
         args.get(3),
     ) else {
         eprintln!(
-            "usage: tls-tokio PORT CERT KEY [--echo] [--provider ring|aws-lc] [--groups default|x25519]"
+            "usage: tls-tokio PORT CERT KEY [--echo] [--provider aws-lc|ring] [--groups default|x25519]"
         );
         std::process::exit(2);
     };
     let echo = args.iter().any(|a| a == "--echo");
-    let provider_name = flag("--provider", "ring");
+    let provider_name = flag("--provider", "aws-lc");
     let provider = provider(&provider_name, &flag("--groups", "default"))?;
     let alpn: &[&[u8]] = if echo { &[] } else { &[b"http/1.1"] };
     let config = server_config(provider, &provider_name, cert, key, alpn)?;
