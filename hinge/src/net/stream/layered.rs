@@ -51,6 +51,27 @@ impl Drop for SendEarlyOnUnwind<'_> {
     }
 }
 
+/// A `data` pass of a layered socket: sends inside it are batched
+/// (`flag::EMITTING`). Its end clears the flag; if a listener's panic
+/// ends it, the batch is written on the way out.
+struct Emitting<'a>(&'a Socket);
+
+impl<'a> Emitting<'a> {
+    fn start(socket: &'a Socket) -> Emitting<'a> {
+        socket.inner.state.set(flag::EMITTING, true);
+        Emitting(socket)
+    }
+}
+
+impl Drop for Emitting<'_> {
+    fn drop(&mut self) {
+        self.0.inner.state.set(flag::EMITTING, false);
+        if std::thread::panicking() {
+            let _ = self.0.pump_wire();
+        }
+    }
+}
+
 /// The socket's send path as an `io::Write`, for [`Layer::output`].
 struct Wire<'a> {
     socket: &'a Socket,
@@ -331,7 +352,12 @@ impl Socket {
             Some(r) => r,
             None => Err(Error::Closed { op: "send" }),
         };
-        if let Err(e) = encoded.and_then(|()| self.pump_wire()) {
+        // Inside a `data` pass, the records wait for its end (one system
+        // call for all the listeners sent), unless a callback waits for
+        // them.
+        let batched = on_written.is_none() && self.inner.state.has(flag::EMITTING);
+        let written = encoded.and_then(|()| if batched { Ok(()) } else { self.pump_wire() });
+        if let Err(e) = written {
             if let Some(cb) = on_written {
                 let me = self.clone();
                 let err = e.duplicate();
@@ -489,6 +515,7 @@ impl Socket {
 
     fn emit_decoded_into(&self, lp: &Loop, buf: &mut [u8]) {
         let inner = &*self.inner;
+        let pass = Emitting::start(self);
         loop {
             if inner
                 .state
@@ -512,18 +539,22 @@ impl Socket {
                 }
                 Ok(Decoded::Bytes(_) | Decoded::Empty) => break,
                 Ok(Decoded::End) => {
+                    drop(pass);
                     if let Err(e) = self.pump_wire() {
                         return self.fail(lp, e);
                     }
                     return self.on_eof(lp);
                 }
                 Err(e) => {
+                    drop(pass);
                     let _ = self.pump_wire();
                     return self.fail(lp, e);
                 }
             }
         }
-        // Decoding may have answered the peer (a key update).
+        drop(pass);
+        // What the listeners sent, and what decoding answered the peer
+        // (a key update).
         if let Err(e) = self.pump_wire() {
             self.fail(lp, e);
         }

@@ -81,6 +81,9 @@ pub(super) mod flag {
     /// its FIN, so that the kernel does not answer it with a reset that
     /// would destroy our last bytes in flight.
     pub(crate) const LINGER: u32 = 1 << 22;
+    /// A layered socket emits `data`: what its listeners send stays in
+    /// the layer until the pass ends, then goes out in one system call.
+    pub(crate) const EMITTING: u32 = 1 << 23;
     /// A `send` cannot go straight to the kernel.
     pub(crate) const NO_DIRECT_SEND: u32 = CONNECTING | ENDING | CLOSING | CLOSED | LAYER;
 }
