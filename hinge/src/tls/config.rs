@@ -13,8 +13,8 @@ use crate::{Error, Result};
 
 /// The crypto provider hinge's helpers build on: aws-lc-rs, with its
 /// default key exchange groups (X25519MLKEM768, post-quantum, first).
-/// Measured beside ring here, it costs about 6% less CPU per handshake
-/// and per byte on X25519 (BENCHMARKS.md), and ring's provider is
+/// Measured beside ring here, it costs 0.91x the CPU per handshake on
+/// X25519 (per byte the two tie; BENCHMARKS.md), and ring's provider is
 /// deprecated in rustls for lacking post-quantum key exchange.
 ///
 /// ```
