@@ -8,16 +8,23 @@ use std::os::raw::c_int;
 /// `recv(2)` into `buf`, which need not be initialised (so a read buffer
 /// costs no zeroing): returns the part the kernel filled. Any fd value is
 /// memory-safe here: a stale one fails with EBADF; the buffer is a valid,
-/// exclusively borrowed slice.
+/// exclusively borrowed slice. A signal's interruption (EINTR) is retried
+/// here, so callers meet only real outcomes.
 #[inline]
 pub(crate) fn recv(fd: c_int, buf: &mut [MaybeUninit<u8>]) -> std::io::Result<&[u8]> {
-    // SAFETY: buf is valid for writes of buf.len() bytes (the kernel never
-    // reads them). `read` is `recv` without flags, with a lighter libc
-    // wrapper.
-    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-    if n < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    let n = loop {
+        // SAFETY: buf is valid for writes of buf.len() bytes (the kernel
+        // never reads them). `read` is `recv` without flags, with a
+        // lighter libc wrapper.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n >= 0 {
+            break n;
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    };
     // read(2) never returns more than it was asked for; the min makes
     // that this function's guarantee rather than the kernel's.
     let n = (n as usize).min(buf.len());

@@ -71,6 +71,37 @@ impl Socket {
     pub(super) fn read_into(&self, lp: &Loop, buf: &mut [MaybeUninit<u8>]) {
         let inner = &*self.inner;
         for _ in 0..READS_PER_WAKEUP {
+            // One test for the usual case; a layered socket (TLS) has a
+            // loop of its own, so the plain path pays nothing for it.
+            if inner
+                .state
+                .has(flag::CLOSED | flag::PAUSED | flag::READ_EOF | flag::LAYER)
+            {
+                if inner.state.has(flag::LAYER) {
+                    self.read_layered(lp, buf);
+                }
+                break;
+            }
+            let len = buf.len();
+            let Some(data) = self.recv_once(lp, buf) else {
+                break;
+            };
+            let n = data.len();
+            inner
+                .events
+                .data
+                .emit_while(lp, self, data, || !inner.state.has(flag::CLOSED));
+            if n < len {
+                break;
+            }
+        }
+    }
+
+    /// `read_into` for a socket with a layer: wire bytes go into it.
+    #[inline(never)]
+    fn read_layered(&self, lp: &Loop, buf: &mut [MaybeUninit<u8>]) {
+        let inner = &*self.inner;
+        for _ in 0..READS_PER_WAKEUP {
             if inner
                 .state
                 .has(flag::CLOSED | flag::PAUSED | flag::READ_EOF)
@@ -79,33 +110,39 @@ impl Socket {
                 break;
             }
             let len = buf.len();
-            match ffi::recv(inner.fd(), buf) {
-                Ok(data) if !data.is_empty() => {
-                    let n = data.len();
-                    inner.bytes_read.set(inner.bytes_read.get() + n as u64);
-                    self.touch();
-                    if inner.state.has(flag::LAYER) {
-                        self.on_wire(lp, data);
-                    } else {
-                        inner
-                            .events
-                            .data
-                            .emit_while(lp, self, data, || !inner.state.has(flag::CLOSED));
-                    }
-                    if n < len {
-                        break;
-                    }
-                }
-                Ok(_) => {
-                    self.wire_eof(lp);
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.fail_io(lp, "read", e);
-                    break;
-                }
+            let Some(data) = self.recv_once(lp, buf) else {
+                break;
+            };
+            let n = data.len();
+            self.on_wire(lp, data);
+            if n < len {
+                break;
+            }
+        }
+    }
+
+    /// One `recv` into `buf`: the bytes, or `None` when there are none
+    /// for now (the end, an error and `EAGAIN` are handled here).
+    #[inline(always)]
+    fn recv_once<'b>(&self, lp: &Loop, buf: &'b mut [MaybeUninit<u8>]) -> Option<&'b [u8]> {
+        let inner = &*self.inner;
+        // (`ffi::recv` retries an interruption itself.)
+        match ffi::recv(inner.fd(), buf) {
+            Ok(data) if !data.is_empty() => {
+                inner
+                    .bytes_read
+                    .set(inner.bytes_read.get() + data.len() as u64);
+                self.touch();
+                Some(data)
+            }
+            Ok(_) => {
+                self.wire_eof(lp);
+                None
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            Err(e) => {
+                self.fail_io(lp, "read", e);
+                None
             }
         }
     }
