@@ -81,8 +81,13 @@ fn usage() -> ! {
 }
 
 /// The server on one loop; `worker` is its index in a group of loops,
-/// which then share the port.
-fn serve(lp: &Loop, port: u16, quiet: bool, worker: Option<usize>) -> hinge::Result<http::Server> {
+/// which then share the port (`https_echo` serves them too).
+pub fn serve(
+    lp: &Loop,
+    port: u16,
+    quiet: bool,
+    worker: Option<usize>,
+) -> hinge::Result<http::Server> {
     let server = http::Server::new(lp);
     if quiet {
         // Refused requests (a 413, say) are answered either way; quiet

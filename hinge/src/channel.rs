@@ -460,11 +460,13 @@ impl Loop {
     /// let lp = Loop::new()?;
     /// let (remote, rx) = lp.channel(64, |lp, job: Job| job(lp));
     /// std::thread::spawn(move || {
-    ///     remote.send(Box::new(|lp: &Loop| {
+    ///     let job: Job = Box::new(|lp| {
     ///         println!("on the loop's thread, iteration {}", lp.iteration());
     ///         lp.break_one();
-    ///     }))
-    ///     .unwrap();
+    ///     });
+    ///     if remote.send(job).is_err() {
+    ///         eprintln!("the loop is gone");
+    ///     }
     /// });
     /// lp.run();
     /// # drop(rx);

@@ -538,7 +538,6 @@ mod ws_examples {
         (server, port, out)
     }
 
-
     #[test]
     fn ws_echo_serves_the_page_and_refuses_bad_handshakes() {
         let (server, port, log) = start_ws_echo();

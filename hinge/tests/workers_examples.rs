@@ -27,12 +27,18 @@ fn wait_for_lines(out: &mut BufReader<ChildStdout>, marker: &str, n: usize) -> S
     text
 }
 
-/// Starts `example` with `loops` loops on a free port, and waits until
-/// each listens; returns it, its port and the rest of its output.
-fn start_loops(example: &str, loops: usize) -> (Running, u16, BufReader<ChildStdout>) {
+/// Starts `example` with `loops` loops on a free port (then `more`
+/// arguments), and waits until each listens; returns it, its port and
+/// the rest of its output.
+fn start_loops(
+    example: &str,
+    loops: usize,
+    more: &[&str],
+) -> (Running, u16, BufReader<ChildStdout>) {
     let port = free_port();
-    let threads = loops.to_string();
-    let mut server = start(example, &[&port.to_string(), "--threads", &threads]);
+    let (p, threads) = (port.to_string(), loops.to_string());
+    let args = [&[p.as_str()], more, &["--threads", &threads]].concat();
+    let mut server = start(example, &args);
     let mut out = BufReader::new(server.0.stdout.take().unwrap());
     wait_for_lines(&mut out, "listening on", loops);
     (server, port, out)
@@ -58,7 +64,7 @@ fn served_per_loop(out: &str, loops: usize) -> Vec<usize> {
 
 #[test]
 fn echo_server_threads_echoes_on_every_loop_and_stops_on_sigterm() {
-    let (server, port, out) = start_loops("echo_server", LOOPS);
+    let (server, port, out) = start_loops("echo_server", LOOPS, &[]);
     for i in 0..CLIENTS {
         let mut c = connect(port);
         let line = format!("hello {i}\n");
@@ -78,12 +84,15 @@ fn echo_server_threads_echoes_on_every_loop_and_stops_on_sigterm() {
     assert!(rest.contains("shutting down"), "{rest}");
     let served = served_per_loop(&rest, LOOPS);
     assert_eq!(served.iter().sum::<usize>(), CLIENTS + 1, "{rest}");
-    assert!(served.iter().all(|&n| n > 0), "one loop took all: {served:?}");
+    assert!(
+        served.iter().all(|&n| n > 0),
+        "one loop took all: {served:?}"
+    );
 }
 
 #[test]
 fn http_echo_threads_answers_on_every_loop_and_stops_on_sigterm() {
-    let (server, port, out) = start_loops("http_echo", LOOPS);
+    let (server, port, out) = start_loops("http_echo", LOOPS, &[]);
     let hello = format!("http://127.0.0.1:{port}/hello");
     for _ in 0..CLIENTS {
         assert_eq!(curl(&[&hello]), b"Hello world!");
@@ -98,12 +107,39 @@ fn http_echo_threads_answers_on_every_loop_and_stops_on_sigterm() {
     let rest = terminate_reading(server, out);
     let served = served_per_loop(&rest, LOOPS);
     assert_eq!(served.iter().sum::<usize>(), CLIENTS + 1, "{rest}");
-    assert!(served.iter().all(|&n| n > 0), "one loop took all: {served:?}");
+    assert!(
+        served.iter().all(|&n| n > 0),
+        "one loop took all: {served:?}"
+    );
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn https_echo_threads_answers_over_tls_on_every_loop() {
+    let c = common::tls::certs();
+    let (cert, key, ca) = (c.cert(), c.key(), c.ca());
+    let (cert, key, ca) = (
+        common::tls::Certs::s(&cert),
+        common::tls::Certs::s(&key),
+        common::tls::Certs::s(&ca),
+    );
+    let (server, port, out) = start_loops("https_echo", LOOPS, &[cert, key]);
+    let hello = format!("https://localhost:{port}/hello");
+    for _ in 0..CLIENTS {
+        assert_eq!(curl(&["--cacert", ca, &hello]), b"Hello world!");
+    }
+    let rest = terminate_reading(server, out);
+    let served = served_per_loop(&rest, LOOPS);
+    assert_eq!(served.iter().sum::<usize>(), CLIENTS, "{rest}");
+    assert!(
+        served.iter().all(|&n| n > 0),
+        "one loop took all: {served:?}"
+    );
 }
 
 #[test]
 fn one_thread_is_the_single_loop_of_before() {
-    let (server, port, out) = start_loops("echo_server", 1);
+    let (server, port, out) = start_loops("echo_server", 1, &[]);
     let mut c = connect(port);
     c.write_all(b"one\n").unwrap();
     let mut back = [0u8; 4];
@@ -116,7 +152,7 @@ fn one_thread_is_the_single_loop_of_before() {
 
 #[test]
 fn a_bad_thread_count_is_a_usage_error() {
-    for example in ["echo_server", "http_echo"] {
+    for example in ["echo_server", "http_echo", "https_echo"] {
         let status = std::process::Command::new(self::example(example))
             .args(["--threads", "zero"])
             .stdout(std::process::Stdio::null())
