@@ -51,10 +51,28 @@ fn main() -> hinge::Result<()> {
         }
     }
 
+    run("http_echo", "http", port, quiet, threads, |_| {})
+}
+
+/// Serves the routes on `threads` loops (one: on this thread), with
+/// `prepare` applied to each loop's server before it accepts anything,
+/// until SIGINT or SIGTERM closes them (`https_echo` runs this too).
+pub fn run<P>(
+    name: &str,
+    scheme: &str,
+    port: u16,
+    quiet: bool,
+    threads: usize,
+    prepare: P,
+) -> hinge::Result<()>
+where
+    P: Fn(&http::Server) + Send + Sync,
+{
     if threads == 1 {
         let lp = Loop::new()?;
         let server = serve(&lp, port, quiet, None)?;
-        println!("http_echo listening on http://127.0.0.1:{port}");
+        prepare(&server);
+        println!("{name} listening on {scheme}://127.0.0.1:{port}");
         for signum in [signal::SIGINT, signal::SIGTERM] {
             let server = server.clone();
             lp.on_signal(signum, move |_, _| server.close())?;
@@ -69,7 +87,8 @@ fn main() -> hinge::Result<()> {
         .run(|lp, worker| {
             let index = worker.index();
             let server = serve(lp, port, quiet, Some(index))?;
-            println!("http_echo loop {index} listening on http://127.0.0.1:{port}");
+            prepare(&server);
+            println!("{name} loop {index} listening on {scheme}://127.0.0.1:{port}");
             worker.on_stop(move |_| server.close());
             Ok(())
         })
@@ -81,13 +100,8 @@ fn usage() -> ! {
 }
 
 /// The server on one loop; `worker` is its index in a group of loops,
-/// which then share the port (`https_echo` serves them too).
-pub fn serve(
-    lp: &Loop,
-    port: u16,
-    quiet: bool,
-    worker: Option<usize>,
-) -> hinge::Result<http::Server> {
+/// which then share the port.
+fn serve(lp: &Loop, port: u16, quiet: bool, worker: Option<usize>) -> hinge::Result<http::Server> {
     let server = http::Server::new(lp);
     if quiet {
         // Refused requests (a 413, say) are answered either way; quiet

@@ -14,8 +14,6 @@
 #[allow(dead_code)]
 mod http_echo;
 
-use hinge::{http, signal, Loop, Workers};
-
 fn main() -> hinge::Result<()> {
     let mut args = Vec::new();
     let mut quiet = false;
@@ -40,36 +38,10 @@ fn main() -> hinge::Result<()> {
     };
     let tls = hinge::tls::server_config(cert, key)?;
 
-    if threads == 1 {
-        let lp = Loop::new()?;
-        let server = http::Server::new(&lp);
-        server.set_tls(tls);
-        if quiet {
-            server.on_client_error(|_, _, _| {});
-        }
-        server.on_request(move |_, _, req, res| http_echo::route(req, res, quiet));
-        server.listen(port)?;
-        println!("https_echo listening on https://127.0.0.1:{port}");
-
-        for signum in [signal::SIGINT, signal::SIGTERM] {
-            let server = server.clone();
-            lp.on_signal(signum, move |_, _| server.close())?;
-        }
-        lp.run();
-        return Ok(());
-    }
-    // `http_echo --threads N`'s loops, each serving TLS.
-    Workers::new()
-        .threads(threads)
-        .stop_on_signals(&[signal::SIGINT, signal::SIGTERM])
-        .run(|lp, worker| {
-            let index = worker.index();
-            let server = http_echo::serve(lp, port, quiet, Some(index))?;
-            server.set_tls(tls.clone()); // before the loop accepts anything
-            println!("https_echo loop {index} listening on https://127.0.0.1:{port}");
-            worker.on_stop(move |_| server.close());
-            Ok(())
-        })
+    // Each loop's server serves TLS, set before the loop accepts anything.
+    http_echo::run("https_echo", "https", port, quiet, threads, |server| {
+        server.set_tls(tls.clone())
+    })
 }
 
 fn usage() -> ! {
