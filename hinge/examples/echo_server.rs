@@ -5,38 +5,108 @@
 //! cargo run --example echo_server -- 5000    # another port
 //! cargo run --example echo_server -- --quiet # no per-connection output
 //! cargo run --example echo_server -- --no-nodelay # Nagle on (hinge turns it off)
+//! cargo run --example echo_server -- --threads 4  # 4 loops on one port
 //! nc localhost 4545                          # in another terminal
 //! ```
 
-use hinge::{signal, Loop, Server};
+use std::cell::Cell;
+use std::rc::Rc;
+
+use hinge::{signal, Loop, Server, Workers};
+
+struct Options {
+    port: u16,
+    quiet: bool,
+    nodelay: bool,
+    threads: usize,
+}
 
 fn main() -> hinge::Result<()> {
-    let mut port = 4545;
-    let mut quiet = false;
-    let mut nodelay = true;
-    for arg in std::env::args().skip(1) {
+    let opts = options();
+    if opts.threads == 1 {
+        // One loop, on this thread.
+        let lp = Loop::new()?;
+        let server = serve(&lp, &opts, 0)?;
+        // Exit cleanly on Ctrl-C or kill: stop listening and close the
+        // clients once they have their echoes; run() then returns.
+        for signum in [signal::SIGINT, signal::SIGTERM] {
+            let server = server.clone(); // a cheap handle, like an Rc
+            lp.on_signal(signum, move |_, _| shut_down(&server))?;
+        }
+        lp.run();
+        return Ok(());
+    }
+    // A loop per thread, all listening on the same port (SO_REUSEPORT:
+    // the kernel spreads the connections); Ctrl-C or kill stops them all.
+    Workers::new()
+        .threads(opts.threads)
+        .stop_on_signals(&[signal::SIGINT, signal::SIGTERM])
+        .run(|lp, worker| {
+            let server = serve(lp, &opts, worker.index())?;
+            worker.on_stop(move |_| shut_down(&server));
+            Ok(())
+        })
+}
+
+fn options() -> Options {
+    let mut opts = Options {
+        port: 4545,
+        quiet: false,
+        nodelay: true,
+        threads: 1,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--quiet" | "-q" => quiet = true,
-            "--no-nodelay" => nodelay = false,
+            "--quiet" | "-q" => opts.quiet = true,
+            "--no-nodelay" => opts.nodelay = false,
+            "--threads" => match args.next().and_then(|n| n.parse().ok()) {
+                Some(n) if n > 0 => opts.threads = n,
+                _ => usage(),
+            },
             p => match p.parse() {
-                Ok(p) => port = p,
-                Err(_) => {
-                    eprintln!("usage: echo_server [PORT] [--quiet] [--no-nodelay]");
-                    std::process::exit(2);
-                }
+                Ok(p) => opts.port = p,
+                Err(_) => usage(),
             },
         }
     }
+    opts
+}
 
-    let lp = Loop::new()?;
-    let server = Server::new(&lp);
-    server.set_nodelay(nodelay);
+fn usage() -> ! {
+    eprintln!("usage: echo_server [PORT] [--quiet] [--no-nodelay] [--threads N]");
+    std::process::exit(2);
+}
+
+/// Stop listening; close each client once it has its echoes.
+fn shut_down(server: &Server) {
+    println!("shutting down");
+    server.close();
+    server.close_connections();
+}
+
+/// The echo server on one loop (`index` names the loop in the output).
+fn serve(lp: &Loop, opts: &Options, index: usize) -> hinge::Result<Server> {
+    let quiet = opts.quiet;
+    let server = Server::new(lp);
+    server.set_nodelay(opts.nodelay);
+    server.set_reuse_port(opts.threads > 1);
+
+    // Counted per loop, printed as the server closes.
+    let served = Rc::new(Cell::new(0usize));
+    let count = served.clone();
+    server.on_close(move |_, _| {
+        if !quiet {
+            println!("loop {index} served {} connections", count.get());
+        }
+    });
 
     server.on_listening(|_, server| {
         println!("listening on {}", server.local_addr().expect("listening"));
     });
 
     server.on_connection(move |_, _, client| {
+        served.set(served.get() + 1);
         // Formatting an address costs more than accepting: skip it when quiet.
         let peer = if quiet {
             String::new()
@@ -83,19 +153,6 @@ fn main() -> hinge::Result<()> {
         });
     });
 
-    server.listen(port)?;
-
-    // Exit cleanly on Ctrl-C or kill: stop listening and close the
-    // clients once they have their echoes; run() then returns.
-    for signum in [signal::SIGINT, signal::SIGTERM] {
-        let server = server.clone(); // a cheap handle, like an Rc
-        lp.on_signal(signum, move |_, _| {
-            println!("shutting down");
-            server.close();
-            server.close_connections();
-        })?;
-    }
-
-    lp.run();
-    Ok(())
+    server.listen(opts.port)?;
+    Ok(server)
 }

@@ -5,6 +5,7 @@
 //! cargo run --release --features tls --example https_echo -- 8443 cert.pem key.pem
 //! curl --cacert ca.pem https://localhost:8443/hello
 //! curl --cacert ca.pem --data-binary @big.file https://localhost:8443/echo -o copy
+//! cargo run --release --features tls --example https_echo -- 8443 cert.pem key.pem --threads 2
 //! ```
 
 // The routes of the plain example: GET / and /hello, POST /echo,
@@ -13,40 +14,37 @@
 #[allow(dead_code)]
 mod http_echo;
 
-use hinge::{http, signal, Loop};
-
 fn main() -> hinge::Result<()> {
     let mut args = Vec::new();
     let mut quiet = false;
-    for arg in std::env::args().skip(1) {
+    let mut threads = 1;
+    let mut argv = std::env::args().skip(1);
+    while let Some(arg) = argv.next() {
         match arg.as_str() {
             "--quiet" | "-q" => quiet = true,
+            "--threads" => match argv.next().and_then(|n| n.parse().ok()) {
+                Some(n) if n > 0 => threads = n,
+                _ => usage(),
+            },
             _ => args.push(arg),
         }
     }
     let [port, cert, key] = &args[..] else {
-        eprintln!("usage: https_echo PORT CERT KEY [--quiet]");
-        std::process::exit(2);
+        usage()
     };
     let Ok(port) = port.parse::<u16>() else {
         eprintln!("https_echo: bad port {port:?}");
         std::process::exit(2);
     };
+    let tls = hinge::tls::server_config(cert, key)?;
 
-    let lp = Loop::new()?;
-    let server = http::Server::new(&lp);
-    server.set_tls(hinge::tls::server_config(cert, key)?);
-    if quiet {
-        server.on_client_error(|_, _, _| {});
-    }
-    server.on_request(move |_, _, req, res| http_echo::route(req, res, quiet));
-    server.listen(port)?;
-    println!("https_echo listening on https://127.0.0.1:{port}");
+    // Each loop's server serves TLS, set before the loop accepts anything.
+    http_echo::run("https_echo", "https", port, quiet, threads, |server| {
+        server.set_tls(tls.clone())
+    })
+}
 
-    for signum in [signal::SIGINT, signal::SIGTERM] {
-        let server = server.clone();
-        lp.on_signal(signum, move |_, _| server.close())?;
-    }
-    lp.run();
-    Ok(())
+fn usage() -> ! {
+    eprintln!("usage: https_echo PORT CERT KEY [--quiet] [--threads N]");
+    std::process::exit(2);
 }

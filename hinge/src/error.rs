@@ -270,6 +270,25 @@ pub enum Error {
         /// The peer's address.
         addr: String,
     },
+    /// A worker of a [`Workers`](crate::Workers) group panicked, in its
+    /// setup or in a callback of its loop.
+    #[error("worker {index} panicked: {message}")]
+    WorkerPanicked {
+        /// Which worker ([`Worker::index`](crate::Worker::index)).
+        index: usize,
+        /// The panic's message, when it was a string.
+        message: String,
+    },
+    /// A worker of a [`Workers`](crate::Workers) group could not start:
+    /// its loop could not be made or its setup returned an error.
+    #[error("worker {index}: {source}")]
+    WorkerFailed {
+        /// Which worker ([`Worker::index`](crate::Worker::index)).
+        index: usize,
+        /// What its setup returned.
+        #[source]
+        source: Box<Error>,
+    },
     /// Any other OS error, with the operation and address.
     #[error("{op} {addr}: {source}")]
     Io {

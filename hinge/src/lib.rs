@@ -17,7 +17,9 @@
 //!   the same loop, beside callbacks, sharing its sockets, timers and pool.
 //! - **Choose tokio** (or smol) when everything is async and you want one
 //!   runtime spread over every core, or crates that need tokio's own
-//!   runtime (its `spawn`, its timers). hinge runs one loop per thread.
+//!   runtime (its `spawn`, its timers). hinge runs one loop per thread;
+//!   [`Workers`] runs one on every core, sharing a port, with
+//!   [`Loop::channel`]s between them.
 //!
 //! ## Map
 //!
@@ -30,6 +32,8 @@
 //! | [`pipe()`], [`pipe::Readable`], [`pipe::Writable`] | streaming with backpressure by construction | |
 //! | [`Pool`] | work on other threads, results back on the loop's | |
 //! | [`Loop::set_timeout`], [`Loop::defer`], [`Loop::on_signal`] | Node's timers, `setImmediate`, signal handlers | |
+//! | [`Workers`], [`Worker`], [`Stopper`] | every core: a loop per thread, stopped together | |
+//! | [`Loop::channel`], [`Sender`], [`Receiver`] | messages (values, closures, connections) between loops | |
 //! | [`Error`] | the one error type | |
 //! | `http` | an HTTP/1.1 server: `http::Server`, `Request`, `Response` | `http` (default) |
 //! | `zmq` | ZeroMQ sockets on the loop | `zmq` |
@@ -181,12 +185,13 @@
 //!   unwinds). A payload whose `Drop` panics with a payload whose `Drop`
 //!   panics, and so on, is followed 16 links deep; a longer chain leaks
 //!   its last link (a few bytes) rather than risk an abort.
-//! * `Loop` and watchers are `!Send`; [`AsyncSender`] is the one handle
-//!   other threads may use.
+//! * `Loop` and watchers are `!Send`; [`AsyncSender`], [`Sender`] and
+//!   [`Stopper`] are the handles other threads may use.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod channel;
 mod defer;
 #[macro_use]
 mod emitter;
@@ -209,10 +214,12 @@ mod timers;
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;
 mod watcher;
+mod workers;
 #[cfg(feature = "zmq")]
 #[cfg_attr(docsrs, doc(cfg(feature = "zmq")))]
 pub mod zmq;
 
+pub use channel::{Receiver, SendError, Sender, TrySendError};
 pub use defer::Priority;
 pub use emitter::{Event, ListenerId};
 pub use error::{discard_panic, report_unhandled, Error, Result};
@@ -228,6 +235,7 @@ pub use ready::Ready;
 pub use task::Task;
 pub use timers::TimerHandle;
 pub use watcher::SignalHandle;
+pub use workers::{Stopper, Worker, Workers};
 
 /// The common Unix signal numbers, so that a program needs no `libc`
 /// dependency to name them ([`Signal::new`], [`Loop::on_signal`]).

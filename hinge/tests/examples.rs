@@ -538,16 +538,6 @@ mod ws_examples {
         (server, port, out)
     }
 
-    /// SIGTERM: a clean exit; returns what the example printed.
-    fn stop(mut server: Running, mut out: impl Read) -> String {
-        signal(&server.0, "-TERM");
-        let status = wait_exit(&mut server.0, 10);
-        assert!(status.success(), "{status:?}");
-        let mut rest = String::new();
-        out.read_to_string(&mut rest).unwrap();
-        rest
-    }
-
     #[test]
     fn ws_echo_serves_the_page_and_refuses_bad_handshakes() {
         let (server, port, log) = start_ws_echo();
@@ -570,7 +560,7 @@ mod ws_examples {
         let mut answer = String::new();
         c.read_to_string(&mut answer).unwrap();
         assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
-        stop(server, log);
+        terminate_reading(server, log);
     }
 
     #[test]
@@ -588,7 +578,7 @@ mod ws_examples {
     print("1MiB", await ws.recv() == big)"#,
         );
         assert_eq!(out, "text True\nbinary True\n1MiB True\n");
-        stop(server, log);
+        terminate_reading(server, log);
     }
 
     #[test]
@@ -605,7 +595,7 @@ print("closed", ws.close_code, repr(ws.close_reason))"#,
         );
         assert_eq!(out, "pong\nclosed 1000 ''\n");
         // The server saw the close handshake, not an error.
-        let printed = stop(server, log);
+        let printed = terminate_reading(server, log);
         assert!(
             printed.contains(" open\n") && printed.contains(" closed\n"),
             "{printed}"
@@ -629,7 +619,7 @@ except ConnectionClosed as e:
     print("closed", e.rcvd and e.rcvd.code, e.rcvd and e.rcvd.reason)"#,
         );
         assert_eq!(out, "16MiB True\nclosed 1009 message too big\n");
-        stop(server, log);
+        terminate_reading(server, log);
     }
 
     /// Masks `payload` into a client frame with this first byte.
@@ -722,7 +712,7 @@ except ConnectionClosed as e:
         let mut rest = Vec::new();
         c.read_to_end(&mut rest).unwrap();
         assert!(rest.is_empty());
-        stop(server, log);
+        terminate_reading(server, log);
     }
 
     #[test]

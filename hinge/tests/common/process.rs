@@ -86,6 +86,17 @@ pub fn terminate(server: &mut Running) -> String {
     stdout_of(server)
 }
 
+/// SIGTERM: a clean exit (status 0); returns the rest of what the
+/// example printed, from `out`, its stdout taken to read as it ran.
+pub fn terminate_reading(mut server: Running, mut out: impl Read) -> String {
+    signal(&server.0, "-TERM");
+    let status = wait_exit(&mut server.0, 20);
+    assert!(status.success(), "{status:?}");
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    rest
+}
+
 /// Everything the example printed (it has exited).
 pub fn stdout_of(server: &mut Running) -> String {
     let mut out = String::new();

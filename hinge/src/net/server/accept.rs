@@ -56,6 +56,48 @@ impl Server {
             }
         }
     }
+    /// Takes a connection accepted elsewhere as if this server had
+    /// accepted it: `max_connections`, the layer (TLS) and the
+    /// `connection` event apply, and [`close_connections`](Server::close_connections)
+    /// counts it. The server need not listen: this is how a group of loops
+    /// shares one port where `SO_REUSEPORT` does not spread connections
+    /// (not Linux): one loop accepts, and hands each stream to another
+    /// through a [`Sender`](crate::Sender) (Node's `cluster` does the
+    /// same by default).
+    ///
+    /// ```
+    /// use std::net::{TcpListener, TcpStream};
+    ///
+    /// let lp = hinge::Loop::new()?;
+    /// let server = hinge::Server::new(&lp);
+    /// server.on_connection(|_, _, client| println!("handed {:?}", client.peer_addr()));
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// let (stream, _) = listener.accept().unwrap(); // another loop's accept
+    /// server.add_connection(stream)?;
+    /// assert_eq!(server.connections(), 1);
+    /// # server.destroy_connections();
+    /// # Ok::<(), hinge::Error>(())
+    /// ```
+    pub fn add_connection(&self, stream: std::net::TcpStream) -> crate::Result<()> {
+        if self.inner.closed.get() || !self.inner.core.is_alive() {
+            return Err(Error::Closed {
+                op: "add_connection",
+            });
+        }
+        let peer = stream
+            .peer_addr()
+            .map_err(|e| Error::from_io("adopt", "tcp", e))?;
+        stream
+            .set_nonblocking(true)
+            .and_then(|()| stream.set_nodelay(self.inner.nodelay.get()))
+            .map_err(|e| Error::from_io("adopt", peer, e))?;
+        let lp = self.lp();
+        let sock = socket2::Socket::from(std::os::fd::OwnedFd::from(stream));
+        self.admit(&lp, sock, Addr::Inet(peer));
+        Ok(())
+    }
+
     pub(super) fn admit(&self, lp: &Loop, sock: socket2::Socket, peer: Addr) {
         if let Some(max) = self.inner.max_connections.get() {
             if self.inner.clients.borrow().len() >= max {
