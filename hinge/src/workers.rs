@@ -135,7 +135,10 @@ impl Workers {
     /// Stops every worker gracefully when one of `signals` arrives:
     /// worker 0's loop watches them (libev lets one loop own a signal)
     /// and calls [`Stopper::stop`]. The watch does not keep the loop
-    /// alive.
+    /// alive. It lives as long as worker 0's loop: if worker 0 fails or
+    /// ends first, a signal no longer stops the others (use
+    /// [`on_failure`](Workers::on_failure) to stop them all when one
+    /// fails).
     ///
     /// ```
     /// let workers = hinge::Workers::new().stop_on_signals(&[hinge::signal::SIGINT]);
