@@ -3,9 +3,14 @@
 //! same 12-byte body and headers as `http_echo`'s `GET /hello`
 //! (content-type, content-length, date).
 //!
+//! With `--threads N` it runs on tokio's multi-thread runtime with N
+//! workers instead, one listener shared by them (bench/workers.sh, the
+//! side-by-side at N workers).
+//!
 //! ```sh
 //! cargo run --release -p hinge-bench --bin http-hyper -- 8080                   # hyper's defaults
 //! cargo run --release -p hinge-bench --bin http-hyper -- 8080 --pipeline-flush  # its pipelining answer
+//! cargo run --release -p hinge-bench --bin http-hyper -- 8080 --threads 2       # multi_thread, 2 workers
 //! ```
 
 use std::convert::Infallible;
@@ -23,12 +28,28 @@ use tokio::net::TcpListener;
 use hinge_bench::{listen, port_arg};
 
 fn main() -> io::Result<()> {
-    let port = port_arg("http-hyper", " [--pipeline-flush]");
-    let flush = std::env::args().skip(2).any(|a| a == "--pipeline-flush");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()?;
+    let port = port_arg("http-hyper", " [--pipeline-flush] [--threads N]");
+    let args: Vec<String> = std::env::args().skip(2).collect();
+    let flush = args.iter().any(|a| a == "--pipeline-flush");
+    let threads = match args.iter().position(|a| a == "--threads") {
+        Some(i) => match args.get(i + 1).and_then(|n| n.parse::<usize>().ok()) {
+            Some(n) if n > 0 => Some(n),
+            _ => {
+                eprintln!("http-hyper: --threads takes a positive number");
+                std::process::exit(2);
+            }
+        },
+        None => None,
+    };
+    let mut builder = match threads {
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n);
+            b
+        }
+        None => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = builder.enable_io().enable_time().build()?;
     runtime.block_on(serve(port, flush))
 }
 
