@@ -244,6 +244,36 @@ pub enum Error {
         /// What happened.
         reason: &'static str,
     },
+    /// An HTTP server answered the client with something that is not a
+    /// valid HTTP/1.1 response, or broke its own framing: a malformed
+    /// status line, two Content-Lengths, Content-Length with
+    /// Transfer-Encoding, a bad chunk, a head over the limit, a body
+    /// shorter than it declared, bytes nobody asked for. The connection
+    /// is not reused. (See [`http::request`](crate::http::request).)
+    #[error("{addr}: invalid HTTP response: {reason}")]
+    InvalidResponse {
+        /// The server's address.
+        addr: String,
+        /// What was wrong.
+        reason: &'static str,
+    },
+    /// A URL the HTTP client cannot use: not `http://` or `https://`,
+    /// without a host, or `https://` without the `tls` feature.
+    #[error("{url}: {reason}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// Why it cannot be used.
+        reason: &'static str,
+    },
+    /// A body was larger than the limit given to `collect`.
+    #[error("{what}: larger than the limit of {limit} bytes")]
+    TooLarge {
+        /// Which body.
+        what: &'static str,
+        /// The limit.
+        limit: u64,
+    },
     /// A TLS error (`hinge::tls`): a bad certificate, a failed
     /// handshake, a peer that broke the protocol; rustls' error says
     /// which.
@@ -384,6 +414,17 @@ impl Error {
                 source: source.clone(),
             },
             Error::Truncated { addr } => Error::Truncated { addr: addr.clone() },
+            Error::InvalidResponse { addr, reason } => Error::InvalidResponse {
+                addr: addr.clone(),
+                reason,
+            },
+            Error::InvalidUrl { url, reason } => Error::InvalidUrl {
+                url: url.clone(),
+                reason,
+            },
+            Error::TooLarge { what, limit } => Error::TooLarge { what, limit: *limit },
+            Error::HttpState { op, reason } => Error::HttpState { op, reason },
+            Error::BodyAborted { reason } => Error::BodyAborted { reason },
             other => Error::Io {
                 op: "error",
                 addr: String::new(),

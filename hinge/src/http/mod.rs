@@ -43,16 +43,16 @@
 //!   answered 400 and closed;
 //! - the limits and timeouts of [`Config`] (431, 414, 413, 408).
 
+mod client;
 mod config;
 mod conn;
-mod decode;
-mod encode;
-mod head;
 mod pipe;
+mod proto;
 mod request;
 mod response;
 mod server;
 
+pub use client::{get, request, Agent, AgentConfig, ClientRequest, ClientResponse, Upgraded};
 pub use config::{Config, MAX_HEADERS_CAP};
 pub use request::Request;
 pub use response::Response;

@@ -8,7 +8,7 @@ use ::http::header::{HeaderMap, HeaderName};
 use ::http::{Method, Uri, Version};
 
 use super::conn::Conn;
-use super::head::Head;
+use super::proto::head::Head;
 use crate::{Addr, Error, Event, ListenerId, Loop, Result};
 
 /// An HTTP request, handed to [`Server::on_request`](super::Server::on_request).
@@ -197,8 +197,8 @@ impl Request {
     /// ```
     pub fn content_length(&self) -> Option<u64> {
         match self.inner.head.framing {
-            super::head::Framing::Length(n) => Some(n),
-            super::head::Framing::Chunked => None,
+            super::proto::head::Framing::Length(n) => Some(n),
+            super::proto::head::Framing::Chunked => None,
         }
     }
 
@@ -409,9 +409,9 @@ impl Request {
     /// ```
     pub fn example() -> Request {
         let raw = b"GET /hello?name=world HTTP/1.1\r\nHost: example.com\r\n\r\n";
-        let mut bytes = super::head::HeadBytes::new(raw);
-        match super::head::parse(raw, &super::Config::default(), &mut bytes) {
-            Ok(super::head::Parsed::Complete(head, _)) => Request::new(head, Weak::new()),
+        let mut bytes = super::proto::head::HeadBytes::new(raw);
+        match super::proto::head::parse(raw, &super::Config::default(), &mut bytes) {
+            Ok(super::proto::head::Parsed::Complete(head, _)) => Request::new(head, Weak::new()),
             _ => unreachable!("the example request parses"),
         }
     }

@@ -9,7 +9,7 @@ use ::http::header::{self, HeaderName, HeaderValue};
 use ::http::StatusCode;
 
 use super::conn::Conn;
-use super::encode::Framing;
+use super::proto::encode::Framing;
 use crate::{Error, Event, ListenerId, Loop, Result};
 
 /// The response to a [`Request`](super::Request), in Node's vocabulary.

@@ -12,7 +12,7 @@ use slab::Slab;
 
 use super::config::Config;
 use super::conn::Conn;
-use super::encode::DateCache;
+use super::proto::encode::DateCache;
 use super::request::Request;
 use super::response::Response;
 use crate::{Addr, Error, Event, ListenerId, Loop, Prepare, Result, Socket, TimerHandle, Watcher};

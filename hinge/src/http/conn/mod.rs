@@ -25,9 +25,9 @@ use std::rc::{Rc, Weak};
 use ::http::header::{self, HeaderName, HeaderValue};
 use ::http::{Method, StatusCode, Version};
 
-use super::decode::{Decoder, Step};
-use super::encode::{self, Framing, Persist};
-use super::head::{self, Head, Parsed, Refusal};
+use super::proto::decode::{Decoder, Step};
+use super::proto::encode::{self, Framing, Persist};
+use super::proto::head::{self, Head, Parsed, Refusal};
 use super::request::{flag as req_flag, Request};
 use super::response::{ResInner, ResState, Response};
 use super::server::Shared;

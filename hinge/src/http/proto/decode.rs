@@ -1,14 +1,15 @@
-//! Request body decoding: Content-Length and chunked, strict about CRLF,
-//! with bounded chunk extensions and trailers.
+//! Message body decoding, for requests (the server) and responses (the
+//! client): Content-Length, chunked (strict about CRLF, with bounded
+//! chunk extensions and trailers) and, for responses, until the close.
 
 use ::http::HeaderMap;
 
-use super::config::Config;
+use crate::http::config::Config;
 use super::head::{refuse, Refusal};
 
 /// What the decoder found next.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Step<'a> {
+pub(in crate::http) enum Step<'a> {
     /// Body bytes.
     Data(&'a [u8]),
     /// The body is complete.
@@ -60,13 +61,16 @@ enum Chunk {
 
 /// A body decoder for one request.
 #[derive(Debug)]
-pub(super) enum Decoder {
+pub(in crate::http) enum Decoder {
     Length { left: u64 },
     Chunked(Box<Chunked>),
+    /// Everything until the connection closes (a response without
+    /// Content-Length or chunked framing): the caller ends it at EOF.
+    Close,
 }
 
 #[derive(Debug)]
-pub(super) struct Chunked {
+pub(in crate::http) struct Chunked {
     state: Chunk,
     size: u64,
     digits: u32,
@@ -96,6 +100,7 @@ impl Decoder {
         match self {
             Decoder::Length { left } => *left == 0,
             Decoder::Chunked(c) => c.state == Chunk::Done,
+            Decoder::Close => false,
         }
     }
 
@@ -103,7 +108,7 @@ impl Decoder {
     pub fn remaining(&self) -> Option<u64> {
         match self {
             Decoder::Length { left } => Some(*left),
-            Decoder::Chunked(_) => None,
+            Decoder::Chunked(_) | Decoder::Close => None,
         }
     }
 
@@ -140,6 +145,14 @@ impl Decoder {
                 Ok(Step::Data(data))
             }
             Decoder::Chunked(c) => c.decode(buf, pos, config),
+            Decoder::Close => {
+                if *pos == buf.len() {
+                    return Ok(Step::More);
+                }
+                let data = &buf[*pos..];
+                *pos = buf.len();
+                Ok(Step::Data(data))
+            }
         }
     }
 }
@@ -293,7 +306,7 @@ fn extension(state: Chunk, b: u8) -> Option<Chunk> {
 }
 
 /// RFC 9110's `tchar`: the bytes of a token.
-pub(super) fn is_tchar(b: u8) -> bool {
+pub(in crate::http) fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 

@@ -1,5 +1,6 @@
-//! Response heads and body framing on the wire, and the `Date` header,
-//! formatted at most once a second.
+//! Heads (responses for the server, requests for the client) and body
+//! framing on the wire, and the `Date` header, formatted at most once a
+//! second.
 
 use std::cell::RefCell;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -9,7 +10,7 @@ use ::http::StatusCode;
 
 /// How a response body is delimited on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Framing {
+pub(in crate::http) enum Framing {
     /// No body may follow (HEAD, 1xx, 204, 304).
     Empty,
     /// `Content-Length`, with this many bytes still to come.
@@ -21,7 +22,7 @@ pub(super) enum Framing {
 }
 
 /// The `Date` header's value, reformatted when the second changes.
-pub(super) struct DateCache {
+pub(in crate::http) struct DateCache {
     cached: RefCell<(u64, [u8; 29])>,
 }
 
@@ -59,7 +60,7 @@ impl DateCache {
 
 /// What the connection header of a response says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Persist {
+pub(in crate::http) enum Persist {
     /// Nothing: HTTP/1.1's default, keep-alive.
     Default,
     /// `connection: keep-alive` (an HTTP/1.0 client asked for it).
@@ -69,7 +70,7 @@ pub(super) enum Persist {
 }
 
 /// Appends a response head.
-pub(super) fn head<'h>(
+pub(in crate::http) fn head<'h>(
     out: &mut Vec<u8>,
     status: StatusCode,
     headers: impl IntoIterator<Item = &'h (HeaderName, HeaderValue)>,
@@ -108,9 +109,40 @@ pub(super) fn head<'h>(
     out.extend_from_slice(b"\r\n");
 }
 
+/// Appends a request head: the request line, `headers` as given (the
+/// caller's, `host` among them), then the framing's header.
+pub(in crate::http) fn request_head<'h>(
+    out: &mut Vec<u8>,
+    method: &::http::Method,
+    target: &str,
+    headers: impl IntoIterator<Item = &'h (HeaderName, HeaderValue)>,
+    framing: Framing,
+) {
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    match framing {
+        Framing::Length(n) => {
+            out.extend_from_slice(b"content-length: ");
+            decimal(out, n);
+            out.extend_from_slice(b"\r\n");
+        }
+        Framing::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        Framing::Empty | Framing::Close => {}
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
 /// Appends one chunk of a chunked body (nothing for an empty one, which
 /// would read as the end).
-pub(super) fn chunk(out: &mut Vec<u8>, data: &[u8]) {
+pub(in crate::http) fn chunk(out: &mut Vec<u8>, data: &[u8]) {
     if data.is_empty() {
         return;
     }
@@ -121,9 +153,9 @@ pub(super) fn chunk(out: &mut Vec<u8>, data: &[u8]) {
 }
 
 /// The last chunk and an empty trailer.
-pub(super) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+pub(in crate::http) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
-pub(super) fn decimal(out: &mut Vec<u8>, mut n: u64) {
+pub(in crate::http) fn decimal(out: &mut Vec<u8>, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {

@@ -7,17 +7,17 @@ use ::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use ::http::{Method, Uri, Version};
 use bytes::Bytes;
 
-use super::config::{Config, MAX_HEADERS_CAP};
+use crate::http::config::{Config, MAX_HEADERS_CAP};
 
 /// How the request body is delimited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Framing {
+pub(in crate::http) enum Framing {
     Length(u64),
     Chunked,
 }
 
 /// A parsed and checked request head.
-pub(super) struct Head {
+pub(in crate::http) struct Head {
     pub method: Method,
     pub uri: Uri,
     pub version: Version,
@@ -34,19 +34,19 @@ pub(super) struct Head {
 /// A request refused before it reaches the handler: the status to answer
 /// and why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Refusal {
+pub(in crate::http) struct Refusal {
     pub status: u16,
     pub reason: &'static str,
 }
 
-pub(super) const fn refuse(status: u16, reason: &'static str) -> Refusal {
+pub(in crate::http) const fn refuse(status: u16, reason: &'static str) -> Refusal {
     Refusal { status, reason }
 }
 
 // Returned once per head and moved straight into the request's cell:
 // boxing it would cost an allocation per request for nothing.
 #[allow(clippy::large_enum_variant)]
-pub(super) enum Parsed {
+pub(in crate::http) enum Parsed {
     /// More bytes are needed.
     Partial,
     /// A complete head of this many bytes.
@@ -54,7 +54,7 @@ pub(super) enum Parsed {
 }
 
 /// Checks the limits that apply while a head is still incomplete.
-pub(super) fn check_partial(buf: &[u8], config: &Config) -> Result<(), Refusal> {
+pub(in crate::http) fn check_partial(buf: &[u8], config: &Config) -> Result<(), Refusal> {
     if !buf.contains(&b'\n') && buf.len() > config.max_uri_bytes + 32 {
         return Err(refuse(414, "the request target is too long"));
     }
@@ -67,7 +67,7 @@ pub(super) fn check_partial(buf: &[u8], config: &Config) -> Result<(), Refusal> 
 /// Shares the bytes of heads with the values parsed from them: one copy
 /// of a read's pipelined heads serves all of them (the target and header
 /// values are slices of it), instead of one copy per request.
-pub(super) struct HeadBytes<'a> {
+pub(in crate::http) struct HeadBytes<'a> {
     data: &'a [u8],
     /// Where the head being parsed starts in `data`.
     pub at: usize,
@@ -88,7 +88,7 @@ impl<'a> HeadBytes<'a> {
     }
 
     /// The `n` bytes at `at`, as a shared `Bytes`.
-    fn head(&mut self, n: usize) -> Bytes {
+    pub(in crate::http) fn head(&mut self, n: usize) -> Bytes {
         let at = self.at;
         if let Some((start, bytes)) = &self.copy {
             if *start <= at && at + n <= start + bytes.len() {
@@ -105,7 +105,7 @@ impl<'a> HeadBytes<'a> {
 }
 
 /// Parses the head at `bytes.at` (which `buf` starts with).
-pub(super) fn parse(
+pub(in crate::http) fn parse(
     buf: &[u8],
     config: &Config,
     bytes: &mut HeadBytes<'_>,
@@ -462,7 +462,7 @@ fn version_of(buf: &[u8]) -> LineVersion {
 }
 
 /// A Content-Length value: one or more identical lists of digits.
-fn parse_content_length(value: &[u8]) -> Result<u64, Refusal> {
+pub(in crate::http) fn parse_content_length(value: &[u8]) -> Result<u64, Refusal> {
     let bad = refuse(400, "invalid Content-Length");
     let mut found: Option<u64> = None;
     for part in value.split(|&b| b == b',') {
@@ -485,7 +485,7 @@ fn parse_content_length(value: &[u8]) -> Result<u64, Refusal> {
     found.ok_or(bad)
 }
 
-fn trim(mut s: &[u8]) -> &[u8] {
+pub(in crate::http) fn trim(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
         s = rest;
     }

@@ -1,0 +1,290 @@
+//! The HTTP client against hinge's own server on the same loop: methods,
+//! framing both ways, keep-alive and the pool's limits, backpressure,
+//! 1xx and upgrades, timeouts, and the retry rule.
+
+#![cfg(feature = "http")]
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+
+use hinge::http::{self, Agent, AgentConfig, Method};
+use hinge::{Error, Loop};
+
+/// A server on 127.0.0.1 with `http_echo`-like routes.
+fn serve(lp: &Loop) -> (http::Server, String) {
+    let server = http::Server::new(lp);
+    server.on_request(|_, _, req, res| match req.path() {
+        "/hello" => {
+            res.set_header("content-type", "text/plain").ok();
+            res.end("Hello world!").ok();
+        }
+        "/echo" => {
+            let res2 = res.clone();
+            req.on_data(move |_, _, b| {
+                res2.write(b).ok();
+            });
+            req.on_end(move |_, _| {
+                res.end("").ok();
+            });
+        }
+        "/chunked" => {
+            res.write("one,").ok();
+            res.write("two,").ok();
+            res.end("three").ok();
+        }
+        "/empty" => {
+            res.set_status(204).ok();
+            res.end("").ok();
+        }
+        "/big" => {
+            let n: usize = req.query().and_then(|q| q.parse().ok()).unwrap_or(1 << 20);
+            res.end(vec![b'x'; n]).ok();
+        }
+        "/close" => {
+            res.set_header("connection", "close").ok();
+            res.end("bye").ok();
+        }
+        "/never" => {
+            std::mem::forget(res);
+        }
+        "/method" => {
+            let m = req.method().to_string();
+            res.end(m).ok();
+        }
+        _ => {
+            res.error(404).ok();
+        }
+    });
+    server.listen_on("127.0.0.1", 0).unwrap();
+    let port = server.local_addr().unwrap().port();
+    (server, format!("http://127.0.0.1:{port}"))
+}
+
+/// GETs `url` and collects the body: (status, body).
+fn fetch(lp: &Loop, url: &str) -> Rc<RefCell<Option<hinge::Result<(u16, Vec<u8>)>>>> {
+    let out = Rc::new(RefCell::new(None));
+    let o = out.clone();
+    http::get(lp, url, move |_, res| match res {
+        Ok(res) => {
+            let o = o.clone();
+            res.collect(16 << 20, move |_, res, body| {
+                *o.borrow_mut() = Some(body.map(|b| (res.status().as_u16(), b)));
+            })
+        }
+        Err(e) => *o.borrow_mut() = Some(Err(e)),
+    })
+    .unwrap();
+    out
+}
+
+fn run_until(lp: &Loop, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out");
+        lp.run_once();
+    }
+}
+
+#[test]
+fn get_collects_bodies_of_every_framing() {
+    let lp = Loop::new().unwrap();
+    let (_server, base) = serve(&lp);
+    for (path, status, body) in [
+        ("/hello", 200, &b"Hello world!"[..]),
+        ("/chunked", 200, b"one,two,three"),
+        ("/empty", 204, b""),
+        ("/missing", 404, b"Not Found"),
+        ("/close", 200, b"bye"),
+    ] {
+        let out = fetch(&lp, &format!("{base}{path}"));
+        run_until(&lp, || out.borrow().is_some());
+        let got = out.borrow_mut().take().unwrap().unwrap();
+        assert_eq!(got.0, status, "{path}");
+        if status != 404 {
+            assert_eq!(got.1, body, "{path}");
+        }
+    }
+    let out = fetch(&lp, &format!("{base}/big?3000000"));
+    run_until(&lp, || out.borrow().is_some());
+    assert_eq!(out.borrow_mut().take().unwrap().unwrap().1.len(), 3_000_000);
+}
+
+#[test]
+fn keep_alive_reuses_one_connection_and_idle_ones_let_the_loop_end() {
+    let lp = Loop::new().unwrap();
+    let (server, base) = serve(&lp);
+    let agent = Agent::new(&lp);
+    let done = Rc::new(Cell::new(0));
+    fn next(lp: &Loop, agent: &Agent, base: &str, done: &Rc<Cell<u32>>) {
+        let req = agent.request(lp, Method::GET, &format!("{base}/hello")).unwrap();
+        let (agent, base, done) = (agent.clone(), base.to_string(), done.clone());
+        req.on_response(move |_, _, res| {
+            let (agent, base, done) = (agent.clone(), base.clone(), done.clone());
+            res.collect(1024, move |lp, _, body| {
+                assert_eq!(body.unwrap(), b"Hello world!");
+                done.set(done.get() + 1);
+                if done.get() < 10 {
+                    next(lp, &agent, &base, &done);
+                }
+            });
+        });
+        req.end("").unwrap();
+    }
+    next(&lp, &agent, &base, &done);
+    run_until(&lp, || done.get() == 10);
+    lp.run_once();
+    assert_eq!(server.connections(), 1, "ten requests, one connection");
+    assert_eq!(agent.idle_connections(), 1);
+    server.close();
+    // The idle connection does not keep the loop running.
+    lp.run();
+}
+
+#[test]
+fn post_bodies_by_length_and_chunked_with_backpressure() {
+    let lp = Loop::new().unwrap();
+    let (_server, base) = serve(&lp);
+    // Whole body at `end`: Content-Length.
+    let got = Rc::new(RefCell::new(None));
+    let req = http::request(&lp, Method::POST, &format!("{base}/echo")).unwrap();
+    let g = got.clone();
+    req.on_response(move |_, _, res| {
+        let g = g.clone();
+        res.collect(1 << 20, move |_, _, b| *g.borrow_mut() = Some(b.unwrap()));
+    });
+    req.end("hello body").unwrap();
+    run_until(&lp, || got.borrow().is_some());
+    assert_eq!(got.borrow().as_deref(), Some(&b"hello body"[..]));
+
+    // 8 MiB streamed in writes, honouring `false` and `drain`.
+    let total = 8usize << 20;
+    let received = Rc::new(Cell::new(0usize));
+    let ended = Rc::new(Cell::new(false));
+    let req = http::request(&lp, Method::PUT, &format!("{base}/echo")).unwrap();
+    let (r, e) = (received.clone(), ended.clone());
+    req.on_response(move |_, _, res| {
+        let r = r.clone();
+        res.on_data(move |_, _, b| r.set(r.get() + b.len()));
+        let e = e.clone();
+        res.on_end(move |_, _| e.set(true));
+    });
+    let sent = Rc::new(Cell::new(0usize));
+    let falses = Rc::new(Cell::new(0));
+    let pump = {
+        let (sent, falses) = (sent.clone(), falses.clone());
+        move |req: &http::ClientRequest| {
+            while sent.get() < total {
+                sent.set(sent.get() + 65536);
+                if !req.write(vec![b'y'; 65536]).unwrap() {
+                    falses.set(falses.get() + 1);
+                    return;
+                }
+            }
+            req.end("").unwrap();
+        }
+    };
+    let p = pump.clone();
+    req.on_drain(move |_, req| p(req));
+    pump(&req);
+    run_until(&lp, || ended.get());
+    assert_eq!(received.get(), total);
+    assert!(falses.get() > 0, "backpressure was seen");
+}
+
+#[test]
+fn methods_and_head() {
+    let lp = Loop::new().unwrap();
+    let (_server, base) = serve(&lp);
+    for m in [Method::GET, Method::DELETE, Method::OPTIONS, Method::PATCH] {
+        let got = Rc::new(RefCell::new(None));
+        let req = http::request(&lp, m.clone(), &format!("{base}/method")).unwrap();
+        let g = got.clone();
+        req.on_response(move |_, _, res| {
+            let g = g.clone();
+            res.collect(1024, move |_, _, b| *g.borrow_mut() = Some(b.unwrap()));
+        });
+        req.end("").unwrap();
+        run_until(&lp, || got.borrow().is_some());
+        assert_eq!(got.borrow().as_deref(), Some(m.as_str().as_bytes()));
+    }
+    // HEAD: a Content-Length but no body; the connection stays usable.
+    let got = Rc::new(RefCell::new(None));
+    let req = http::request(&lp, Method::HEAD, &format!("{base}/hello")).unwrap();
+    let g = got.clone();
+    req.on_response(move |_, _, res| {
+        let g = g.clone();
+        let len = res.header("content-length").map(str::to_string);
+        res.collect(1024, move |_, _, b| *g.borrow_mut() = Some((len, b.unwrap())));
+    });
+    req.end("").unwrap();
+    run_until(&lp, || got.borrow().is_some());
+    let (len, body) = got.borrow_mut().take().unwrap();
+    assert_eq!(len.as_deref(), Some("12"));
+    assert!(body.is_empty());
+}
+
+#[test]
+fn connection_limit_queues_requests_in_order() {
+    let lp = Loop::new().unwrap();
+    let (server, base) = serve(&lp);
+    let mut config = AgentConfig::default();
+    config.max_connections_per_host = 2;
+    let agent = Agent::with_config(&lp, config);
+    let order = Rc::new(RefCell::new(Vec::new()));
+    for i in 0..12 {
+        let req = agent.request(&lp, Method::GET, &format!("{base}/hello")).unwrap();
+        let o = order.clone();
+        req.on_response(move |_, _, res| {
+            let o = o.clone();
+            res.collect(1024, move |_, _, _| o.borrow_mut().push(i));
+        });
+        req.end("").unwrap();
+    }
+    assert!(agent.connections() <= 2);
+    run_until(&lp, || order.borrow().len() == 12);
+    lp.run_once();
+    assert!(server.connections() <= 2, "{}", server.connections());
+}
+
+#[test]
+fn errors_are_typed() {
+    let lp = Loop::new().unwrap();
+    assert!(matches!(
+        http::request(&lp, Method::GET, "ftp://x/"),
+        Err(Error::InvalidUrl { .. })
+    ));
+    assert!(matches!(
+        http::request(&lp, Method::GET, "/relative"),
+        Err(Error::InvalidUrl { .. })
+    ));
+    // Nobody listens on the port: connection refused, to `error`.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let err = Rc::new(RefCell::new(None));
+    let e = err.clone();
+    http::get(&lp, &format!("http://127.0.0.1:{port}/"), move |_, r| {
+        *e.borrow_mut() = Some(r.err().map(|e| e.to_string()));
+    })
+    .unwrap();
+    run_until(&lp, || err.borrow().is_some());
+    assert!(err.borrow().clone().unwrap().unwrap().contains("refused"));
+}
+
+#[test]
+fn head_timeout_is_its_own_error() {
+    let lp = Loop::new().unwrap();
+    let (_server, base) = serve(&lp);
+    let mut config = AgentConfig::default();
+    config.head_timeout = Some(Duration::from_millis(100));
+    let agent = Agent::with_config(&lp, config);
+    let req = agent.request(&lp, Method::GET, &format!("{base}/never")).unwrap();
+    let err = Rc::new(RefCell::new(None));
+    let e = err.clone();
+    req.on_error(move |_, _, x| *e.borrow_mut() = Some(x.to_string()));
+    req.end("").unwrap();
+    run_until(&lp, || err.borrow().is_some());
+    assert!(err.borrow().as_ref().unwrap().contains("response head"), "{:?}", err.borrow());
+}
