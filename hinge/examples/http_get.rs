@@ -68,7 +68,14 @@ fn run(urls: Vec<String>, head: bool, cafile: Option<String>) -> hinge::Result<i
 }
 
 /// Fetches `urls[i]`, then the next one once this body has ended.
-fn fetch(lp: &Loop, agent: &http::Agent, urls: Rc<Vec<String>>, i: usize, head: bool, code: Rc<Cell<i32>>) {
+fn fetch(
+    lp: &Loop,
+    agent: &http::Agent,
+    urls: Rc<Vec<String>>,
+    i: usize,
+    head: bool,
+    code: Rc<Cell<i32>>,
+) {
     let Some(url) = urls.get(i) else {
         return;
     };

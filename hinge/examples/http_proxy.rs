@@ -60,7 +60,10 @@ fn main() {
 fn run(port: u16, upstream: String, quiet: bool) -> hinge::Result<()> {
     let lp = Loop::new()?;
     let mut config = http::AgentConfig::default();
-    if let Some(ms) = std::env::var("PROXY_TIMEOUT_MS").ok().and_then(|v| v.parse().ok()) {
+    if let Some(ms) = std::env::var("PROXY_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         config.head_timeout = Some(Duration::from_millis(ms));
     }
     let agent = http::Agent::with_config(&lp, config);
@@ -88,7 +91,11 @@ fn run(port: u16, upstream: String, quiet: bool) -> hinge::Result<()> {
 }
 
 fn proxy(lp: &Loop, agent: &http::Agent, upstream: &str, req: http::Request, res: http::Response) {
-    let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let target = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
     let url = format!("{upstream}{target}");
     let up = match agent.request(lp, req.method().clone(), &url) {
         Ok(up) => up,
@@ -105,7 +112,8 @@ fn proxy(lp: &Loop, agent: &http::Agent, upstream: &str, req: http::Request, res
     }
     if let Some(peer) = req.peer_addr() {
         if let Some(inet) = peer.inet() {
-            up.append_header("x-forwarded-for", inet.ip().to_string()).ok();
+            up.append_header("x-forwarded-for", inet.ip().to_string())
+                .ok();
         }
     }
     if let Some(host) = req.host() {

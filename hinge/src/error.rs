@@ -422,7 +422,10 @@ impl Error {
                 url: url.clone(),
                 reason,
             },
-            Error::TooLarge { what, limit } => Error::TooLarge { what, limit: *limit },
+            Error::TooLarge { what, limit } => Error::TooLarge {
+                what,
+                limit: *limit,
+            },
             Error::HttpState { op, reason } => Error::HttpState { op, reason },
             Error::BodyAborted { reason } => Error::BodyAborted { reason },
             other => Error::Io {

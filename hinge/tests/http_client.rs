@@ -62,7 +62,9 @@ fn serve(lp: &Loop) -> (http::Server, String) {
 }
 
 /// GETs `url` and collects the body: (status, body).
-fn fetch(lp: &Loop, url: &str) -> Rc<RefCell<Option<hinge::Result<(u16, Vec<u8>)>>>> {
+type Fetched = Rc<RefCell<Option<hinge::Result<(u16, Vec<u8>)>>>>;
+
+fn fetch(lp: &Loop, url: &str) -> Fetched {
     let out = Rc::new(RefCell::new(None));
     let o = out.clone();
     http::get(lp, url, move |_, res| match res {
@@ -117,7 +119,9 @@ fn keep_alive_reuses_one_connection_and_idle_ones_let_the_loop_end() {
     let agent = Agent::new(&lp);
     let done = Rc::new(Cell::new(0));
     fn next(lp: &Loop, agent: &Agent, base: &str, done: &Rc<Cell<u32>>) {
-        let req = agent.request(lp, Method::GET, &format!("{base}/hello")).unwrap();
+        let req = agent
+            .request(lp, Method::GET, &format!("{base}/hello"))
+            .unwrap();
         let (agent, base, done) = (agent.clone(), base.to_string(), done.clone());
         req.on_response(move |_, _, res| {
             let (agent, base, done) = (agent.clone(), base.clone(), done.clone());
@@ -215,7 +219,9 @@ fn methods_and_head() {
     req.on_response(move |_, _, res| {
         let g = g.clone();
         let len = res.header("content-length").map(str::to_string);
-        res.collect(1024, move |_, _, b| *g.borrow_mut() = Some((len, b.unwrap())));
+        res.collect(1024, move |_, _, b| {
+            *g.borrow_mut() = Some((len, b.unwrap()))
+        });
     });
     req.end("").unwrap();
     run_until(&lp, || got.borrow().is_some());
@@ -233,7 +239,9 @@ fn connection_limit_queues_requests_in_order() {
     let agent = Agent::with_config(&lp, config);
     let order = Rc::new(RefCell::new(Vec::new()));
     for i in 0..12 {
-        let req = agent.request(&lp, Method::GET, &format!("{base}/hello")).unwrap();
+        let req = agent
+            .request(&lp, Method::GET, &format!("{base}/hello"))
+            .unwrap();
         let o = order.clone();
         req.on_response(move |_, _, res| {
             let o = o.clone();
@@ -280,11 +288,17 @@ fn head_timeout_is_its_own_error() {
     let mut config = AgentConfig::default();
     config.head_timeout = Some(Duration::from_millis(100));
     let agent = Agent::with_config(&lp, config);
-    let req = agent.request(&lp, Method::GET, &format!("{base}/never")).unwrap();
+    let req = agent
+        .request(&lp, Method::GET, &format!("{base}/never"))
+        .unwrap();
     let err = Rc::new(RefCell::new(None));
     let e = err.clone();
     req.on_error(move |_, _, x| *e.borrow_mut() = Some(x.to_string()));
     req.end("").unwrap();
     run_until(&lp, || err.borrow().is_some());
-    assert!(err.borrow().as_ref().unwrap().contains("response head"), "{:?}", err.borrow());
+    assert!(
+        err.borrow().as_ref().unwrap().contains("response head"),
+        "{:?}",
+        err.borrow()
+    );
 }

@@ -68,7 +68,12 @@ fn repeated_hosts_share_one_kept_alive_connection() {
             let end = String::from_utf8_lossy(&buf).find("\r\n\r\n").unwrap() + 4;
             buf.drain(..end);
             let body = format!("response {i}\n");
-            write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+            write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
         }
         // No second connection is ever made.
         listener.set_nonblocking(true).unwrap();
@@ -100,7 +105,10 @@ fn connection_and_protocol_errors_exit_2_with_one_line() {
     let out = http_get(&[&format!("http://127.0.0.1:{port}/")]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(err.contains("invalid HTTP response: conflicting Content-Length"), "{err}");
+    assert!(
+        err.contains("invalid HTTP response: conflicting Content-Length"),
+        "{err}"
+    );
     server.join().unwrap();
 
     let out = http_get(&["ftp://127.0.0.1/"]);
@@ -130,5 +138,9 @@ fn https_urls_go_through_hinge_tls() {
     // Without the CA, the certificate is refused: a connection error.
     let out = http_get(&[&url]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("certificate"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("certificate"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -145,7 +145,8 @@ fn hostile_responses_are_typed_errors_on_their_request_only() {
 fn a_response_nobody_asked_for_closes_the_idle_connection() {
     let (base, server) = scripted(2, |i, mut s| {
         read_head(&mut s);
-        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na").unwrap();
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na")
+            .unwrap();
         if i == 0 {
             thread::sleep(Duration::from_millis(100));
             // Unasked: a second response on the idle connection.
@@ -155,15 +156,29 @@ fn a_response_nobody_asked_for_closes_the_idle_connection() {
     });
     let lp = Loop::new().unwrap();
     let agent = Agent::new(&lp);
-    assert_eq!(wait(&lp, &get_via(&lp, &agent, &format!("{base}/"))).unwrap().1, b"a");
+    assert_eq!(
+        wait(&lp, &get_via(&lp, &agent, &format!("{base}/")))
+            .unwrap()
+            .1,
+        b"a"
+    );
     assert_eq!(agent.idle_connections(), 1);
     let t = lp.set_timeout(Duration::from_millis(300), |_| {});
     while t.is_active() {
         lp.run_once();
     }
-    assert_eq!(agent.idle_connections(), 0, "the tainted connection is gone");
+    assert_eq!(
+        agent.idle_connections(),
+        0,
+        "the tainted connection is gone"
+    );
     // The next request goes on a fresh connection and gets its own answer.
-    assert_eq!(wait(&lp, &get_via(&lp, &agent, &format!("{base}/"))).unwrap().1, b"a");
+    assert_eq!(
+        wait(&lp, &get_via(&lp, &agent, &format!("{base}/")))
+            .unwrap()
+            .1,
+        b"a"
+    );
     server.join().unwrap();
 }
 
@@ -174,13 +189,15 @@ fn closes_on_reuse() -> (String, thread::JoinHandle<()>) {
     scripted(2, |i, mut s| {
         read_head(&mut s);
         if i == 0 {
-            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst").unwrap();
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
+                .unwrap();
             read_head(&mut s); // the second request: closed unanswered
         } else {
             let mut rest = [0u8; 64];
             let _ = s.set_read_timeout(Some(Duration::from_millis(100)));
             let _ = s.read(&mut rest); // a body, if any
-            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond").unwrap();
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond")
+                .unwrap();
         }
     })
 }
@@ -190,8 +207,18 @@ fn an_idempotent_request_is_retried_when_a_reused_connection_closes_unanswered()
     let (base, server) = closes_on_reuse();
     let lp = Loop::new().unwrap();
     let agent = Agent::new(&lp);
-    assert_eq!(wait(&lp, &get_via(&lp, &agent, &format!("{base}/"))).unwrap().1, b"first");
-    assert_eq!(wait(&lp, &get_via(&lp, &agent, &format!("{base}/"))).unwrap().1, b"second");
+    assert_eq!(
+        wait(&lp, &get_via(&lp, &agent, &format!("{base}/")))
+            .unwrap()
+            .1,
+        b"first"
+    );
+    assert_eq!(
+        wait(&lp, &get_via(&lp, &agent, &format!("{base}/")))
+            .unwrap()
+            .1,
+        b"second"
+    );
     server.join().unwrap();
 }
 
@@ -200,9 +227,16 @@ fn a_post_is_not_retried() {
     let (base, server) = closes_on_reuse();
     let lp = Loop::new().unwrap();
     let agent = Agent::new(&lp);
-    assert_eq!(wait(&lp, &get_via(&lp, &agent, &format!("{base}/"))).unwrap().1, b"first");
+    assert_eq!(
+        wait(&lp, &get_via(&lp, &agent, &format!("{base}/")))
+            .unwrap()
+            .1,
+        b"first"
+    );
     let out: Outcome = Rc::new(RefCell::new(None));
-    let req = agent.request(&lp, Method::POST, &format!("{base}/")).unwrap();
+    let req = agent
+        .request(&lp, Method::POST, &format!("{base}/"))
+        .unwrap();
     let o = out.clone();
     req.on_error(move |_, _, e| *o.borrow_mut() = Some(Err(format!("{e:?}"))));
     let o = out.clone();
@@ -215,7 +249,12 @@ fn a_post_is_not_retried() {
         "{err}"
     );
     // Let the script's second connection finish.
-    assert_eq!(wait(&lp, &get_via(&lp, &agent, &format!("{base}/"))).unwrap().1, b"second");
+    assert_eq!(
+        wait(&lp, &get_via(&lp, &agent, &format!("{base}/")))
+            .unwrap()
+            .1,
+        b"second"
+    );
     server.join().unwrap();
 }
 

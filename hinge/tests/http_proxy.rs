@@ -178,7 +178,10 @@ fn a_hundred_megabytes_each_way_with_a_slow_client_in_bounded_memory() {
     // Download 100 MB: Content-Length passes through.
     write!(s, "GET /big?{HUNDRED_MB} HTTP/1.1\r\nHost: proxy\r\n\r\n").unwrap();
     let head = read_head(&mut s);
-    assert!(head.contains(&format!("content-length: {HUNDRED_MB}")), "{head}");
+    assert!(
+        head.contains(&format!("content-length: {HUNDRED_MB}")),
+        "{head}"
+    );
     read_slowly(&mut s, HUNDRED_MB, b'z');
 
     let peak = peak_rss_kib(pid);
@@ -190,15 +193,32 @@ fn a_hundred_megabytes_each_way_with_a_slow_client_in_bounded_memory() {
 fn bad_gateways_and_timeouts() {
     // Nobody listens upstream: 502.
     let (_p, port) = proxy(&format!("http://127.0.0.1:{}", common::closed_port()));
-    let (status, _) = run_curl(&["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("http://127.0.0.1:{port}/")]);
+    let (status, _) = run_curl(&[
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &format!("http://127.0.0.1:{port}/"),
+    ]);
     assert_eq!(status, b"502");
 
     // A slow upstream: 504 after PROXY_TIMEOUT_MS; a good path still works.
     let up = upstream();
     let (_p, port) = proxy(&format!("http://127.0.0.1:{up}"));
-    let (status, _) = run_curl(&["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("http://127.0.0.1:{port}/slow")]);
+    let (status, _) = run_curl(&[
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &format!("http://127.0.0.1:{port}/slow"),
+    ]);
     assert_eq!(status, b"504");
-    assert_eq!(curl(&[&format!("http://127.0.0.1:{port}/hi")]), b"hello from upstream");
+    assert_eq!(
+        curl(&[&format!("http://127.0.0.1:{port}/hi")]),
+        b"hello from upstream"
+    );
 
     // A broken upstream: 502, and the proxy keeps serving.
     let bad = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -207,10 +227,19 @@ fn bad_gateways_and_timeouts() {
         let (mut s, _) = bad.accept().unwrap();
         let mut b = [0u8; 4096];
         let _ = s.read(&mut b);
-        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n");
+        let _ = s.write_all(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+        );
     });
     let (_p, port) = proxy(&format!("http://127.0.0.1:{bad_port}"));
-    let (status, _) = run_curl(&["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("http://127.0.0.1:{port}/")]);
+    let (status, _) = run_curl(&[
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &format!("http://127.0.0.1:{port}/"),
+    ]);
     assert_eq!(status, b"502");
     t.join().unwrap();
 }

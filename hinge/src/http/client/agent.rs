@@ -44,7 +44,7 @@ pub struct AgentConfig {
     pub idle_timeout: Option<Duration>,
     /// Bytes of a response head; more is `Error::InvalidResponse`.
     pub max_head_bytes: usize,
-    /// Header lines in a response (at most [`MAX_HEADERS_CAP`](super::MAX_HEADERS_CAP)).
+    /// Header lines in a response (at most [`MAX_HEADERS_CAP`](crate::http::MAX_HEADERS_CAP)).
     pub max_headers: usize,
     /// Request bytes queued for a connection above which
     /// [`ClientRequest::write`] returns `false`.
@@ -170,9 +170,11 @@ impl Agent {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn with_config(lp: &Loop, config: AgentConfig) -> Agent {
-        let mut decode = crate::http::Config::default();
-        decode.max_body_bytes = u64::MAX;
-        decode.max_head_bytes = config.max_head_bytes;
+        let decode = crate::http::Config {
+            max_body_bytes: u64::MAX,
+            max_head_bytes: config.max_head_bytes,
+            ..Default::default()
+        };
         let inner = Rc::new_cyclic(|weak: &Weak<AgentInner>| {
             let w = weak.clone();
             let prepare = Prepare::new(lp, move |lp, p| {
@@ -260,7 +262,12 @@ impl Agent {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn idle_connections(&self) -> usize {
-        self.inner.hosts.borrow().values().map(|h| h.idle.len()).sum()
+        self.inner
+            .hosts
+            .borrow()
+            .values()
+            .map(|h| h.idle.len())
+            .sum()
     }
 
     /// Closes every idle connection (busy ones finish their request).
@@ -300,7 +307,12 @@ impl Agent {
 impl AgentInner {
     /// Finds `req` a connection: an idle one (unless `fresh`), a new one
     /// within the host's limit, or a place in the host's queue.
-    pub(super) fn acquire(self: &Rc<Self>, lp: &Loop, req: &ClientRequest, fresh: bool) -> Result<()> {
+    pub(super) fn acquire(
+        self: &Rc<Self>,
+        lp: &Loop,
+        req: &ClientRequest,
+        fresh: bool,
+    ) -> Result<()> {
         let key = req.inner.key.clone();
         loop {
             let idle = {
@@ -331,11 +343,19 @@ impl AgentInner {
         };
         if !room {
             let mut hosts = self.hosts.borrow_mut();
-            hosts.get_mut(&key).expect("made above").queue.push_back(req.clone());
+            hosts
+                .get_mut(&key)
+                .expect("made above")
+                .queue
+                .push_back(req.clone());
             return Ok(());
         }
         let conn = Conn::connect(lp, self, key.clone())?;
-        self.hosts.borrow_mut().get_mut(&key).expect("made above").open += 1;
+        self.hosts
+            .borrow_mut()
+            .get_mut(&key)
+            .expect("made above")
+            .open += 1;
         conn.bind(lp, req.clone());
         Ok(())
     }

@@ -474,7 +474,13 @@ impl Conn {
 
     /// A complete head. Returns `false` if the connection is no longer
     /// reading responses (handed over, or failed).
-    fn on_head(self: &Rc<Self>, lp: &Loop, req: ClientRequest, head: status::ResponseHead, rest: &[u8]) -> bool {
+    fn on_head(
+        self: &Rc<Self>,
+        lp: &Loop,
+        req: ClientRequest,
+        head: status::ResponseHead,
+        rest: &[u8],
+    ) -> bool {
         let code = head.status.as_u16();
         if code == 101 || head.body == BodyKind::Tunnel {
             self.hand_over(lp, req, head, rest);
@@ -515,7 +521,13 @@ impl Conn {
     }
 
     /// A 101, or a 2xx to CONNECT: the socket leaves the agent.
-    fn hand_over(self: &Rc<Self>, lp: &Loop, req: ClientRequest, head: status::ResponseHead, rest: &[u8]) {
+    fn hand_over(
+        self: &Rc<Self>,
+        lp: &Loop,
+        req: ClientRequest,
+        head: status::ResponseHead,
+        rest: &[u8],
+    ) {
         {
             let mut st = self.st.borrow_mut();
             st.phase = Phase::Upgraded;
@@ -539,7 +551,8 @@ impl Conn {
             let req = st.req.take();
             let res = st.res.take();
             st.decoder = None;
-            let keep = st.keep_alive && !extra && !st.eof && req.as_ref().is_some_and(|r| r.sent_whole());
+            let keep =
+                st.keep_alive && !extra && !st.eof && req.as_ref().is_some_and(|r| r.sent_whole());
             st.phase = if keep { Phase::Idle } else { Phase::Closed };
             (req, res, keep)
         };
@@ -590,11 +603,12 @@ impl Conn {
         };
         match phase {
             Phase::Body if close_delimited => self.finish(lp, false),
-            Phase::Body => self.fail(lp, &self.invalid("the connection closed before the body ended")),
-            Phase::Head => {
-                if !self.retry(lp) {
-                    self.fail(lp, &self.invalid("the connection closed before a response"));
-                }
+            Phase::Body => self.fail(
+                lp,
+                &self.invalid("the connection closed before the body ended"),
+            ),
+            Phase::Head if !self.retry(lp) => {
+                self.fail(lp, &self.invalid("the connection closed before a response"));
             }
             _ => {}
         }

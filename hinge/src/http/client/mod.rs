@@ -100,10 +100,7 @@ where
         match f {
             Some(f) => f(lp, Err(e.duplicate())),
             // The response's own error, with nobody listening to it.
-            None => crate::report_unhandled(format_args!(
-                "http client: GET {}: {e}",
-                req.url()
-            )),
+            None => crate::report_unhandled(format_args!("http client: GET {}: {e}", req.url())),
         }
     });
     req.end("")?;

@@ -299,7 +299,8 @@ impl ClientRequest {
         let mut st = self.inner.st.borrow_mut();
         let before = st.headers.len();
         if !st.head_written {
-            st.headers.retain(|(n, _)| !n.as_str().eq_ignore_ascii_case(name));
+            st.headers
+                .retain(|(n, _)| !n.as_str().eq_ignore_ascii_case(name));
         }
         st.headers.len() != before
     }
@@ -599,7 +600,13 @@ impl ClientRequest {
             let framing = framing_for(&self.inner.method, &mut st, last, data.len())?;
             st.framing = framing;
             st.head_written = true;
-            encode::request_head(&mut head, &self.inner.method, &st.target, &st.headers, framing);
+            encode::request_head(
+                &mut head,
+                &self.inner.method,
+                &st.target,
+                &st.headers,
+                framing,
+            );
             let expect = st.headers.iter().any(|(n, v)| {
                 *n == header::EXPECT && v.as_bytes().eq_ignore_ascii_case(b"100-continue")
             });
@@ -787,7 +794,13 @@ impl ClientRequest {
         }
     }
 
-    pub(super) fn emit_upgrade(&self, lp: &Loop, response: ClientResponse, socket: Socket, head: Vec<u8>) {
+    pub(super) fn emit_upgrade(
+        &self,
+        lp: &Loop,
+        response: ClientResponse,
+        socket: Socket,
+        head: Vec<u8>,
+    ) {
         self.finished();
         let up = Upgraded {
             response,
@@ -797,7 +810,10 @@ impl ClientRequest {
         if !self.inner.upgrade.emit(lp, self, &up) {
             socket.destroy();
             let e = Error::InvalidResponse {
-                addr: socket.peer_addr().map(|a| a.to_string()).unwrap_or_default(),
+                addr: socket
+                    .peer_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default(),
                 reason: "a protocol switch (101, or a CONNECT's 2xx) with no upgrade listener",
             };
             self.report_error(lp, &e);
@@ -899,7 +915,12 @@ fn framing_for(method: &Method, st: &mut ReqState, last: bool, len: usize) -> Re
     }
     let bodiless = matches!(
         *method,
-        Method::GET | Method::HEAD | Method::DELETE | Method::OPTIONS | Method::TRACE | Method::CONNECT
+        Method::GET
+            | Method::HEAD
+            | Method::DELETE
+            | Method::OPTIONS
+            | Method::TRACE
+            | Method::CONNECT
     );
     Ok(match (last, len) {
         (true, 0) if bodiless => Framing::Empty,

@@ -78,7 +78,9 @@ impl ClientResponse {
 
     fn set(&self, f: u8, on: bool) {
         let flags = self.inner.flags.get();
-        self.inner.flags.set(if on { flags | f } else { flags & !f });
+        self.inner
+            .flags
+            .set(if on { flags | f } else { flags & !f });
     }
 
     /// The status code.

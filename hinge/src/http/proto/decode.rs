@@ -4,8 +4,8 @@
 
 use ::http::HeaderMap;
 
-use crate::http::config::Config;
 use super::head::{refuse, Refusal};
+use crate::http::config::Config;
 
 /// What the decoder found next.
 #[derive(Debug, PartialEq, Eq)]
@@ -62,7 +62,9 @@ enum Chunk {
 /// A body decoder for one request.
 #[derive(Debug)]
 pub(in crate::http) enum Decoder {
-    Length { left: u64 },
+    Length {
+        left: u64,
+    },
     Chunked(Box<Chunked>),
     /// Everything until the connection closes (a response without
     /// Content-Length or chunked framing): the caller ends it at EOF.

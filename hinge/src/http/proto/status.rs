@@ -103,8 +103,8 @@ pub(in crate::http) fn parse_response(
     for h in res.headers.iter() {
         let name =
             HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| "an invalid header name")?;
-        let value =
-            HeaderValue::from_maybe_shared(slice(h.value)).map_err(|_| "an invalid header value")?;
+        let value = HeaderValue::from_maybe_shared(slice(h.value))
+            .map_err(|_| "an invalid header value")?;
         if name == header::CONTENT_LENGTH {
             let n = parse_content_length(h.value).map_err(|r| r.reason)?;
             if length.is_some_and(|m| m != n) {
@@ -120,32 +120,32 @@ pub(in crate::http) fn parse_response(
     }
 
     let code = status.as_u16();
-    let body = if *method == Method::HEAD || (100..200).contains(&code) || code == 204 || code == 304
-    {
-        BodyKind::Empty
-    } else if *method == Method::CONNECT && status.is_success() {
-        BodyKind::Tunnel
-    } else if te.seen {
-        if length.is_some() {
-            // RFC 9112 §6.1: a message with both may be an attempt at
-            // smuggling; a client may not reuse the connection, and
-            // hinge refuses the response.
-            return Err("both Content-Length and Transfer-Encoding");
-        }
-        if version == Version::HTTP_10 {
-            return Err("Transfer-Encoding in an HTTP/1.0 response");
-        }
-        if te.chunked_last {
-            BodyKind::Chunked
+    let body =
+        if *method == Method::HEAD || (100..200).contains(&code) || code == 204 || code == 304 {
+            BodyKind::Empty
+        } else if *method == Method::CONNECT && status.is_success() {
+            BodyKind::Tunnel
+        } else if te.seen {
+            if length.is_some() {
+                // RFC 9112 §6.1: a message with both may be an attempt at
+                // smuggling; a client may not reuse the connection, and
+                // hinge refuses the response.
+                return Err("both Content-Length and Transfer-Encoding");
+            }
+            if version == Version::HTTP_10 {
+                return Err("Transfer-Encoding in an HTTP/1.0 response");
+            }
+            if te.chunked_last {
+                BodyKind::Chunked
+            } else {
+                BodyKind::Close
+            }
         } else {
-            BodyKind::Close
-        }
-    } else {
-        match length {
-            Some(n) => BodyKind::Length(n),
-            None => BodyKind::Close,
-        }
-    };
+            match length {
+                Some(n) => BodyKind::Length(n),
+                None => BodyKind::Close,
+            }
+        };
     let keep_alive = body != BodyKind::Close
         && body != BodyKind::Tunnel
         && match version {
@@ -257,44 +257,75 @@ mod tests {
         );
         let head = parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", Method::HEAD);
         assert_eq!(head.unwrap().unwrap().0.body, BodyKind::Empty);
-        let connect = parse("HTTP/1.1 200 Connection established\r\n\r\n", Method::CONNECT);
+        let connect = parse(
+            "HTTP/1.1 200 Connection established\r\n\r\n",
+            Method::CONNECT,
+        );
         assert_eq!(connect.unwrap().unwrap().0.body, BodyKind::Tunnel);
-        assert_eq!(body("HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n"), Ok(BodyKind::Length(0)));
+        assert_eq!(
+            body("HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n"),
+            Ok(BodyKind::Length(0))
+        );
     }
 
     #[test]
     fn hostile_heads() {
         for (raw, why) in [
-            ("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", "two lengths"),
-            ("HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n", "a list of lengths"),
-            ("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "a negative length"),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+                "two lengths",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n",
+                "a list of lengths",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+                "a negative length",
+            ),
             (
                 "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
                 "CL plus TE",
             ),
-            ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip, chunked\r\n\r\n", "chunked twice"),
-            ("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "TE in 1.0"),
+            (
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip, chunked\r\n\r\n",
+                "chunked twice",
+            ),
+            (
+                "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                "TE in 1.0",
+            ),
             ("HTTP/1.1 2000 OK\r\n\r\n", "a 4-digit status"),
             ("HTTP/1.1 OK\r\n\r\n", "no status"),
             ("HTTP/2.0 200 OK\r\n\r\n", "another version"),
             ("ICY 200 OK\r\n\r\n", "not HTTP"),
             ("HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n", "a bare CR"),
-            ("HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", "a space in a name"),
+            (
+                "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
+                "a space in a name",
+            ),
         ] {
             assert!(body(raw).is_err(), "{why}: {raw:?}");
         }
         let big = format!("HTTP/1.1 200 OK\r\nX: {}\r\n", "a".repeat(20_000));
         assert!(parse(&big, Method::GET).is_err(), "an endless head");
-        assert!(matches!(parse("HTTP/1.1 200 OK\r\nX: y\r\n", Method::GET), Ok(None)));
+        assert!(matches!(
+            parse("HTTP/1.1 200 OK\r\nX: y\r\n", Method::GET),
+            Ok(None)
+        ));
     }
 
     #[test]
     fn persistence() {
         let ka = |raw: &str| parse(raw, Method::GET).unwrap().unwrap().0.keep_alive;
         assert!(ka("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
-        assert!(!ka("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
+        assert!(!ka(
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        ));
         assert!(!ka("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"));
-        assert!(ka("HTTP/1.0 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n"));
+        assert!(ka(
+            "HTTP/1.0 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n"
+        ));
         assert!(!ka("HTTP/1.1 200 OK\r\n\r\n"), "close-delimited");
     }
 }
