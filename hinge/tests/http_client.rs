@@ -302,3 +302,143 @@ fn head_timeout_is_its_own_error() {
         err.borrow()
     );
 }
+
+#[test]
+fn expect_continue_waits_for_100_then_sends_the_body() {
+    let lp = Loop::new().unwrap();
+    let server = http::Server::new(&lp);
+    // The server answers 100 when the handler reads the body.
+    server.on_request(|_, _, req, res| {
+        req.collect(1 << 20, move |_, _, body| {
+            res.end(format!("got {}", body.unwrap().len())).ok();
+        });
+    });
+    server.listen_on("127.0.0.1", 0).unwrap();
+    let url = format!("http://127.0.0.1:{}/", server.local_addr().unwrap().port());
+    let req = http::request(&lp, Method::POST, &url).unwrap();
+    req.set_header("expect", "100-continue").unwrap();
+    let infos = Rc::new(RefCell::new(Vec::new()));
+    let i = infos.clone();
+    req.on_information(move |_, _, info| i.borrow_mut().push(info.status().as_u16()));
+    let got = Rc::new(RefCell::new(None));
+    let g = got.clone();
+    req.on_response(move |_, _, res| {
+        let g = g.clone();
+        res.collect(1024, move |_, _, b| *g.borrow_mut() = Some(b.unwrap()));
+    });
+    req.end(vec![b'b'; 5000]).unwrap();
+    run_until(&lp, || got.borrow().is_some());
+    assert_eq!(got.borrow().as_deref(), Some(&b"got 5000"[..]));
+    assert_eq!(*infos.borrow(), vec![100]);
+}
+
+#[test]
+fn upgrade_and_connect_hand_the_socket_over() {
+    let lp = Loop::new().unwrap();
+    let server = http::Server::new(&lp);
+    server.on_upgrade(|_, _, _req, sock, head| {
+        sock.send("HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\nwelcome;")
+            .ok();
+        let early = head.to_vec();
+        if !early.is_empty() {
+            sock.send(early).ok();
+        }
+        sock.on_data(|_, s, b| {
+            s.send(b.to_vec()).ok();
+        });
+    });
+    server.on_connect(|_, _, req, sock, _| {
+        assert_eq!(req.uri().to_string(), "example.com:443");
+        sock.send("HTTP/1.1 200 Connection Established\r\n\r\n")
+            .ok();
+        sock.on_data(|_, s, b| {
+            s.send(b.to_ascii_uppercase()).ok();
+        });
+    });
+    server.listen_on("127.0.0.1", 0).unwrap();
+    let base = format!("http://127.0.0.1:{}", server.local_addr().unwrap().port());
+
+    let heard = Rc::new(RefCell::new(Vec::new()));
+    let req = http::request(&lp, Method::GET, &format!("{base}/chat")).unwrap();
+    req.set_header("connection", "upgrade").unwrap();
+    req.set_header("upgrade", "echo").unwrap();
+    let h = heard.clone();
+    req.on_upgrade(move |_, _, up| {
+        assert_eq!(up.response.status(), 101);
+        h.borrow_mut().extend_from_slice(&up.head);
+        let h = h.clone();
+        up.socket
+            .on_data(move |_, _, b| h.borrow_mut().extend_from_slice(b));
+        up.socket.send("ping").ok();
+    });
+    req.end("").unwrap();
+    run_until(&lp, || heard.borrow().ends_with(b"ping"));
+    assert!(heard.borrow().starts_with(b"welcome;"));
+
+    let tunnel = Rc::new(RefCell::new(Vec::new()));
+    let req = http::request(&lp, Method::CONNECT, &base).unwrap();
+    req.set_target("example.com:443").unwrap();
+    let t = tunnel.clone();
+    req.on_upgrade(move |_, _, up| {
+        assert_eq!(up.response.status(), 200);
+        let t = t.clone();
+        up.socket
+            .on_data(move |_, _, b| t.borrow_mut().extend_from_slice(b));
+        up.socket.send("through the tunnel").ok();
+    });
+    req.end("").unwrap();
+    run_until(&lp, || tunnel.borrow().as_slice() == b"THROUGH THE TUNNEL");
+}
+
+#[test]
+fn trailers_pause_and_limits() {
+    let lp = Loop::new().unwrap();
+    let (server, base) = serve(&lp);
+    drop(server.clone());
+
+    // Paused: the body waits (bounded), then flows on resume.
+    let got = Rc::new(Cell::new(0usize));
+    let ended = Rc::new(Cell::new(false));
+    let req = http::request(&lp, Method::GET, &format!("{base}/big?8000000")).unwrap();
+    let (g, e) = (got.clone(), ended.clone());
+    let held = Rc::new(RefCell::new(None));
+    let hd = held.clone();
+    req.on_response(move |_, _, res| {
+        res.pause();
+        let g = g.clone();
+        res.on_data(move |_, _, b| g.set(g.get() + b.len()));
+        let e = e.clone();
+        res.on_end(move |_, _| e.set(true));
+        *hd.borrow_mut() = Some(res.clone());
+    });
+    req.end("").unwrap();
+    run_until(&lp, || held.borrow().is_some());
+    let t = lp.set_timeout(Duration::from_millis(200), |_| {});
+    while t.is_active() {
+        lp.run_once();
+    }
+    assert_eq!(got.get(), 0, "nothing while paused");
+    held.borrow().as_ref().unwrap().resume();
+    run_until(&lp, || ended.get());
+    assert_eq!(got.get(), 8_000_000);
+
+    // collect past its limit: TooLarge, and the connection is not reused.
+    let agent = Agent::new(&lp);
+    let err = Rc::new(RefCell::new(None));
+    let req = agent
+        .request(&lp, Method::GET, &format!("{base}/big?1000000"))
+        .unwrap();
+    let e = err.clone();
+    req.on_response(move |_, _, res| {
+        let e = e.clone();
+        res.collect(1000, move |_, _, b| *e.borrow_mut() = Some(b.unwrap_err()));
+    });
+    req.end("").unwrap();
+    run_until(&lp, || err.borrow().is_some());
+    assert!(matches!(
+        err.borrow().as_ref(),
+        Some(Error::TooLarge { limit: 1000, .. })
+    ));
+    lp.run_once();
+    assert_eq!(agent.idle_connections(), 0);
+}
