@@ -1,6 +1,9 @@
-//! An HTTP/1.1 server on hinge's sockets, in the vocabulary of Node's
-//! `http` module: a [`Server`] whose [`on_request`](Server::on_request)
-//! handler gets a [`Request`] and a [`Response`].
+//! HTTP/1.1 on hinge's sockets, in the vocabulary of Node's `http`
+//! module: a [`Server`] whose [`on_request`](Server::on_request) handler
+//! gets a [`Request`] and a [`Response`], and a client: [`request`] and
+//! [`get`] send a [`ClientRequest`] through a loop's connection pool (an
+//! [`Agent`]) and bring back a [`ClientResponse`]. Both use one parser
+//! and one encoder (the crate's `http/proto`).
 //!
 //! It is a protocol layer on hinge's public API (the way hyper's
 //! `proto/h1` sits on its I/O): `net` knows nothing of HTTP. Parsing is
