@@ -363,6 +363,9 @@ impl AgentInner {
     /// `conn` finished a request and may be reused: the next queued
     /// request gets it, or it waits idle.
     pub(super) fn release(self: &Rc<Self>, lp: &Loop, conn: &Rc<Conn>) {
+        if conn.sock.is_closed() {
+            return; // its `close` takes it out of the agent
+        }
         let next = {
             let mut hosts = self.hosts.borrow_mut();
             let host = hosts.entry(conn.key.clone()).or_default();

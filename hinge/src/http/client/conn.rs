@@ -210,7 +210,7 @@ impl Conn {
             st.eof = false;
             st.reused
         };
-        self.timer.stop();
+        self.disarm();
         self.timer.ref_();
         self.sock.ref_();
         let config = self.agent().map(|a| a.config.idle_timeout);
@@ -487,7 +487,7 @@ impl Conn {
             return false;
         }
         if (100..200).contains(&code) {
-            let res = ClientResponse::new(head, Weak::new(), self.label());
+            let res = ClientResponse::new(head, Weak::new(), self.agent.clone(), self.label());
             if code == 100 {
                 req.release_held(lp);
                 self.disarm();
@@ -500,7 +500,7 @@ impl Conn {
         }
         let body = head.body;
         let keep_alive = head.keep_alive;
-        let res = ClientResponse::new(head, Rc::downgrade(self), self.label());
+        let res = ClientResponse::new(head, Rc::downgrade(self), self.agent.clone(), self.label());
         {
             let mut st = self.st.borrow_mut();
             st.keep_alive = keep_alive;
@@ -538,7 +538,7 @@ impl Conn {
         if let Some(agent) = self.agent() {
             agent.forget(lp, self);
         }
-        let res = ClientResponse::new(head, Weak::new(), self.label());
+        let res = ClientResponse::new(head, Weak::new(), self.agent.clone(), self.label());
         res.mark_complete();
         req.emit_upgrade(lp, res, self.sock.clone(), rest.to_vec());
     }
@@ -688,12 +688,47 @@ impl Conn {
             req.detach_conn();
         }
         match res {
-            Some(res) => res.fail(lp, e, req.as_ref()),
+            Some(res) => {
+                res.fail(lp, e, req.as_ref());
+                if let Some(req) = req {
+                    req.finished();
+                }
+            }
             None => {
                 if let Some(req) = req {
                     req.fail(lp, e);
                 }
             }
+        }
+    }
+
+    /// Whether `res` is this connection's current response.
+    pub(super) fn is_current_response(&self, res: &ClientResponse) -> bool {
+        self.st
+            .borrow()
+            .res
+            .as_ref()
+            .is_some_and(|r| Rc::ptr_eq(&r.inner, &res.inner))
+    }
+
+    /// The user gave up on the current response (`destroy`, or
+    /// `collect`'s limit): the connection closes, the exchange is over,
+    /// with no event (the caller knows).
+    pub(super) fn destroy_exchange(&self) {
+        let req = {
+            let mut st = self.st.borrow_mut();
+            if !matches!(st.phase, Phase::Head | Phase::Body) {
+                return;
+            }
+            st.phase = Phase::Closed;
+            st.decoder = None;
+            st.res = None;
+            st.req.take()
+        };
+        self.disarm();
+        self.sock.destroy();
+        if let Some(req) = req {
+            req.finished();
         }
     }
 

@@ -660,12 +660,18 @@ impl ClientRequest {
         let high_water = self.inner.agent.inner.config.high_water;
         let (conn, bytes) = {
             let mut st = self.inner.st.borrow_mut();
+            // The replay copy has what went (or goes now) to the
+            // connection; a held body joins it when it is released.
+            let hold = st.hold;
+            let kept = if hold { 0 } else { body.len() };
             if let Some(replay) = &mut st.replay {
-                if replay.len() + head.len() + body.len() > REPLAY_MAX {
+                if replay.len() + head.len() + kept > REPLAY_MAX {
                     st.replay = None;
                 } else {
                     replay.extend_from_slice(&head);
-                    replay.extend_from_slice(&body);
+                    if !hold {
+                        replay.extend_from_slice(&body);
+                    }
                 }
             }
             if st.hold {
@@ -754,7 +760,15 @@ impl ClientRequest {
                 return;
             }
             st.hold = false;
-            (st.conn.clone(), std::mem::take(&mut st.held))
+            let held = std::mem::take(&mut st.held);
+            if let Some(replay) = &mut st.replay {
+                if replay.len() + held.len() > REPLAY_MAX {
+                    st.replay = None;
+                } else {
+                    replay.extend_from_slice(&held);
+                }
+            }
+            (st.conn.clone(), held)
         };
         if let (Some(conn), false) = (conn, held.is_empty()) {
             let _ = conn.sock.send(held);
@@ -801,7 +815,7 @@ impl ClientRequest {
         socket: Socket,
         head: Vec<u8>,
     ) {
-        self.finished();
+        self.mark_done();
         let up = Upgraded {
             response,
             socket: socket.clone(),
@@ -823,6 +837,11 @@ impl ClientRequest {
 
     /// The response ended: the exchange is over.
     pub(super) fn finished(&self) {
+        self.mark_done();
+        self.clear_listeners();
+    }
+
+    fn mark_done(&self) {
         let mut st = self.inner.st.borrow_mut();
         st.done = true;
         st.conn = None;
@@ -865,6 +884,7 @@ impl ClientRequest {
         i.upgrade.clear();
         i.drain.clear();
         i.socket.clear();
+        i.error.clear();
     }
 }
 

@@ -4,6 +4,7 @@
 use ::http::header::HeaderMap;
 use ::http::{StatusCode, Version};
 
+use super::agent::AgentInner;
 use super::conn::Conn;
 use super::*;
 use crate::http::proto::head::HeadBytes;
@@ -40,6 +41,7 @@ pub struct ClientResponse {
 pub(super) struct ResInner {
     head: ResponseHead,
     conn: Weak<Conn>,
+    agent: Weak<AgentInner>,
     addr: String,
     flags: Cell<u8>,
     trailers: RefCell<Option<HeaderMap>>,
@@ -57,11 +59,17 @@ mod flag {
 }
 
 impl ClientResponse {
-    pub(super) fn new(head: ResponseHead, conn: Weak<Conn>, addr: String) -> ClientResponse {
+    pub(super) fn new(
+        head: ResponseHead,
+        conn: Weak<Conn>,
+        agent: Weak<AgentInner>,
+        addr: String,
+    ) -> ClientResponse {
         ClientResponse {
             inner: Rc::new(ResInner {
                 head,
                 conn,
+                agent,
                 addr,
                 flags: Cell::new(0),
                 trailers: RefCell::new(None),
@@ -297,7 +305,9 @@ impl ClientResponse {
 
     /// Stops reading the body (and the connection) until
     /// [`resume`](ClientResponse::resume): the server is pushed back by
-    /// TCP.
+    /// TCP. A pause longer than the agent's
+    /// [`idle_timeout`](AgentConfig::idle_timeout) fails the response
+    /// with `Error::TimedOut { op: "idle" }`, as a silent server would.
     ///
     /// ```
     /// let res = hinge::http::ClientResponse::example();
@@ -345,9 +355,14 @@ impl ClientResponse {
     /// res.destroy();
     /// ```
     pub fn destroy(&self) {
+        if self.has(flag::COMPLETE | flag::FAILED) {
+            return;
+        }
+        let conn = self.current();
         self.set(flag::FAILED, true);
-        if let Some(conn) = self.current() {
-            conn.sock.destroy();
+        self.clear_listeners();
+        if let Some(conn) = conn {
+            conn.destroy_exchange();
         }
     }
 
@@ -367,14 +382,22 @@ impl ClientResponse {
         };
         match status::parse_response(raw, limits, &Method::GET, &mut HeadBytes::new(raw)) {
             Ok(ParsedStatus::Complete(head, _)) => {
-                ClientResponse::new(head, Weak::new(), "example".to_string())
+                ClientResponse::new(head, Weak::new(), Weak::new(), "example".to_string())
             }
             _ => unreachable!("the example response parses"),
         }
     }
 
+    /// The connection, while this is its current response (a handle
+    /// kept from an earlier exchange must not touch the next one).
     fn current(&self) -> Option<Rc<Conn>> {
-        self.inner.conn.upgrade()
+        if self.has(flag::COMPLETE | flag::FAILED) {
+            return None;
+        }
+        self.inner
+            .conn
+            .upgrade()
+            .filter(|c| c.is_current_response(self))
     }
 
     fn start_flowing(&self) {
@@ -388,7 +411,7 @@ impl ClientResponse {
     }
 
     fn replay_end(&self) {
-        if let Some(agent) = self.current().and_then(|c| c.agent()) {
+        if let Some(agent) = self.inner.agent.upgrade() {
             agent.replay_end(self.clone());
         }
     }
@@ -421,9 +444,7 @@ impl ClientResponse {
     pub(super) fn emit_end(&self, lp: &Loop) {
         if self.has(flag::COMPLETE) && !self.has(flag::FAILED) {
             self.inner.end.emit(lp, self, &());
-            self.inner.end.clear();
-            self.inner.data.clear();
-            self.inner.error.clear();
+            self.clear_listeners();
         }
     }
 
@@ -434,9 +455,7 @@ impl ClientResponse {
         }
         self.set(flag::FAILED, true);
         let heard = self.inner.error.emit(lp, self, e);
-        self.inner.end.clear();
-        self.inner.data.clear();
-        self.inner.error.clear();
+        self.clear_listeners();
         if !heard {
             match req {
                 Some(req) => req.fail(lp, e),
@@ -448,11 +467,19 @@ impl ClientResponse {
         }
     }
 
+    /// `collect` gave up (the limit): the rest is not read.
     fn destroy_connection(&self, _lp: &Loop) {
+        let conn = self.current();
         self.set(flag::FAILED, true);
-        if let Some(conn) = self.current() {
-            conn.sock.destroy();
+        if let Some(conn) = conn {
+            conn.destroy_exchange();
         }
+    }
+
+    fn clear_listeners(&self) {
+        self.inner.end.clear();
+        self.inner.data.clear();
+        self.inner.error.clear();
     }
 }
 
