@@ -121,6 +121,31 @@ pub(super) struct Key {
     pub port: u16,
 }
 
+/// FNV-1a: a host key is hashed on every request, and SipHash's
+/// flooding defence buys nothing for the hosts a program itself calls.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type Hosts = HashMap<Key, Host, std::hash::BuildHasherDefault<Fnv>>;
+
 #[derive(Default)]
 struct Host {
     idle: Vec<Rc<Conn>>,
@@ -133,7 +158,7 @@ pub(super) struct AgentInner {
     pub(super) config: AgentConfig,
     /// The body decoder's limits (chunk extensions, trailers).
     pub(super) decode: crate::http::Config,
-    hosts: RefCell<HashMap<Key, Host>>,
+    hosts: RefCell<Hosts>,
     prepare: Prepare,
     /// Connections with buffered input to deliver, and responses with a
     /// late `end` listener.
@@ -187,7 +212,7 @@ impl Agent {
             AgentInner {
                 config,
                 decode,
-                hosts: RefCell::new(HashMap::new()),
+                hosts: RefCell::new(Hosts::default()),
                 prepare,
                 ready: RefCell::new(Vec::new()),
                 late: RefCell::new(Vec::new()),
@@ -313,11 +338,15 @@ impl AgentInner {
         req: &ClientRequest,
         fresh: bool,
     ) -> Result<()> {
-        let key = req.inner.key.clone();
+        let key = &req.inner.key;
+        let limit = self.config.max_connections_per_host.max(1);
         loop {
             let idle = {
                 let mut hosts = self.hosts.borrow_mut();
-                let host = hosts.entry(key.clone()).or_default();
+                let host = match hosts.get_mut(key) {
+                    Some(host) => host,
+                    None => hosts.entry(key.clone()).or_default(),
+                };
                 if fresh {
                     None
                 } else {
@@ -337,23 +366,23 @@ impl AgentInner {
                 None => break,
             }
         }
-        let room = {
-            let hosts = self.hosts.borrow();
-            hosts[&key].open < self.config.max_connections_per_host.max(1)
-        };
-        if !room {
+        {
             let mut hosts = self.hosts.borrow_mut();
-            hosts
-                .get_mut(&key)
-                .expect("made above")
-                .queue
-                .push_back(req.clone());
-            return Ok(());
+            let host = hosts.get_mut(key).expect("made above");
+            if host.open >= limit {
+                // A retry keeps its place ahead of later requests.
+                if fresh {
+                    host.queue.push_front(req.clone());
+                } else {
+                    host.queue.push_back(req.clone());
+                }
+                return Ok(());
+            }
         }
         let conn = Conn::connect(lp, self, key.clone())?;
         self.hosts
             .borrow_mut()
-            .get_mut(&key)
+            .get_mut(key)
             .expect("made above")
             .open += 1;
         conn.bind(lp, req.clone());
@@ -368,7 +397,10 @@ impl AgentInner {
         }
         let next = {
             let mut hosts = self.hosts.borrow_mut();
-            let host = hosts.entry(conn.key.clone()).or_default();
+            let host = match hosts.get_mut(&conn.key) {
+                Some(host) => host,
+                None => hosts.entry(conn.key.clone()).or_default(),
+            };
             match host.queue.pop_front() {
                 Some(req) => Some(req),
                 None if host.idle.len() < self.config.max_idle_per_host => {

@@ -45,6 +45,8 @@ enum Deadline {
 pub(super) struct Conn {
     agent: Weak<AgentInner>,
     pub(super) key: Key,
+    /// `host:port`, for the errors of its responses.
+    origin: Rc<str>,
     pub(super) sock: Socket,
     /// Counted in its host's open connections.
     pub(super) counted: Cell<bool>,
@@ -97,6 +99,7 @@ impl Conn {
             }
         }
         sock.set_high_water_mark(config.high_water);
+        sock.set_timeout(config.idle_timeout);
         sock.set_allow_half_open(false);
         let conn = Rc::new_cyclic(|weak: &Weak<Conn>| {
             let w = weak.clone();
@@ -108,6 +111,7 @@ impl Conn {
             timer.stop();
             Conn {
                 agent: Rc::downgrade(agent),
+                origin: format!("{}:{}", key.host, key.port).into(),
                 key,
                 sock,
                 counted: Cell::new(true),
@@ -213,8 +217,6 @@ impl Conn {
         self.disarm();
         self.timer.ref_();
         self.sock.ref_();
-        let config = self.agent().map(|a| a.config.idle_timeout);
-        self.sock.set_timeout(config.flatten());
         if reused && self.sock.listeners(crate::SocketEvent::Connect) > 0 {
             req.emit_socket(lp, &self.sock);
         }
@@ -278,8 +280,9 @@ impl Conn {
 
     /// Back in the agent's pool: it no longer keeps the loop running.
     pub(super) fn go_idle(self: &Rc<Self>) {
+        // (The socket's idle timer stays: it keeps no loop alive, and
+        // an idle connection ignores it.)
         let keep = self.agent().map(|a| a.config.keep_alive_timeout);
-        self.sock.set_timeout(None);
         self.sock.unref();
         if let Some(keep) = keep {
             self.arm(Deadline::KeepAlive, keep);
@@ -487,7 +490,8 @@ impl Conn {
             return false;
         }
         if (100..200).contains(&code) {
-            let res = ClientResponse::new(head, Weak::new(), self.agent.clone(), self.label());
+            let res =
+                ClientResponse::new(head, Weak::new(), self.agent.clone(), self.origin.clone());
             if code == 100 {
                 req.release_held(lp);
                 self.disarm();
@@ -500,7 +504,12 @@ impl Conn {
         }
         let body = head.body;
         let keep_alive = head.keep_alive;
-        let res = ClientResponse::new(head, Rc::downgrade(self), self.agent.clone(), self.label());
+        let res = ClientResponse::new(
+            head,
+            Rc::downgrade(self),
+            self.agent.clone(),
+            self.origin.clone(),
+        );
         {
             let mut st = self.st.borrow_mut();
             st.keep_alive = keep_alive;
@@ -538,7 +547,7 @@ impl Conn {
         if let Some(agent) = self.agent() {
             agent.forget(lp, self);
         }
-        let res = ClientResponse::new(head, Weak::new(), self.agent.clone(), self.label());
+        let res = ClientResponse::new(head, Weak::new(), self.agent.clone(), self.origin.clone());
         res.mark_complete();
         req.emit_upgrade(lp, res, self.sock.clone(), rest.to_vec());
     }

@@ -80,6 +80,10 @@ struct ReqState {
     out: Vec<u8>,
     /// Everything sent on a reused connection, for a retry.
     replay: Option<Vec<u8>>,
+    /// `replay` starts with the head; else the head is encoded again.
+    replay_head: bool,
+    /// The framing the head announced.
+    head_framing: Framing,
     retried: bool,
     conn: Option<Rc<Conn>>,
     /// `Expect: 100-continue`: the body waits in `held`.
@@ -151,6 +155,8 @@ impl ClientRequest {
                     ended: false,
                     out: Vec::new(),
                     replay: None,
+                    replay_head: false,
+                    head_framing: Framing::Empty,
                     retried: false,
                     conn: None,
                     hold: false,
@@ -597,8 +603,15 @@ impl ClientRequest {
         }
         let mut head = Vec::new();
         if !st.head_written {
+            let size: usize = st
+                .headers
+                .iter()
+                .map(|(n, v)| n.as_str().len() + v.len() + 4)
+                .sum();
+            head.reserve(st.target.len() + size + 64);
             let framing = framing_for(&self.inner.method, &mut st, last, data.len())?;
             st.framing = framing;
+            st.head_framing = framing;
             st.head_written = true;
             encode::request_head(
                 &mut head,
@@ -662,13 +675,16 @@ impl ClientRequest {
             let mut st = self.inner.st.borrow_mut();
             // The replay copy has what went (or goes now) to the
             // connection; a held body joins it when it is released.
+            // (A head that goes after the connection was bound is not
+            // copied: a retry encodes it again.)
             let hold = st.hold;
             let kept = if hold { 0 } else { body.len() };
+            let head_kept = if st.replay_head { head.len() } else { 0 };
             if let Some(replay) = &mut st.replay {
-                if replay.len() + head.len() + kept > REPLAY_MAX {
+                if replay.len() + head_kept + kept > REPLAY_MAX {
                     st.replay = None;
                 } else {
-                    replay.extend_from_slice(&head);
+                    replay.extend_from_slice(&head[..head_kept]);
                     if !hold {
                         replay.extend_from_slice(&body);
                     }
@@ -703,6 +719,7 @@ impl ClientRequest {
             let mut st = self.inner.st.borrow_mut();
             st.conn = Some(conn.clone());
             if reused && is_idempotent(&self.inner.method) && !st.retried {
+                st.replay_head = !st.out.is_empty();
                 st.replay = Some(st.out.clone());
             }
             (std::mem::take(&mut st.out), st.hold, st.ended)
@@ -734,7 +751,13 @@ impl ClientRequest {
         let mut st = self.inner.st.borrow_mut();
         st.conn = None;
         st.retried = true;
-        let mut again = st.replay.take().unwrap_or_default();
+        let replay = st.replay.take().unwrap_or_default();
+        let mut again = Vec::new();
+        if !st.replay_head && st.head_written {
+            let m = &self.inner.method;
+            encode::request_head(&mut again, m, &st.target, &st.headers, st.head_framing);
+        }
+        again.extend_from_slice(&replay);
         again.extend_from_slice(&std::mem::take(&mut st.held));
         st.hold = false;
         again.extend_from_slice(&st.out);

@@ -42,12 +42,23 @@ pub(super) struct ResInner {
     head: ResponseHead,
     conn: Weak<Conn>,
     agent: Weak<AgentInner>,
-    addr: String,
+    addr: Rc<str>,
     flags: Cell<u8>,
     trailers: RefCell<Option<HeaderMap>>,
+    /// The first `collect`, kept here rather than as three listeners.
+    collect: RefCell<Option<Collector>>,
     data: Event<ClientResponse, [u8]>,
     end: Event<ClientResponse, ()>,
     error: Event<ClientResponse, Error>,
+}
+
+type Done = Box<dyn FnOnce(&Loop, &ClientResponse, Result<Vec<u8>>)>;
+
+/// A body being collected.
+struct Collector {
+    limit: usize,
+    body: Vec<u8>,
+    done: Done,
 }
 
 mod flag {
@@ -63,7 +74,7 @@ impl ClientResponse {
         head: ResponseHead,
         conn: Weak<Conn>,
         agent: Weak<AgentInner>,
-        addr: String,
+        addr: Rc<str>,
     ) -> ClientResponse {
         ClientResponse {
             inner: Rc::new(ResInner {
@@ -73,6 +84,7 @@ impl ClientResponse {
                 addr,
                 flags: Cell::new(0),
                 trailers: RefCell::new(None),
+                collect: RefCell::new(None),
                 data: Event::new(),
                 end: Event::new(),
                 error: Event::new(),
@@ -108,7 +120,11 @@ impl ClientResponse {
     /// assert_eq!(hinge::http::ClientResponse::example().reason(), "OK");
     /// ```
     pub fn reason(&self) -> &str {
-        &self.inner.head.reason
+        let head = &self.inner.head;
+        match &head.reason {
+            Some(r) => r,
+            None => head.status.canonical_reason().unwrap_or(""),
+        }
     }
 
     /// The HTTP version of the response.
@@ -260,7 +276,26 @@ impl ClientResponse {
     where
         F: FnOnce(&Loop, &ClientResponse, Result<Vec<u8>>) + 'static,
     {
-        type Done = Box<dyn FnOnce(&Loop, &ClientResponse, Result<Vec<u8>>)>;
+        if self.has(flag::FAILED) {
+            return; // its error was reported already
+        }
+        {
+            let mut slot = self.inner.collect.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(Collector {
+                    limit,
+                    body: Vec::new(),
+                    done: Box::new(f),
+                });
+                drop(slot);
+                if self.has(flag::COMPLETE) {
+                    self.replay_end();
+                }
+                self.start_flowing();
+                return;
+            }
+        }
+        // A second collector: listeners of its own.
         let done: Rc<RefCell<Option<Done>>> = Rc::new(RefCell::new(Some(Box::new(f))));
         let body = Rc::new(RefCell::new(Vec::new()));
         let (d, b) = (done.clone(), body.clone());
@@ -382,7 +417,7 @@ impl ClientResponse {
         };
         match status::parse_response(raw, limits, &Method::GET, &mut HeadBytes::new(raw)) {
             Ok(ParsedStatus::Complete(head, _)) => {
-                ClientResponse::new(head, Weak::new(), Weak::new(), "example".to_string())
+                ClientResponse::new(head, Weak::new(), Weak::new(), "example".into())
             }
             _ => unreachable!("the example response parses"),
         }
@@ -422,9 +457,30 @@ impl ClientResponse {
     }
 
     pub(super) fn emit_data(&self, lp: &Loop, bytes: &[u8]) {
-        if !bytes.is_empty() {
-            self.inner.data.emit(lp, self, bytes);
+        if bytes.is_empty() {
+            return;
         }
+        let over = match self.inner.collect.borrow_mut().as_mut() {
+            Some(c) if c.body.len() + bytes.len() > c.limit => Some(c.limit),
+            Some(c) => {
+                c.body.extend_from_slice(bytes);
+                None
+            }
+            None => None,
+        };
+        if let Some(limit) = over {
+            let c = self.inner.collect.borrow_mut().take();
+            self.destroy_connection(lp);
+            if let Some(c) = c {
+                let e = Error::TooLarge {
+                    what: "response body",
+                    limit: limit as u64,
+                };
+                (c.done)(lp, self, Err(e));
+            }
+            return;
+        }
+        self.inner.data.emit(lp, self, bytes);
     }
 
     pub(super) fn set_trailers(&self, trailers: HeaderMap) {
@@ -443,6 +499,10 @@ impl ClientResponse {
 
     pub(super) fn emit_end(&self, lp: &Loop) {
         if self.has(flag::COMPLETE) && !self.has(flag::FAILED) {
+            let collected = self.inner.collect.borrow_mut().take();
+            if let Some(c) = collected {
+                (c.done)(lp, self, Ok(c.body));
+            }
             self.inner.end.emit(lp, self, &());
             self.clear_listeners();
         }
@@ -454,7 +514,13 @@ impl ClientResponse {
             return;
         }
         self.set(flag::FAILED, true);
-        let heard = self.inner.error.emit(lp, self, e);
+        let collected = self.inner.collect.borrow_mut().take();
+        let mut heard = false;
+        if let Some(c) = collected {
+            (c.done)(lp, self, Err(e.duplicate()));
+            heard = true;
+        }
+        heard |= self.inner.error.emit(lp, self, e);
         self.clear_listeners();
         if !heard {
             match req {
@@ -477,6 +543,8 @@ impl ClientResponse {
     }
 
     fn clear_listeners(&self) {
+        let collected = self.inner.collect.borrow_mut().take();
+        drop(collected);
         self.inner.end.clear();
         self.inner.data.clear();
         self.inner.error.clear();

@@ -30,7 +30,8 @@ pub(in crate::http) enum BodyKind {
 pub(in crate::http) struct ResponseHead {
     pub status: StatusCode,
     pub version: Version,
-    pub reason: String,
+    /// The reason phrase, when it is not the status's canonical one.
+    pub reason: Option<Box<str>>,
     pub headers: HeaderMap,
     pub body: BodyKind,
     /// The server allows another request on this connection.
@@ -88,7 +89,10 @@ pub(in crate::http) fn parse_response(
         .code
         .and_then(|c| StatusCode::from_u16(c).ok())
         .ok_or("an invalid status code")?;
-    let reason = res.reason.unwrap_or("").to_string();
+    let reason = match res.reason {
+        Some(r) if Some(r) != status.canonical_reason() => Some(r.into()),
+        _ => None,
+    };
 
     let shared = bytes.head(n);
     let base = buf.as_ptr() as usize;

@@ -427,12 +427,22 @@ impl Socket {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn set_timeout(&self, idle: Option<Duration>) {
+        let idle = idle.filter(|d| !d.is_zero());
+        // A new duration for a timer that exists: the same timer.
+        if let (Some(idle), Some(r), false) = (idle, self.inner.rare.get(), self.is_closed()) {
+            if let Some(t) = r.idle_timer.borrow().as_ref() {
+                t.set(idle, idle);
+                t.start();
+                self.inner.state.set(flag::HAS_IDLE_TIMER, true);
+                return;
+            }
+        }
         self.inner.state.set(flag::HAS_IDLE_TIMER, false);
         if let Some(r) = self.inner.rare.get() {
             let old = r.idle_timer.borrow_mut().take();
             drop(old);
         }
-        let Some(idle) = idle.filter(|d| !d.is_zero()) else {
+        let Some(idle) = idle else {
             return;
         };
         if self.is_closed() {
