@@ -14,7 +14,7 @@ use hinge::{Error, Loop};
 /// A server on 127.0.0.1 with `http_echo`-like routes.
 fn serve(lp: &Loop) -> (http::Server, String) {
     let server = http::Server::new(lp);
-    server.on_request(|_, _, req, res| match req.path() {
+    server.on_request(|lp, _, req, res| match req.path() {
         "/hello" => {
             res.set_header("content-type", "text/plain").ok();
             res.end("Hello world!").ok();
@@ -46,7 +46,9 @@ fn serve(lp: &Loop) -> (http::Server, String) {
             res.end("bye").ok();
         }
         "/never" => {
-            std::mem::forget(res);
+            // Kept unanswered until the loop is dropped.
+            lp.set_timeout(Duration::from_secs(3600), move |_| drop(res))
+                .unref();
         }
         "/method" => {
             let m = req.method().to_string();

@@ -801,9 +801,19 @@ impl Drop for Feeding<'_> {
         st.inbuf = std::mem::take(&mut self.buf);
         st.inbuf.extend_from_slice(&nested);
         if std::thread::panicking() {
+            // A listener panicked: the exchange is over, without events
+            // (the panic is the report); its listeners go, so that none
+            // holding its request or response keeps them alive.
             st.phase = Phase::Closed;
+            let (req, res) = (st.req.take(), st.res.take());
             drop(st);
             self.conn.sock.destroy();
+            if let Some(res) = res {
+                res.abandon();
+            }
+            if let Some(req) = req {
+                req.finished();
+            }
         }
     }
 }

@@ -533,6 +533,12 @@ impl ClientResponse {
         }
     }
 
+    /// The exchange ended under it (a listener panicked): no events.
+    pub(super) fn abandon(&self) {
+        self.set(flag::FAILED, true);
+        self.clear_listeners();
+    }
+
     /// `collect` gave up (the limit): the rest is not read.
     fn destroy_connection(&self, _lp: &Loop) {
         let conn = self.current();
