@@ -346,7 +346,7 @@ fn upgrade_and_connect_hand_the_socket_over() {
             sock.send(early).ok();
         }
         sock.on_data(|_, s, b| {
-            s.send(b.to_vec()).ok();
+            s.send(b).ok();
         });
     });
     server.on_connect(|_, _, req, sock, _| {
@@ -443,4 +443,69 @@ fn trailers_pause_and_limits() {
     ));
     lp.run_once();
     assert_eq!(agent.idle_connections(), 0);
+}
+
+#[test]
+fn connect_and_idle_timeouts_are_their_own_errors() {
+    // A listener whose backlog is full: the SYN is never answered.
+    let listener =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    listener
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    listener.listen(0).unwrap();
+    let port = listener.local_addr().unwrap().as_socket().unwrap().port();
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.set_nonblocking(true).unwrap();
+        let _ = s.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into());
+        fillers.push(s);
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let lp = Loop::new().unwrap();
+    let mut config = AgentConfig::default();
+    config.connect_timeout = Some(Duration::from_millis(200));
+    config.idle_timeout = Some(Duration::from_millis(200));
+    let agent = Agent::with_config(&lp, config);
+    let err = Rc::new(RefCell::new(None));
+    let e = err.clone();
+    let req = agent
+        .request(&lp, Method::GET, &format!("http://127.0.0.1:{port}/"))
+        .unwrap();
+    req.on_error(move |_, _, x| *e.borrow_mut() = Some(x.to_string()));
+    req.end("").unwrap();
+    run_until(&lp, || err.borrow().is_some());
+    let msg = err.borrow_mut().take().unwrap();
+    assert!(msg.starts_with("connect "), "{msg}");
+    assert!(msg.contains("timed out"), "{msg}");
+    drop(fillers);
+
+    // A server that sends the head, then half the body, then nothing.
+    let stalled = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = stalled.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = stalled.accept().unwrap();
+        let mut b = [0u8; 1024];
+        let _ = s.read(&mut b);
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf.")
+            .unwrap();
+        let _ = s.read(&mut b); // until the client gives up
+    });
+    let req = agent
+        .request(&lp, Method::GET, &format!("http://127.0.0.1:{port}/"))
+        .unwrap();
+    let e = err.clone();
+    req.on_response(move |_, _, res| {
+        let e = e.clone();
+        res.collect(1024, move |_, _, body| {
+            *e.borrow_mut() = Some(body.unwrap_err().to_string())
+        });
+    });
+    req.end("").unwrap();
+    run_until(&lp, || err.borrow().is_some());
+    let msg = err.borrow_mut().take().unwrap();
+    assert!(msg.starts_with("idle "), "{msg}");
+    server.join().unwrap();
 }

@@ -198,6 +198,7 @@ fn a_hundred_megabytes_each_way_with_a_slow_client_in_bounded_memory() {
     read_slowly(&mut s, hundred_mb, b'z');
 
     let peak = peak_rss_kib(pid);
+    eprintln!("http_proxy peaked at {peak} KiB");
     assert!(peak < 48 * 1024, "the proxy peaked at {peak} KiB");
     assert!(start.elapsed() < Duration::from_secs(120));
 }
