@@ -10,11 +10,17 @@
 # total Ir / messages (the headline figure) and the marginal cost
 # (Ir(M) - Ir(0)) / M.
 #
+# A second scenario counts a connection's birth and death: CONNECTIONS
+# connections (8 at a time), each connect, echo 64 bytes, close, against
+# none; (Ir(N) - Ir(0)) / N is the instructions per connection.
+#
 #   bench/callgrind.sh
 #   ANNOTATE=1 bench/callgrind.sh    # also print the top functions
+#   SCENARIOS=connect bench/callgrind.sh
 #
 # Environment (defaults in brackets):
-#   MESSAGES [20000]  CONNS [10]  SIZE [64]
+#   MESSAGES [20000]  CONNS [10]  SIZE [64]  CONNECTIONS [2000]
+#   SCENARIOS [echo connect]
 #   SERVERS [c hinge] (also hinge-async, mio, tokio, node)
 #   OUT [bench/results/callgrind.json]; profiles are kept beside it in
 #   bench/results/callgrind/ for callgrind_annotate
@@ -27,6 +33,8 @@ cd "$(dirname "$0")/.."
 MESSAGES=${MESSAGES:-20000}
 CONNS=${CONNS:-10}
 SIZE=${SIZE:-64}
+CONNECTIONS=${CONNECTIONS:-2000}
+SCENARIOS=${SCENARIOS:-"echo connect"}
 SERVERS=${SERVERS:-"c hinge"}
 OUT=${OUT:-bench/results/callgrind.json}
 PROFILES=$(dirname "$OUT")/callgrind
@@ -89,18 +97,24 @@ stop_server() {
   server_pid=""
 }
 
-# Runs one server under callgrind for `msgs` messages; prints its total Ir.
+# Runs one server under callgrind for `msgs` messages (or, with a third
+# argument `connect`, `msgs` connections); prints its total Ir.
 profile() {
-  local server=$1 msgs=$2
-  local out=$PROFILES/$server.$msgs.out log=$PROFILES/$server.$msgs.log
+  local server=$1 msgs=$2 mode=${3:-echo}
+  local out=$PROFILES/$server.$mode.$msgs.out log=$PROFILES/$server.$mode.$msgs.log
   PORT=$((PORT + 1))
   # shellcheck disable=SC2046
   taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$out" \
     $(server_cmd "$server" "$PORT") >"$log" 2>&1 &
   server_pid=$!
   "$BIN/loadgen" wait --port "$PORT" --timeout 120 2>>"$log"
-  taskset -c 1 "$BIN/loadgen" pingpong --conns "$CONNS" --size "$SIZE" \
-    --messages "$msgs" --port "$PORT" --stall 60 >/dev/null 2>>"$log"
+  if [ "$mode" = connect ]; then
+    taskset -c 1 "$BIN/loadgen" connect --workers 8 --size 64 \
+      --messages "$msgs" --port "$PORT" --stall 60 >/dev/null 2>>"$log"
+  else
+    taskset -c 1 "$BIN/loadgen" pingpong --conns "$CONNS" --size "$SIZE" \
+      --messages "$msgs" --port "$PORT" --stall 60 >/dev/null 2>>"$log"
+  fi
   stop_server
   local ir
   ir=$(sed -n 's/^\(summary\|totals\): *\([0-9]*\).*/\2/p' "$out" | head -1)
@@ -109,24 +123,44 @@ profile() {
 }
 
 results=()
+connects=()
 for server in $SERVERS; do
-  say "$server: $MESSAGES messages over $CONNS connections under callgrind"
-  total=$(profile "$server" "$MESSAGES")
-  base=$(profile "$server" 0)
-  say "$server: Ir $total (fixed part $base)"
-  results+=("$server=$total=$base")
-  if [ "$ANNOTATE" = 1 ]; then
-    callgrind_annotate --threshold=99 "$PROFILES/$server.$MESSAGES.out" 2>/dev/null |
-      sed -n '1,/^$/d; p' | head -40 >&2 || true # head closes the pipe early
-  fi
+  case " $SCENARIOS " in *" echo "*)
+    say "$server: $MESSAGES messages over $CONNS connections under callgrind"
+    total=$(profile "$server" "$MESSAGES")
+    base=$(profile "$server" 0)
+    say "$server: Ir $total (fixed part $base)"
+    results+=("$server=$total=$base")
+    if [ "$ANNOTATE" = 1 ]; then
+      callgrind_annotate --threshold=99 "$PROFILES/$server.echo.$MESSAGES.out" 2>/dev/null |
+        sed -n '1,/^$/d; p' | head -40 >&2 || true # head closes the pipe early
+    fi ;;
+  esac
+  case " $SCENARIOS " in *" connect "*)
+    say "$server: $CONNECTIONS connections (connect, echo 64 B, close) under callgrind"
+    total=$(profile "$server" "$CONNECTIONS" connect)
+    base=$(profile "$server" 0 connect)
+    say "$server: Ir $total (fixed part $base)"
+    connects+=("$server=$total=$base")
+    if [ "$ANNOTATE" = 1 ]; then
+      callgrind_annotate --threshold=99 "$PROFILES/$server.connect.$CONNECTIONS.out" 2>/dev/null |
+        sed -n '1,/^$/d; p' | head -40 >&2 || true
+    fi ;;
+  esac
 done
 
-python3 - "$OUT" "$HINGE_REV" "$MESSAGES" "$CONNS" "$SIZE" "${results[@]}" <<'EOF'
+python3 - "$OUT" "$HINGE_REV" "$MESSAGES" "$CONNS" "$SIZE" "$CONNECTIONS" "${results[*]:-}" "${connects[*]:-}" <<'EOF'
 import datetime, json, sys
 out, rev = sys.argv[1], sys.argv[2]
-msgs, conns, size = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+msgs, conns, size, nconn = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+echo_items, connect_items = sys.argv[7].split(), sys.argv[8].split()
+connect = {}
+for item in connect_items:
+    name, total, base = item.split("=")
+    connect[name] = {"ir_total": int(total), "ir_fixed": int(base),
+                     "ir_per_conn": (int(total) - int(base)) / nconn}
 servers = {}
-for item in sys.argv[6:]:
+for item in echo_items:
     name, total, base = item.split("=")
     total, base = int(total), int(base)
     servers[name] = {
@@ -136,10 +170,12 @@ for item in sys.argv[6:]:
         "marginal_ir_per_msg": (total - base) / msgs,
     }
 c = servers.get("c")
-print(f"callgrind: {msgs} ping-pong messages of {size} B over {conns} connections")
-print()
-print("| server | total Ir | Ir/msg (total/messages) | x C | marginal Ir/msg | x C |")
-print("|---|---|---|---|---|---|")
+if servers:
+    print(f"callgrind: {msgs} ping-pong messages of {size} B over {conns} connections")
+    print()
+if servers:
+    print("| server | total Ir | Ir/msg (total/messages) | x C | marginal Ir/msg | x C |")
+    print("|---|---|---|---|---|---|")
 for name, s in servers.items():
     r1 = f"{s['ir_per_msg'] / c['ir_per_msg']:.2f}" if c else "-"
     r2 = f"{s['marginal_ir_per_msg'] / c['marginal_ir_per_msg']:.2f}" if c else "-"
@@ -150,8 +186,18 @@ if c and h:
     r = h["ir_per_msg"] / c["ir_per_msg"]
     print()
     print(f"target: hinge instructions/msg <= 1.5x C: {'PASS' if r <= 1.5 else 'FAIL'} ({r:.2f}x)")
+if connect:
+    cc = connect.get("c")
+    print()
+    print(f"callgrind: {nconn} connections (connect, echo 64 B, close; 8 at a time)")
+    print()
+    print("| server | Ir per connection (marginal) | x C |")
+    print("|---|---|---|")
+    for name, s in connect.items():
+        r = f"{s['ir_per_conn'] / cc['ir_per_conn']:.2f}" if cc else "-"
+        print(f"| {name} | {s['ir_per_conn']:,.0f} | {r} |")
 with open(out, "w") as f:
     json.dump({"date": datetime.date.today().isoformat(), "hinge_rev": rev, "messages": msgs, "conns": conns,
-               "size": size, "servers": servers}, f, indent=1)
+               "size": size, "servers": servers, "connections": nconn, "connect": connect}, f, indent=1)
     f.write("\n")
 EOF

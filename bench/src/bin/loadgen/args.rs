@@ -23,7 +23,8 @@ modes:
   connect   N workers, each in a loop: connect, send S bytes, read them
             back, close. Reports connections/s.
               --workers N (8)  --size S (64)  --duration SECS (5)
-              [--warmup SECS (1)]  [--src-ips K (32)]
+              [--warmup SECS (1)]  [--src-ips K (32)]  or  --messages M
+              (exactly M connections, all measured)
   idle      open N connections (at most --concurrency connecting at once),
             echo S bytes on each, then hold them all for SECS.
               --conns N (10000)  --size S (16)  --hold SECS (1)

@@ -610,8 +610,14 @@ fn connect(args: &Args) -> Outcome<Option<Report>> {
     let size = args.size;
     let mut poll = Poll::new().map_err(Failure::io)?;
     let mut next = 0u64;
+    // With --messages M: exactly M connections, all measured.
+    let limit = args.messages;
     let mut workers: Vec<Option<Attempt>> = Vec::with_capacity(args.conns);
     for w in 0..args.conns {
+        if limit.is_some_and(|m| next >= m) {
+            workers.push(None);
+            continue;
+        }
         workers.push(Some(Attempt::start(
             args.target,
             next,
@@ -629,9 +635,21 @@ fn connect(args: &Args) -> Outcome<Option<Report>> {
     let mut done = 0u64;
     let mut stall = Stall::new(args.stall);
     let mut events = Events::with_capacity(1024);
+    if limit.is_some() {
+        window.open(Instant::now());
+    }
     loop {
         let now = Instant::now();
-        let timeout = schedule.tick(&mut window, now);
+        let timeout = match limit {
+            Some(_) => {
+                if workers.iter().all(Option::is_none) {
+                    window.close(now);
+                    break;
+                }
+                Duration::from_millis(100)
+            }
+            None => schedule.tick(&mut window, now),
+        };
         let stopping = window.is_closed();
         if stopping && workers.iter().all(Option::is_none) {
             break;
@@ -654,7 +672,7 @@ fn connect(args: &Args) -> Outcome<Option<Report>> {
             }
             // Dropping closes it: a FIN, as the server is done with it too.
             workers[w] = None;
-            if !window.is_closed() {
+            if !window.is_closed() && !limit.is_some_and(|m| next >= m) {
                 let a = Attempt::start(args.target, next, size, args.src_ips, &poll, Token(w))?;
                 workers[w] = Some(a);
                 next += 1;
