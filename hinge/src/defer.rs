@@ -42,7 +42,7 @@ pub(crate) struct Deferred {
 
 impl Deferred {
     fn of(lp: &Loop) -> std::rc::Rc<Deferred> {
-        lp.local(|| {
+        lp.core().hot_local(crate::ffi::Hot::Deferred, || {
             let check = Check::new(lp, |lp, _| Deferred::of(lp).drain(lp));
             let idle = Idle::new(lp, |_, _| {});
             check.stop();

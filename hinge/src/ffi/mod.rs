@@ -49,7 +49,7 @@ pub(crate) use cell::{Handle, Kind};
 pub(crate) use kinds::*;
 pub(crate) use loop_core::{
     embeddable_backends, priority_range, recommended_backends, supported_backends, time, version,
-    LoopCore,
+    Hot, LoopCore,
 };
 #[cfg(feature = "async")]
 pub(crate) use sys::recv_into;

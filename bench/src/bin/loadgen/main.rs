@@ -672,7 +672,7 @@ fn connect(args: &Args) -> Outcome<Option<Report>> {
             }
             // Dropping closes it: a FIN, as the server is done with it too.
             workers[w] = None;
-            if !window.is_closed() && !limit.is_some_and(|m| next >= m) {
+            if !window.is_closed() && limit.is_none_or(|m| next < m) {
                 let a = Attempt::start(args.target, next, size, args.src_ips, &poll, Token(w))?;
                 workers[w] = Some(a);
                 next += 1;

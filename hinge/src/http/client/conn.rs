@@ -217,7 +217,7 @@ impl Conn {
         self.disarm();
         self.timer.ref_();
         self.sock.ref_();
-        if reused && self.sock.listeners(crate::SocketEvent::Connect) > 0 {
+        if reused {
             req.emit_socket(lp, &self.sock);
         }
         req.attach(lp, self.clone(), reused);

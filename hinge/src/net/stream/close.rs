@@ -7,6 +7,7 @@ use super::state::{flag, SocketTable, NO_SLOT};
 use super::Socket;
 use crate::event_loop::Loop;
 use crate::ffi::panic;
+use crate::ffi::Hot;
 use crate::net::server::ServerInner;
 use crate::Error;
 
@@ -93,7 +94,7 @@ impl Socket {
                 steps.run(|| {
                     me.inner
                         .loop_core
-                        .local(SocketTable::default)
+                        .hot_local(Hot::Sockets, SocketTable::default)
                         .leave(slot as usize)
                 });
             }

@@ -13,6 +13,7 @@ use std::task::Waker;
 use super::{Socket, DEFAULT_HIGH_WATER};
 use crate::event_loop::Loop;
 use crate::ffi::panic;
+use crate::ffi::Hot;
 use crate::ffi::{LoopCore, StreamCell, StreamHandler};
 use crate::handle::{Owned, Table};
 use crate::net::addr::Addr;
@@ -383,7 +384,7 @@ impl Socket {
             loop_core: core.clone(),
             interest: Cell::new(Ready::NONE),
             state: State::default(),
-            read_buf: core.local(ReadBuf::default),
+            read_buf: core.hot_local(Hot::ReadBuf, ReadBuf::default),
             table_slot: Cell::new(NO_SLOT),
             peer: Cell::new(None),
             queued: Cell::new(0),
@@ -396,7 +397,9 @@ impl Socket {
             wakers: OnceCell::new(),
         };
         let inner = SocketCell::create(core, state);
-        let slot = core.local(SocketTable::default).join(&inner, true);
+        let slot = core
+            .hot_local(Hot::Sockets, SocketTable::default)
+            .join(&inner, true);
         inner.table_slot.set(slot as u32);
         Socket { inner }
     }
