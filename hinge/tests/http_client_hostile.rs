@@ -15,6 +15,9 @@ use std::time::Duration;
 use hinge::http::{self, Agent, Method};
 use hinge::{Error, Loop};
 
+mod common;
+use common::scripted::{get_via, read_head, Outcome};
+
 /// A server thread that runs `script` on each accepted connection, in
 /// order, for `conns` connections. Returns the base URL.
 fn scripted<F>(conns: usize, mut script: F) -> (String, thread::JoinHandle<()>)
@@ -34,49 +37,9 @@ where
     (format!("http://127.0.0.1:{port}"), handle)
 }
 
-/// Reads one request head (and nothing after it).
-fn read_head(s: &mut TcpStream) -> Vec<u8> {
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match s.read(&mut b) {
-            Ok(1) => head.push(b[0]),
-            _ => break,
-        }
-    }
-    head
-}
-
-type Outcome = Rc<RefCell<Option<Result<(u16, Vec<u8>), String>>>>;
-
-fn get_via(lp: &Loop, agent: &Agent, url: &str) -> Outcome {
-    let out: Outcome = Rc::new(RefCell::new(None));
-    let req = agent.request(lp, Method::GET, url).unwrap();
-    let o = out.clone();
-    req.on_response(move |_, _, res| {
-        let o = o.clone();
-        res.collect(1 << 20, move |_, res, body| {
-            *o.borrow_mut() = Some(
-                body.map(|b| (res.status().as_u16(), b))
-                    .map_err(|e| format!("{e:?}")),
-            );
-        });
-    });
-    let o = out.clone();
-    req.on_error(move |_, _, e| {
-        o.borrow_mut().get_or_insert(Err(format!("{e:?}")));
-    });
-    req.end("").unwrap();
-    out
-}
-
+/// Waits (20 s at most) for `out`.
 fn wait(lp: &Loop, out: &Outcome) -> Result<(u16, Vec<u8>), String> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while out.borrow().is_none() {
-        assert!(std::time::Instant::now() < deadline, "timed out");
-        lp.run_once();
-    }
-    out.borrow_mut().take().unwrap()
+    common::scripted::wait(lp, out, 20)
 }
 
 #[test]

@@ -560,7 +560,13 @@ fn status_code<S: TryInto<StatusCode>>(op: &'static str, status: S) -> Result<St
         .map_err(|_| Error::InvalidHttp { op, what: "status" })
 }
 
-fn header_pair<K, V>(op: &'static str, name: K, value: V) -> Result<(HeaderName, HeaderValue)>
+/// A header name and value from what the caller gave (shared with the
+/// client's requests).
+pub(super) fn header_pair<K, V>(
+    op: &'static str,
+    name: K,
+    value: V,
+) -> Result<(HeaderName, HeaderValue)>
 where
     K: TryInto<HeaderName>,
     V: TryInto<HeaderValue>,

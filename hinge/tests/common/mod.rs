@@ -127,5 +127,6 @@ pub fn ticker(
 pub mod adversary;
 pub mod http;
 pub mod process;
+pub mod scripted;
 pub mod task;
 pub mod tls;
