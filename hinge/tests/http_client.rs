@@ -11,6 +11,8 @@ use std::time::Duration;
 use hinge::http::{self, Agent, AgentConfig, Method};
 use hinge::{Error, Loop};
 
+mod common;
+
 /// A server on 127.0.0.1 with `http_echo`-like routes.
 fn serve(lp: &Loop) -> (http::Server, String) {
     let server = http::Server::new(lp);
@@ -448,21 +450,8 @@ fn trailers_pause_and_limits() {
 #[test]
 fn connect_and_idle_timeouts_are_their_own_errors() {
     // A listener whose backlog is full: the SYN is never answered.
-    let listener =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    listener
-        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
-        .unwrap();
-    listener.listen(0).unwrap();
-    let port = listener.local_addr().unwrap().as_socket().unwrap().port();
-    let mut fillers = Vec::new();
-    for _ in 0..4 {
-        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-        s.set_nonblocking(true).unwrap();
-        let _ = s.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into());
-        fillers.push(s);
-    }
-    std::thread::sleep(Duration::from_millis(50));
+    let full = common::full_backlog();
+    let port = full.port;
     let lp = Loop::new().unwrap();
     let mut config = AgentConfig::default();
     config.connect_timeout = Some(Duration::from_millis(200));
@@ -479,7 +468,7 @@ fn connect_and_idle_timeouts_are_their_own_errors() {
     let msg = err.borrow_mut().take().unwrap();
     assert!(msg.starts_with("connect "), "{msg}");
     assert!(msg.contains("timed out"), "{msg}");
-    drop(fillers);
+    drop(full);
 
     // A server that sends the head, then half the body, then nothing.
     let stalled = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -581,21 +581,8 @@ fn max_connections_refuses_the_excess() {
 fn connect_timeout_on_a_full_accept_queue() {
     // A loopback listener with a full accept queue never completes new
     // handshakes: a connect there hangs until hinge's timeout fires.
-    let listener =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    listener
-        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
-        .unwrap();
-    listener.listen(0).unwrap();
-    let port = listener.local_addr().unwrap().as_socket().unwrap().port();
-    let mut fillers = Vec::new();
-    for _ in 0..4 {
-        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-        s.set_nonblocking(true).unwrap();
-        let _ = s.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into());
-        fillers.push(s);
-    }
-    std::thread::sleep(Duration::from_millis(50));
+    let full = common::full_backlog();
+    let port = full.port;
     let lp = Loop::new().unwrap();
     let errors = Rc::new(RefCell::new(Vec::new()));
     let e = errors.clone();
@@ -608,7 +595,7 @@ fn connect_timeout_on_a_full_accept_queue() {
     assert_eq!(errors.len(), 1);
     assert!(errors[0].starts_with("TimedOut"), "{errors:?}");
     assert!(start.elapsed() >= Duration::from_millis(290));
-    drop(fillers);
+    drop(full);
 }
 
 #[test]

@@ -130,3 +130,35 @@ pub mod process;
 pub mod scripted;
 pub mod task;
 pub mod tls;
+
+/// A loopback listener whose accept queue is full: a connect to its port
+/// never completes (the SYN is dropped). Keep the value alive while it
+/// is needed.
+pub struct FullBacklog {
+    pub port: u16,
+    _listener: socket2::Socket,
+    _fillers: Vec<socket2::Socket>,
+}
+
+pub fn full_backlog() -> FullBacklog {
+    let listener =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    listener
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    listener.listen(0).unwrap();
+    let port = listener.local_addr().unwrap().as_socket().unwrap().port();
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.set_nonblocking(true).unwrap();
+        let _ = s.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into());
+        fillers.push(s);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    FullBacklog {
+        port,
+        _listener: listener,
+        _fillers: fillers,
+    }
+}

@@ -161,14 +161,10 @@ pub(in crate::http) fn parse(
 
     let mut headers = HeaderMap::with_capacity(req.headers.len());
     let mut lengths: Option<u64> = None;
-    let mut chunked = false;
-    let mut te_seen = false;
-    let mut other_coding = false;
+    let mut te = TransferCodings::default();
     let mut hosts = 0;
     let mut host_empty = false;
-    let mut close = false;
-    let mut keep_alive_token = false;
-    let mut upgrade_token = false;
+    let mut tokens = ConnectionTokens::default();
     let mut expect_continue = false;
     for h in req.headers.iter() {
         let name = HeaderName::from_bytes(h.name.as_bytes())
@@ -182,21 +178,7 @@ pub(in crate::http) fn parse(
             }
             lengths = Some(n);
         } else if name == header::TRANSFER_ENCODING {
-            te_seen = true;
-            for coding in h.value.split(|&b| b == b',') {
-                let coding = trim(coding);
-                if coding.is_empty() {
-                    continue;
-                }
-                if chunked {
-                    return Err(refuse(400, "a transfer coding after chunked"));
-                }
-                if coding.eq_ignore_ascii_case(b"chunked") {
-                    chunked = true;
-                } else {
-                    other_coding = true;
-                }
-            }
+            te.add(h.value).map_err(|reason| refuse(400, reason))?;
         } else if name == header::HOST {
             hosts += 1;
             host_empty = h.value.is_empty();
@@ -204,12 +186,7 @@ pub(in crate::http) fn parse(
                 return Err(refuse(400, "invalid Host header"));
             }
         } else if name == header::CONNECTION {
-            for token in h.value.split(|&b| b == b',') {
-                let token = trim(token);
-                close |= token.eq_ignore_ascii_case(b"close");
-                keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
-                upgrade_token |= token.eq_ignore_ascii_case(b"upgrade");
-            }
+            tokens.add(h.value);
         } else if name == header::EXPECT {
             if trim(h.value).eq_ignore_ascii_case(b"100-continue") {
                 expect_continue = version == Version::HTTP_11;
@@ -220,17 +197,17 @@ pub(in crate::http) fn parse(
         headers.append(name, value);
     }
 
-    let framing = if te_seen {
+    let framing = if te.seen {
         if version == Version::HTTP_10 {
             return Err(refuse(400, "Transfer-Encoding in an HTTP/1.0 request"));
         }
         if lengths.is_some() {
             return Err(refuse(400, "both Content-Length and Transfer-Encoding"));
         }
-        if !chunked {
+        if !te.chunked {
             return Err(refuse(400, "the last transfer coding is not chunked"));
         }
-        if other_coding {
+        if te.other {
             return Err(refuse(501, "a transfer coding other than chunked"));
         }
         Framing::Chunked
@@ -252,10 +229,10 @@ pub(in crate::http) fn parse(
         return Err(refuse(400, "an empty Host header"));
     }
     let keep_alive = match version {
-        Version::HTTP_11 => !close,
-        _ => keep_alive_token && !close,
+        Version::HTTP_11 => !tokens.close,
+        _ => tokens.keep_alive && !tokens.close,
     };
-    let upgrade = upgrade_token && headers.contains_key(header::UPGRADE);
+    let upgrade = tokens.upgrade && headers.contains_key(header::UPGRADE);
     Ok(Parsed::Complete(
         Head {
             method,
@@ -458,6 +435,59 @@ fn version_of(buf: &[u8]) -> LineVersion {
             LineVersion::Other
         }
         _ => LineVersion::Malformed,
+    }
+}
+
+/// What the Transfer-Encoding lines of a message say (requests and
+/// responses alike).
+#[derive(Default)]
+pub(in crate::http) struct TransferCodings {
+    pub seen: bool,
+    /// The last coding is chunked (nothing may follow it).
+    pub chunked: bool,
+    /// A coding other than chunked came before it.
+    pub other: bool,
+}
+
+impl TransferCodings {
+    /// Adds one Transfer-Encoding line; the error is why it is refused.
+    pub fn add(&mut self, value: &[u8]) -> Result<(), &'static str> {
+        self.seen = true;
+        for coding in value.split(|&b| b == b',') {
+            let coding = trim(coding);
+            if coding.is_empty() {
+                continue;
+            }
+            if self.chunked {
+                return Err("a transfer coding after chunked");
+            }
+            if coding.eq_ignore_ascii_case(b"chunked") {
+                self.chunked = true;
+            } else {
+                self.other = true;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The tokens of the Connection lines that matter to persistence and
+/// upgrades.
+#[derive(Default)]
+pub(in crate::http) struct ConnectionTokens {
+    pub close: bool,
+    pub keep_alive: bool,
+    pub upgrade: bool,
+}
+
+impl ConnectionTokens {
+    pub fn add(&mut self, value: &[u8]) {
+        for token in value.split(|&b| b == b',') {
+            let token = trim(token);
+            self.close |= token.eq_ignore_ascii_case(b"close");
+            self.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+            self.upgrade |= token.eq_ignore_ascii_case(b"upgrade");
+        }
     }
 }
 

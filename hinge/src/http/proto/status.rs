@@ -7,7 +7,7 @@ use std::mem::MaybeUninit;
 use ::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use ::http::{Method, StatusCode, Version};
 
-use super::head::{parse_content_length, trim, HeadBytes};
+use super::head::{parse_content_length, ConnectionTokens, HeadBytes, TransferCodings};
 use crate::http::config::MAX_HEADERS_CAP;
 
 /// How a response body is delimited.
@@ -139,7 +139,7 @@ pub(in crate::http) fn parse_response(
             if version == Version::HTTP_10 {
                 return Err("Transfer-Encoding in an HTTP/1.0 response");
             }
-            if te.chunked_last {
+            if te.chunked {
                 BodyKind::Chunked
             } else {
                 BodyKind::Close
@@ -167,48 +167,6 @@ pub(in crate::http) fn parse_response(
         },
         n,
     ))
-}
-
-/// What the Transfer-Encoding lines of a message say.
-#[derive(Default)]
-struct TransferCodings {
-    seen: bool,
-    /// The last coding so far is chunked.
-    chunked_last: bool,
-}
-
-impl TransferCodings {
-    fn add(&mut self, value: &[u8]) -> Result<(), &'static str> {
-        self.seen = true;
-        for coding in value.split(|&b| b == b',') {
-            let coding = trim(coding);
-            if coding.is_empty() {
-                continue;
-            }
-            if self.chunked_last {
-                return Err("a transfer coding after chunked");
-            }
-            self.chunked_last = coding.eq_ignore_ascii_case(b"chunked");
-        }
-        Ok(())
-    }
-}
-
-/// The tokens of the Connection lines that matter to persistence.
-#[derive(Default)]
-struct ConnectionTokens {
-    close: bool,
-    keep_alive: bool,
-}
-
-impl ConnectionTokens {
-    fn add(&mut self, value: &[u8]) {
-        for token in value.split(|&b| b == b',') {
-            let token = trim(token);
-            self.close |= token.eq_ignore_ascii_case(b"close");
-            self.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
-        }
-    }
 }
 
 #[cfg(test)]
