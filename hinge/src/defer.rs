@@ -28,7 +28,19 @@ pub enum Priority {
     High,
 }
 
-type Job = Box<dyn FnOnce(&Loop)>;
+type Boxed = Box<dyn FnOnce(&Loop)>;
+
+/// A deferred job that is its own allocation: an `Rc` whose `run` does
+/// the work. hinge queues a closing socket this way, so that a connection's
+/// close costs no box of its own.
+pub(crate) trait RcJob {
+    fn run(self: std::rc::Rc<Self>, lp: &Loop);
+}
+
+enum Job {
+    Boxed(Boxed),
+    Rc(std::rc::Rc<dyn RcJob>),
+}
 
 /// The queues, plus the watchers that drain them: a check watcher runs
 /// them after each poll, and an idle watcher keeps that poll from blocking
@@ -56,7 +68,7 @@ impl Deferred {
         })
     }
 
-    pub(crate) fn push(lp: &Loop, priority: Priority, job: Job) {
+    fn push(lp: &Loop, priority: Priority, job: Job) {
         let d = Deferred::of(lp);
         d.queues[priority as usize].borrow_mut().push_back(job);
         if d.len.replace(d.len.get() + 1) == 0 {
@@ -76,7 +88,10 @@ impl Deferred {
                     break;
                 };
                 self.len.set(self.len.get() - 1);
-                job(lp);
+                match job {
+                    Job::Boxed(job) => job(lp),
+                    Job::Rc(job) => job.run(lp),
+                }
             }
         }
         if self.len.get() == 0 {
@@ -87,6 +102,11 @@ impl Deferred {
 }
 
 impl Loop {
+    /// Queues `job` as [`defer`](Loop::defer) would queue a closure.
+    pub(crate) fn defer_rc(&self, job: std::rc::Rc<dyn RcJob>) {
+        Deferred::push(self, Priority::Normal, Job::Rc(job));
+    }
+
     /// Runs `f` soon: after the current callback and this iteration's I/O,
     /// before the loop blocks again. Deferred closures keep `run` alive.
     ///
@@ -100,7 +120,7 @@ impl Loop {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn defer<F: FnOnce(&Loop) + 'static>(&self, f: F) {
-        Deferred::push(self, Priority::Normal, Box::new(f));
+        Deferred::push(self, Priority::Normal, Job::Boxed(Box::new(f)));
     }
 
     /// [`defer`](Loop::defer) with a [`Priority`].
@@ -112,6 +132,6 @@ impl Loop {
     /// # Ok::<(), hinge::Error>(())
     /// ```
     pub fn defer_with<F: FnOnce(&Loop) + 'static>(&self, priority: Priority, f: F) {
-        Deferred::push(self, priority, Box::new(f));
+        Deferred::push(self, priority, Job::Boxed(Box::new(f)));
     }
 }

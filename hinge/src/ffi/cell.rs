@@ -244,6 +244,9 @@ impl<K: Kind> Drop for Shared<K> {
 impl<K: Kind> Shared<K> {
     /// A watcher cell attached to `core`'s loop (or born detached if the
     /// loop is being torn down), its struct initialised, not started.
+    /// Inlined so that a large `extra` (a socket's state) is built in
+    /// place rather than copied on its way into the `Rc`.
+    #[inline(always)]
     pub(super) fn new(core: &Rc<LoopCore>, extra: K::Extra, cb: K::Cb) -> Rc<Shared<K>> {
         let shared = Rc::new(Shared::<K> {
             raw: K::Store::new(core),

@@ -397,6 +397,7 @@ impl<T: StreamHandler> std::ops::Deref for StreamCell<T> {
 
 impl<T: StreamHandler> StreamCell<T> {
     /// A cell on `core`'s loop, with no OS socket yet.
+    #[inline(always)]
     pub(crate) fn create(core: &Rc<LoopCore>, state: T) -> Rc<StreamCell<T>> {
         let extra = StreamExtra {
             fd: Cell::new(-1),

@@ -2,9 +2,11 @@
 //! then `close`, once, from the loop, after which every listener goes.
 
 use std::io;
+use std::rc::Rc;
 
-use super::state::{flag, SocketTable, NO_SLOT};
+use super::state::{flag, SocketCell, SocketTable, NO_SLOT};
 use super::Socket;
+use crate::defer::RcJob;
 use crate::event_loop::Loop;
 use crate::ffi::panic;
 use crate::ffi::Hot;
@@ -69,41 +71,57 @@ impl Socket {
             drop(r.handshake_timer.borrow_mut().take());
         }
         let mut unsent = inner.queue().take_all();
-        unsent.extend(self.take_early());
+        if inner.rare.get().is_some() {
+            unsent.extend(self.take_early());
+        }
         if !unsent.is_empty() {
             inner.state.set(flag::LOST, true);
+            *inner.rare().unsent.borrow_mut() = unsent;
         }
+        inner.state.set(flag::CLOSED_WITH_ERROR, had_error);
         let server = inner.server.take();
-        let me = self.clone();
-        self.lp().defer(move |lp| {
-            // Each step runs even if an earlier one panics, so that the
-            // socket always finishes and leaves the loop's table.
-            let mut steps = panic::Steps::default();
-            for chunk in unsent {
-                if let Some(cb) = chunk.on_written {
-                    steps.run(|| cb(lp, &me, Err(Error::Closed { op: "send" })));
-                }
-            }
-            steps.run(|| {
-                me.inner.events.close.emit(lp, &me, &had_error);
-            });
-            steps.run(|| me.inner.clear_listeners());
-            me.inner.state.set(flag::FINISHED, true);
-            let slot = me.inner.table_slot.replace(NO_SLOT);
-            if slot != NO_SLOT {
-                steps.run(|| {
-                    me.inner
-                        .loop_core
-                        .hot_local(Hot::Sockets, SocketTable::default)
-                        .leave(slot as usize)
-                });
-            }
-            steps.finish();
-        });
+        // The cell is its own job (`RcJob` below): no box per close.
+        self.lp().defer_rc(self.inner.clone());
         // After the socket's `close` was queued: a server whose last
         // connection this was emits its own `close` after it, as Node's.
         if let Some(server) = server.upgrade() {
             ServerInner::connection_closed(&server, inner.server_slot.get() as usize);
         }
+    }
+}
+
+/// The second half of a close, run from the loop: the unsent sends'
+/// callbacks, `close`, the listeners' drop, and the loop's table.
+impl RcJob for SocketCell {
+    fn run(self: Rc<Self>, lp: &Loop) {
+        let me = Socket { inner: self };
+        let inner = &*me.inner;
+        let had_error = inner.state.has(flag::CLOSED_WITH_ERROR);
+        // Each step runs even if an earlier one panics, so that the
+        // socket always finishes and leaves the loop's table.
+        let mut steps = panic::Steps::default();
+        if let Some(r) = inner.rare.get() {
+            let unsent = r.unsent.take();
+            for chunk in unsent {
+                if let Some(cb) = chunk.on_written {
+                    steps.run(|| cb(lp, &me, Err(Error::Closed { op: "send" })));
+                }
+            }
+        }
+        steps.run(|| {
+            inner.events.close.emit(lp, &me, &had_error);
+        });
+        steps.run(|| inner.clear_listeners());
+        inner.state.set(flag::FINISHED, true);
+        let slot = inner.table_slot.replace(NO_SLOT);
+        if slot != NO_SLOT {
+            steps.run(|| {
+                inner
+                    .loop_core
+                    .hot_local(Hot::Sockets, SocketTable::default)
+                    .leave(slot as usize)
+            });
+        }
+        steps.finish();
     }
 }

@@ -85,6 +85,8 @@ pub(super) mod flag {
     /// A layered socket emits `data`: what its listeners send stays in
     /// the layer until the pass ends, then goes out in one system call.
     pub(crate) const EMITTING: u32 = 1 << 23;
+    /// The socket closed because of an error: its `close` says so.
+    pub(crate) const CLOSED_WITH_ERROR: u32 = 1 << 24;
     /// A `send` cannot go straight to the kernel.
     pub(crate) const NO_DIRECT_SEND: u32 = CONNECTING | ENDING | CLOSING | CLOSED | LAYER;
 }
@@ -214,6 +216,9 @@ pub(super) struct Rare {
     pub(super) early_bytes: Cell<usize>,
     pub(super) secure: Event<Socket, ()>,
     pub(super) handshake_timer: RefCell<Option<Timer>>,
+    /// What was still queued when the socket closed, until the loop's
+    /// close step fails each send's callback.
+    pub(super) unsent: RefCell<Vec<Chunk>>,
 }
 
 impl SocketInner {
@@ -339,6 +344,7 @@ impl Owned for SocketCell {
         if let Some(r) = self.rare.get() {
             r.early_bytes.set(0);
             unsent.extend(r.early.borrow_mut().drain(..));
+            unsent.extend(r.unsent.take());
         }
         let waiting = self.wakers.get().map(|w| (w.read.take(), w.write.take()));
         let mut steps = panic::Steps::default();
