@@ -12,7 +12,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use hinge::{signal, Loop, Server, Workers};
+use hinge::{signal, Loop, Server, Socket, Workers};
 
 struct Options {
     port: u16,
@@ -79,6 +79,16 @@ fn usage() -> ! {
 }
 
 /// Stop listening; close each client once it has its echoes.
+/// What a `send` said: on backpressure (the peer reads slower than it
+/// writes), stop reading until our queue drains.
+fn echo(client: &Socket, sent: hinge::Result<bool>) {
+    match sent {
+        Ok(true) => {}
+        Ok(false) => client.pause(),
+        Err(e) => eprintln!("send failed: {e}"),
+    }
+}
+
 fn shut_down(server: &Server) {
     println!("shutting down");
     server.close();
@@ -107,50 +117,34 @@ fn serve(lp: &Loop, opts: &Options, index: usize) -> hinge::Result<Server> {
 
     server.on_connection(move |_, _, client| {
         served.set(served.get() + 1);
-        // Formatting an address costs more than accepting: skip it when quiet.
-        let peer = if quiet {
-            String::new()
+        if quiet {
+            // The lean path: no per-connection state, so the listeners
+            // capture nothing and cost no allocation.
+            client.on_data(|_, client, data| echo(client, client.send(data)));
         } else {
-            client
+            // Formatting an address costs more than accepting: only here.
+            let peer = client
                 .peer_addr()
                 .map(|a| a.to_string())
-                .unwrap_or_default()
-        };
-        if !quiet {
+                .unwrap_or_default();
             println!("new client {peer}");
-        }
-        client.on_data(move |_, client, data| {
-            if !quiet {
+            client.on_data(move |_, client, data| {
                 println!(
                     "echoing {} bytes: {:?}",
                     data.len(),
                     String::from_utf8_lossy(data).trim_end()
                 );
-            }
-            let sent = if quiet {
-                client.send(data)
-            } else {
-                client.send_then(data, |_, _, written| {
+                let sent = client.send_then(data, |_, _, written| {
                     if written.is_ok() {
                         println!("data written");
                     }
-                })
-            };
-            match sent {
-                Ok(true) => {}
-                // Backpressure: the peer reads slower than it writes.
-                // Stop reading until our queue drains.
-                Ok(false) => client.pause(),
-                Err(e) => eprintln!("send failed: {e}"),
-            }
-        });
+                });
+                echo(client, sent)
+            });
+            client.on_close(move |_, _, _| println!("client {peer} left"));
+        }
         client.on_drain(|_, client| client.resume());
         client.on_error(|_, _, e| eprintln!("client error: {e}"));
-        client.on_close(move |_, _, _| {
-            if !quiet {
-                println!("client {peer} left");
-            }
-        });
     });
 
     server.listen(opts.port)?;
