@@ -81,6 +81,13 @@ SCENARIOS = {
         ("server_cpu_pct", "server CPU %", share("server_cpu_s"), None),
         ("loadgen_cpu_pct", "loadgen CPU %", share("loadgen_cpu_s"), None),
     ]),
+    "connect8-direct": ("connect, echo 64 B, close; 8 workers; one source address", [
+        ("conns_per_s", "conns/s", field("conns_per_s"), True),
+        ("cpu_us_per_conn", "server CPU us/conn", per_op(1e6), False),
+        ("p50_us", "conn p50 us", field("p50_us"), False),
+        ("server_cpu_pct", "server CPU %", share("server_cpu_s"), None),
+        ("loadgen_cpu_pct", "loadgen CPU %", share("loadgen_cpu_s"), None),
+    ]),
     "idle": ("idle connections (RSS growth)", [
         ("kib_per_conn", "server RSS KiB/conn", field("server_rss_kib_per_conn"), False),
         ("cpu_us_per_conn", "setup CPU us/conn", per_op(1e6), False),

@@ -40,6 +40,8 @@
 #   latency1    the same over 1 connection: round-trip p50/p99
 #   bulk8       8 connections streaming 64 KiB writes: MB/s echoed, CPU/GB
 #   connect8    8 workers: connect, echo 64 B, close: conns/s, CPU/conn
+#   connect8-direct  the same from 127.0.0.1 only (no spread of source
+#               addresses: TIME_WAIT sockets share one address pair)
 #   idle        IDLE_CONNS connections each echo 16 B then sit idle:
 #               server VmRSS growth per connection
 set -euo pipefail
@@ -125,6 +127,7 @@ scenario_args() {
     latency1) echo "pingpong --conns 1 --size 64 $d" ;;
     bulk8) echo "bulk --conns 8 --chunk 65536 $d" ;;
     connect8) echo "connect --workers 8 --size 64 $d" ;;
+    connect8-direct) echo "connect --workers 8 --size 64 --src-ips 0 $d" ;;
     idle) echo "idle --conns $IDLE_CONNS --size 16 --hold $IDLE_HOLD" ;;
     *) say "unknown scenario $1"; exit 2 ;;
   esac
