@@ -101,6 +101,28 @@ impl Deferred {
     }
 }
 
+/// Jobs never run (the loop was torn down) are dropped one at a time,
+/// each under `catch`: a closure whose captures panic on drop must not
+/// unwind through the others' drops, which would abort the process. The
+/// first panic is re-raised once all are gone.
+impl Drop for Deferred {
+    fn drop(&mut self) {
+        let mut panicked = None;
+        for queue in &self.queues {
+            loop {
+                let job = queue.borrow_mut().pop_front();
+                let Some(job) = job else { break };
+                if let Err(payload) = crate::ffi::panic::catch(move || drop(job)) {
+                    crate::ffi::panic::keep_first(&mut panicked, payload);
+                }
+            }
+        }
+        if let Some(payload) = panicked {
+            std::panic::resume_unwind(payload);
+        }
+    }
+}
+
 impl Loop {
     /// Queues `job` as [`defer`](Loop::defer) would queue a closure.
     pub(crate) fn defer_rc(&self, job: std::rc::Rc<dyn RcJob>) {

@@ -17,12 +17,19 @@ pub fn in_child(name: &str, body: impl FnOnce()) -> Result<(), String> {
         body();
         return Ok(());
     }
+    // `--include-ignored`: the child of an `#[ignore]`d test, run with
+    // `--ignored`, must run it too, not pass having run nothing.
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .arg("--include-ignored")
         .env("ADV_CHILD", name)
         .output()
         .unwrap();
     use std::os::unix::process::ExitStatusExt;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if out.status.success() && !stdout.contains("1 passed") {
+        return Err(format!("the child ran no test:\n{stdout}"));
+    }
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     let tail: String = err
         .lines()

@@ -160,8 +160,9 @@ impl Socket {
     pub(super) fn on_eof(&self, lp: &Loop) {
         self.inner.state.set(flag::READ_EOF, true);
         if let Some(r) = self.inner.rare.get() {
-            // The io watcher still asks for reads meanwhile; a read event
-            // that a listener's nested `run` delivers finds READ_EOF.
+            // Stop reading before the `end` listeners run: one that runs
+            // the loop nested must not see the EOF's readiness forever.
+            self.update_interest();
             r.end
                 .emit_while(lp, self, &(), || !self.inner.state.has(flag::CLOSED));
         }
@@ -173,9 +174,9 @@ impl Socket {
         } else if !self.inner.state.has(flag::ALLOW_HALF_OPEN) {
             self.end();
         }
-        // Stop reading only if the socket lives on (a half-open socket,
-        // or one still flushing): a socket that closed just now needs no
-        // watcher change before its watcher stops for good.
+        // Stop reading if the socket lives on (a half-open socket, or one
+        // still flushing): a socket that closed just now needs no watcher
+        // change before its watcher stops for good.
         self.update_interest();
     }
 }

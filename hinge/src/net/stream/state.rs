@@ -356,12 +356,17 @@ impl Owned for SocketCell {
                 inner: self.clone(),
             };
             let lp = Loop::view(&self.loop_core);
+            let had_error = self.state.has(flag::CLOSED_WITH_ERROR);
             steps.run(|| {
-                self.events.close.emit(&lp, &me, &false);
+                self.events.close.emit(&lp, &me, &had_error);
             });
         }
         steps.run(|| self.clear_listeners());
-        steps.run(move || drop(unsent));
+        // One chunk per step: a callback whose captures panic on drop
+        // must not unwind through the other chunks' drops (an abort).
+        for chunk in unsent {
+            steps.run(move || drop(chunk));
+        }
         steps.finish();
     }
 }
