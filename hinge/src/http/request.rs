@@ -1,10 +1,10 @@
 //! An incoming request: its head, and its body as `data` events then
 //! `end`, with `pause`/`resume` pushing back on the client.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::{Rc, Weak};
 
-use ::http::header::{HeaderMap, HeaderName};
+use ::http::header::HeaderMap;
 use ::http::{Method, Uri, Version};
 
 use super::conn::Conn;
@@ -50,6 +50,8 @@ pub struct Request {
 
 pub(super) struct ReqInner {
     head: Head,
+    /// The headers as a map, made when first asked for.
+    map: OnceCell<HeaderMap>,
     conn: Weak<Conn>,
     flags: Cell<u8>,
     trailers: RefCell<Option<HeaderMap>>,
@@ -78,6 +80,7 @@ impl Request {
         Request {
             inner: Rc::new(ReqInner {
                 head,
+                map: OnceCell::new(),
                 conn,
                 flags: Cell::new(0),
                 trailers: RefCell::new(None),
@@ -133,7 +136,7 @@ impl Request {
         let head = &self.inner.head;
         match head.uri.authority() {
             Some(authority) => Some(authority.as_str()),
-            None => head.headers.get(::http::header::HOST)?.to_str().ok(),
+            None => head.headers.get_str("host"),
         }
     }
 
@@ -174,7 +177,7 @@ impl Request {
     /// assert_eq!(req.headers()["host"], "example.com");
     /// ```
     pub fn headers(&self) -> &HeaderMap {
-        &self.inner.head.headers
+        self.inner.map.get_or_init(|| self.inner.head.headers.to_map())
     }
 
     /// One header's value as text, if present and visible ASCII.
@@ -185,8 +188,7 @@ impl Request {
     /// assert_eq!(req.header("x-missing"), None);
     /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
-        let name = HeaderName::from_bytes(name.as_bytes()).ok()?;
-        self.inner.head.headers.get(name)?.to_str().ok()
+        self.inner.head.headers.get_str(name)
     }
 
     /// The body's declared length, or `None` when it is chunked.
