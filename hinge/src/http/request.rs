@@ -68,6 +68,8 @@ pub(super) mod flag {
     pub const COMPLETE: u8 = 4;
     /// The body failed (`error` was emitted).
     pub const FAILED: u8 = 8;
+    /// A listener was added (else there are none to clear).
+    pub const LISTENED: u8 = 16;
 }
 
 impl Request {
@@ -89,6 +91,42 @@ impl Request {
                 error: Event::new(),
             }),
         }
+    }
+
+    /// A request for `head` in `spare`'s cell when nothing else holds it
+    /// (the connection's previous request, whose exchange is over): no
+    /// allocation, and no drop of the old one's parts but its head.
+    #[inline]
+    pub(super) fn renew(spare: Option<Rc<ReqInner>>, head: Head, conn: Weak<Conn>) -> Request {
+        if let Some(mut inner) = spare {
+            if let Some(cell) = Rc::get_mut(&mut inner) {
+                cell.head = head;
+                cell.map = OnceCell::new();
+                cell.flags.set(0);
+                *cell.trailers.get_mut() = None;
+                // Cleared as the exchange ended; nothing could add since.
+                debug_assert_eq!(
+                    cell.data.listener_count()
+                        + cell.end.listener_count()
+                        + cell.error.listener_count(),
+                    0
+                );
+                return Request { inner };
+            }
+        }
+        Request::new(head, conn)
+    }
+
+    /// This request's cell, for `renew`, if this is its only handle.
+    pub(super) fn into_spare(self) -> Option<Rc<ReqInner>> {
+        let only = Rc::strong_count(&self.inner) == 1 && Rc::weak_count(&self.inner) == 0;
+        only.then_some(self.inner)
+    }
+
+    /// The cell, marked as having had listeners.
+    fn listened(&self) -> &ReqInner {
+        self.set(flag::LISTENED, true);
+        &self.inner
     }
 
     pub(super) fn has(&self, f: u8) -> bool {
@@ -177,7 +215,9 @@ impl Request {
     /// assert_eq!(req.headers()["host"], "example.com");
     /// ```
     pub fn headers(&self) -> &HeaderMap {
-        self.inner.map.get_or_init(|| self.inner.head.headers.to_map())
+        self.inner
+            .map
+            .get_or_init(|| self.inner.head.headers.to_map())
     }
 
     /// One header's value as text, if present and visible ASCII.
@@ -246,7 +286,7 @@ impl Request {
     where
         F: FnMut(&Loop, &Request, &[u8]) + 'static,
     {
-        let id = self.inner.data.on(f);
+        let id = self.listened().data.on(f);
         if self.has(flag::COMPLETE | flag::FAILED) {
             self.inner.data.off(id); // no data will come: keep nothing
         }
@@ -266,7 +306,7 @@ impl Request {
     where
         F: FnMut(&Loop, &Request) + 'static,
     {
-        let id = self.inner.end.on(move |lp, r, _| f(lp, r));
+        let id = self.listened().end.on(move |lp, r, _| f(lp, r));
         if self.has(flag::COMPLETE) {
             self.replay_end();
         }
@@ -285,7 +325,7 @@ impl Request {
     where
         F: FnMut(&Loop, &Request, &Error) + 'static,
     {
-        let id = self.inner.error.on(f);
+        let id = self.listened().error.on(f);
         if self.has(flag::COMPLETE | flag::FAILED) {
             self.inner.error.off(id); // the body is over: keep nothing
         }
@@ -322,7 +362,7 @@ impl Request {
         let done: Rc<RefCell<Option<Done>>> = Rc::new(RefCell::new(Some(Box::new(f))));
         let body = Rc::new(RefCell::new(Vec::new()));
         let (d, b) = (done.clone(), body.clone());
-        self.inner.data.on(move |lp, req, bytes| {
+        self.listened().data.on(move |lp, req, bytes| {
             let mut body = b.borrow_mut();
             if d.borrow().is_none() {
                 return;
@@ -340,13 +380,13 @@ impl Request {
             body.extend_from_slice(bytes);
         });
         let (d, b) = (done.clone(), body);
-        self.inner.end.on(move |lp, req, _| {
+        self.listened().end.on(move |lp, req, _| {
             let f = d.borrow_mut().take();
             if let Some(f) = f {
                 f(lp, req, Ok(std::mem::take(&mut *b.borrow_mut())));
             }
         });
-        self.inner.error.on(move |lp, req, e| {
+        self.listened().error.on(move |lp, req, e| {
             let f = done.borrow_mut().take();
             if let Some(f) = f {
                 let reason = match e {
@@ -473,6 +513,9 @@ impl Request {
     }
 
     pub(super) fn clear_listeners(&self) {
+        if !self.has(flag::LISTENED) {
+            return;
+        }
         self.inner.data.clear();
         self.inner.end.clear();
         self.inner.error.clear();
