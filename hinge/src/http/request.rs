@@ -93,36 +93,6 @@ impl Request {
         }
     }
 
-    /// A request for `head` in `spare`'s cell when nothing else holds it
-    /// (the connection's previous request, whose exchange is over): no
-    /// allocation, and no drop of the old one's parts but its head.
-    #[inline]
-    pub(super) fn renew(spare: Option<Rc<ReqInner>>, head: Head, conn: Weak<Conn>) -> Request {
-        if let Some(mut inner) = spare {
-            if let Some(cell) = Rc::get_mut(&mut inner) {
-                cell.head = head;
-                cell.map = OnceCell::new();
-                cell.flags.set(0);
-                *cell.trailers.get_mut() = None;
-                // Cleared as the exchange ended; nothing could add since.
-                debug_assert_eq!(
-                    cell.data.listener_count()
-                        + cell.end.listener_count()
-                        + cell.error.listener_count(),
-                    0
-                );
-                return Request { inner };
-            }
-        }
-        Request::new(head, conn)
-    }
-
-    /// This request's cell, for `renew`, if this is its only handle.
-    pub(super) fn into_spare(self) -> Option<Rc<ReqInner>> {
-        let only = Rc::strong_count(&self.inner) == 1 && Rc::weak_count(&self.inner) == 0;
-        only.then_some(self.inner)
-    }
-
     /// The cell, marked as having had listeners.
     fn listened(&self) -> &ReqInner {
         self.set(flag::LISTENED, true);

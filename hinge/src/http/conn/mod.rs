@@ -28,7 +28,7 @@ use ::http::{Method, StatusCode, Version};
 use super::proto::decode::{Decoder, Step};
 use super::proto::encode::{self, Framing, Persist};
 use super::proto::head::{self, Head, Parsed, Refusal};
-use super::request::{flag as req_flag, ReqInner, Request};
+use super::request::{flag as req_flag, Request};
 use super::response::{ResInner, ResState, Response};
 use super::server::Shared;
 use crate::{Error, ListenerId, Loop, Socket};
@@ -81,8 +81,6 @@ pub(super) struct State {
     pub since: f64,
     decoder: Option<Decoder>,
     req: Option<Request>,
-    /// The last request's cell, reused for the next one (`Request::renew`).
-    spare_req: Option<Rc<ReqInner>>,
     res: Weak<ResInner>,
     /// `res` itself, kept while it has `drain` listeners and has not
     /// ended (its listener may be all that can end it).
@@ -153,7 +151,6 @@ impl Conn {
                 since: now,
                 decoder: None,
                 req: None,
-                spare_req: None,
                 res: Weak::new(),
                 res_kept: None,
                 res_pending: false,

@@ -164,8 +164,7 @@ impl Conn {
         let framing = head.framing;
         let expect = head.expect_continue;
         let client_keep_alive = head.keep_alive;
-        let spare = self.st.borrow_mut().spare_req.take();
-        let req = Request::renew(spare, head, Rc::downgrade(self));
+        let req = Request::new(head, Rc::downgrade(self));
         let res = Response::new(Some(self.clone()), head_request, http10);
         {
             let mut st = self.st.borrow_mut();
@@ -275,11 +274,6 @@ impl Conn {
                             req.clear_listeners();
                         } else {
                             req.emit_end(lp, t.flatten());
-                        }
-                        if let Some(spare) = req.into_spare() {
-                            if let Ok(mut st) = self.st.try_borrow_mut() {
-                                st.spare_req = Some(spare);
-                            }
                         }
                         Flow::Continue
                     }
