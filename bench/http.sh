@@ -23,6 +23,7 @@
 #   SERVER_CPU [0], LOADGEN_CPU [1]
 #   OUT [bench/results/http.md]  (raw runs: ${OUT%.md}.runs.jsonl)
 #   SKIP_BUILD [0]; BIN [target/release]: where the built binaries are
+#   ALT_BIN: a second build's directory, served as "hinge-alt" (before/after)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,6 +66,7 @@ start_server() { # name port
   local name=$1 port=$2
   case $name in
     hinge) taskset -c "$SERVER_CPU" "$BIN/examples/http_echo" "$port" --quiet >/dev/null 2>&1 & ;;
+    hinge-alt) taskset -c "$SERVER_CPU" "$ALT_BIN/examples/http_echo" "$port" --quiet >/dev/null 2>&1 & ;;
     hyper) taskset -c "$SERVER_CPU" "$BIN/http-hyper" "$port" >/dev/null 2>&1 & ;;
     hyper-flush) taskset -c "$SERVER_CPU" "$BIN/http-hyper" "$port" --pipeline-flush >/dev/null 2>&1 & ;;
     node) taskset -c "$SERVER_CPU" node bench/peers/http.js "$port" >/dev/null 2>&1 & ;;
