@@ -22,7 +22,8 @@
 #   SCENARIOS [keepalive pipelined close idle]
 #   SERVER_CPU [0], LOADGEN_CPU [1]
 #   OUT [bench/results/http.md]  (raw runs: ${OUT%.md}.runs.jsonl)
-#   SKIP_BUILD [0]
+#   SKIP_BUILD [0]; BIN [target/release]: where the built binaries are
+#   ALT_BIN: a second build's directory, served as "hinge-alt" (before/after)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +38,8 @@ LOADGEN_CPU=${LOADGEN_CPU:-1}
 OUT=${OUT:-bench/results/http.md}
 RUNS=${OUT%.md}.runs.jsonl
 PORT=${PORT:-20800}
+# The release binaries (http_echo under examples/, http-hyper).
+BIN=${BIN:-target/release}
 
 for tool in wrk nginx node python3 taskset; do
   command -v "$tool" >/dev/null || { echo "http.sh: needs $tool (Debian: apt-get install wrk nginx-light nodejs)" >&2; exit 1; }
@@ -62,9 +65,10 @@ kill_server() {
 start_server() { # name port
   local name=$1 port=$2
   case $name in
-    hinge) taskset -c "$SERVER_CPU" target/release/examples/http_echo "$port" --quiet >/dev/null 2>&1 & ;;
-    hyper) taskset -c "$SERVER_CPU" target/release/http-hyper "$port" >/dev/null 2>&1 & ;;
-    hyper-flush) taskset -c "$SERVER_CPU" target/release/http-hyper "$port" --pipeline-flush >/dev/null 2>&1 & ;;
+    hinge) taskset -c "$SERVER_CPU" "$BIN/examples/http_echo" "$port" --quiet >/dev/null 2>&1 & ;;
+    hinge-alt) taskset -c "$SERVER_CPU" "$ALT_BIN/examples/http_echo" "$port" --quiet >/dev/null 2>&1 & ;;
+    hyper) taskset -c "$SERVER_CPU" "$BIN/http-hyper" "$port" >/dev/null 2>&1 & ;;
+    hyper-flush) taskset -c "$SERVER_CPU" "$BIN/http-hyper" "$port" --pipeline-flush >/dev/null 2>&1 & ;;
     node) taskset -c "$SERVER_CPU" node bench/peers/http.js "$port" >/dev/null 2>&1 & ;;
     nginx)
       mkdir -p "$TMP/nginx/logs"

@@ -1,10 +1,10 @@
 //! An incoming request: its head, and its body as `data` events then
 //! `end`, with `pause`/`resume` pushing back on the client.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::{Rc, Weak};
 
-use ::http::header::{HeaderMap, HeaderName};
+use ::http::header::HeaderMap;
 use ::http::{Method, Uri, Version};
 
 use super::conn::Conn;
@@ -50,6 +50,8 @@ pub struct Request {
 
 pub(super) struct ReqInner {
     head: Head,
+    /// The headers as a map, made when first asked for.
+    map: OnceCell<HeaderMap>,
     conn: Weak<Conn>,
     flags: Cell<u8>,
     trailers: RefCell<Option<HeaderMap>>,
@@ -66,6 +68,8 @@ pub(super) mod flag {
     pub const COMPLETE: u8 = 4;
     /// The body failed (`error` was emitted).
     pub const FAILED: u8 = 8;
+    /// A listener was added (else there are none to clear).
+    pub const LISTENED: u8 = 16;
 }
 
 impl Request {
@@ -78,6 +82,7 @@ impl Request {
         Request {
             inner: Rc::new(ReqInner {
                 head,
+                map: OnceCell::new(),
                 conn,
                 flags: Cell::new(0),
                 trailers: RefCell::new(None),
@@ -86,6 +91,12 @@ impl Request {
                 error: Event::new(),
             }),
         }
+    }
+
+    /// The cell, marked as having had listeners.
+    fn listened(&self) -> &ReqInner {
+        self.set(flag::LISTENED, true);
+        &self.inner
     }
 
     pub(super) fn has(&self, f: u8) -> bool {
@@ -133,7 +144,7 @@ impl Request {
         let head = &self.inner.head;
         match head.uri.authority() {
             Some(authority) => Some(authority.as_str()),
-            None => head.headers.get(::http::header::HOST)?.to_str().ok(),
+            None => head.headers.get_str("host"),
         }
     }
 
@@ -174,7 +185,9 @@ impl Request {
     /// assert_eq!(req.headers()["host"], "example.com");
     /// ```
     pub fn headers(&self) -> &HeaderMap {
-        &self.inner.head.headers
+        self.inner
+            .map
+            .get_or_init(|| self.inner.head.headers.to_map())
     }
 
     /// One header's value as text, if present and visible ASCII.
@@ -185,8 +198,7 @@ impl Request {
     /// assert_eq!(req.header("x-missing"), None);
     /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
-        let name = HeaderName::from_bytes(name.as_bytes()).ok()?;
-        self.inner.head.headers.get(name)?.to_str().ok()
+        self.inner.head.headers.get_str(name)
     }
 
     /// The body's declared length, or `None` when it is chunked.
@@ -244,7 +256,7 @@ impl Request {
     where
         F: FnMut(&Loop, &Request, &[u8]) + 'static,
     {
-        let id = self.inner.data.on(f);
+        let id = self.listened().data.on(f);
         if self.has(flag::COMPLETE | flag::FAILED) {
             self.inner.data.off(id); // no data will come: keep nothing
         }
@@ -264,7 +276,7 @@ impl Request {
     where
         F: FnMut(&Loop, &Request) + 'static,
     {
-        let id = self.inner.end.on(move |lp, r, _| f(lp, r));
+        let id = self.listened().end.on(move |lp, r, _| f(lp, r));
         if self.has(flag::COMPLETE) {
             self.replay_end();
         }
@@ -283,7 +295,7 @@ impl Request {
     where
         F: FnMut(&Loop, &Request, &Error) + 'static,
     {
-        let id = self.inner.error.on(f);
+        let id = self.listened().error.on(f);
         if self.has(flag::COMPLETE | flag::FAILED) {
             self.inner.error.off(id); // the body is over: keep nothing
         }
@@ -320,7 +332,7 @@ impl Request {
         let done: Rc<RefCell<Option<Done>>> = Rc::new(RefCell::new(Some(Box::new(f))));
         let body = Rc::new(RefCell::new(Vec::new()));
         let (d, b) = (done.clone(), body.clone());
-        self.inner.data.on(move |lp, req, bytes| {
+        self.listened().data.on(move |lp, req, bytes| {
             let mut body = b.borrow_mut();
             if d.borrow().is_none() {
                 return;
@@ -338,13 +350,13 @@ impl Request {
             body.extend_from_slice(bytes);
         });
         let (d, b) = (done.clone(), body);
-        self.inner.end.on(move |lp, req, _| {
+        self.listened().end.on(move |lp, req, _| {
             let f = d.borrow_mut().take();
             if let Some(f) = f {
                 f(lp, req, Ok(std::mem::take(&mut *b.borrow_mut())));
             }
         });
-        self.inner.error.on(move |lp, req, e| {
+        self.listened().error.on(move |lp, req, e| {
             let f = done.borrow_mut().take();
             if let Some(f) = f {
                 let reason = match e {
@@ -471,6 +483,9 @@ impl Request {
     }
 
     pub(super) fn clear_listeners(&self) {
+        if !self.has(flag::LISTENED) {
+            return;
+        }
         self.inner.data.clear();
         self.inner.end.clear();
         self.inner.error.clear();

@@ -2,7 +2,7 @@
 //! sent, then a body streamed with `write` (backpressure via `drain`),
 //! finished by `end`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use ::http::header::{self, HeaderName, HeaderValue};
@@ -68,6 +68,8 @@ pub(super) struct ResInner {
     pub(super) st: RefCell<ResState>,
     drain: Event<Response, ()>,
     close: Event<Response, ()>,
+    /// A listener was added (else there are none to clear).
+    listened: Cell<bool>,
 }
 
 pub(super) struct ResState {
@@ -105,6 +107,7 @@ impl Response {
                 }),
                 drain: Event::new(),
                 close: Event::new(),
+                listened: Cell::new(false),
             }),
         }
     }
@@ -157,7 +160,7 @@ impl Response {
         if st.committed {
             return Err(sent("set_header"));
         }
-        if st.headers.iter().any(|(n, _)| *n == name) {
+        if st.headers.contains(&name) {
             st.headers.retain(|(n, _)| *n != name);
         }
         st.headers.push((name, value));
@@ -426,6 +429,7 @@ impl Response {
     where
         F: FnMut(&Loop, &Response) + 'static,
     {
+        self.inner.listened.set(true);
         let id = self.inner.drain.on(move |lp, r, _| f(lp, r));
         if let Some(conn) = &self.inner.conn {
             conn.keep_response(&self.inner);
@@ -444,6 +448,7 @@ impl Response {
     where
         F: FnMut(&Loop, &Response) + 'static,
     {
+        self.inner.listened.set(true);
         self.inner.close.on(move |lp, r, _| f(lp, r))
     }
 
@@ -518,6 +523,9 @@ impl Response {
 
 impl ResInner {
     pub(super) fn clear_listeners(&self) {
+        if !self.listened.get() {
+            return;
+        }
         self.drain.clear();
         self.close.clear();
     }
@@ -588,26 +596,33 @@ where
 pub(super) struct Headers {
     inline: [Option<(HeaderName, HeaderValue)>; 3],
     more: Vec<(HeaderName, HeaderValue)>,
+    len: usize,
 }
 
 impl Headers {
     pub fn iter(&self) -> impl Iterator<Item = &(HeaderName, HeaderValue)> {
-        self.inline.iter().flatten().chain(self.more.iter())
+        // Only the slots in use: none to walk for a response without.
+        let used = self.len.min(self.inline.len());
+        self.inline[..used].iter().flatten().chain(self.more.iter())
     }
 
     pub fn len(&self) -> usize {
-        self.iter().count()
+        self.len
+    }
+
+    /// Whether a header named `name` is there.
+    pub fn contains(&self, name: &HeaderName) -> bool {
+        self.len > 0 && self.iter().any(|(n, _)| n == name)
     }
 
     /// Appends, after every header already there.
     pub fn push(&mut self, header: (HeaderName, HeaderValue)) {
-        if self.more.is_empty() {
-            if let Some(slot) = self.inline.iter_mut().find(|s| s.is_none()) {
-                *slot = Some(header);
-                return;
-            }
+        if self.len < self.inline.len() {
+            self.inline[self.len] = Some(header);
+        } else {
+            self.more.push(header);
         }
-        self.more.push(header);
+        self.len += 1;
     }
 
     /// Keeps the headers `keep` accepts, in order.

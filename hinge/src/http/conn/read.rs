@@ -67,8 +67,10 @@ impl Conn {
                         }
                         // A head can only complete on a LF: parse again
                         // only when one arrived (no quadratic slowloris).
+                        // A first try parses at once (as pipelined heads
+                        // are complete): it costs what the search would.
                         let from = st.scanned.min(rest.len());
-                        if !rest[from..].contains(&b'\n') {
+                        if from > 0 && !rest[from..].contains(&b'\n') {
                             st.scanned = rest.len();
                             drop(st);
                             if let Err(r) = head::check_partial(rest, config) {
@@ -115,6 +117,7 @@ impl Conn {
 
     /// A complete head: starts the exchange, or hands the connection
     /// over. Returns `false` if the connection is no longer ours.
+    #[inline]
     pub(super) fn start(self: &Rc<Self>, lp: &Loop, head: Head, rest: &[u8]) -> bool {
         if head.method == Method::CONNECT || head.upgrade {
             return self.start_handover(lp, head, rest);

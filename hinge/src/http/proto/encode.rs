@@ -21,15 +21,21 @@ pub(in crate::http) enum Framing {
     Close,
 }
 
-/// The `Date` header's value, reformatted when the second changes.
+/// The `Date` header's line, reformatted when the second changes.
 pub(in crate::http) struct DateCache {
-    cached: RefCell<(u64, [u8; 29])>,
+    cached: RefCell<(u64, [u8; DATE_LINE])>,
 }
+
+/// `date: ` and an IMF-fixdate (29 bytes) and CRLF.
+const DATE_LINE: usize = 6 + 29 + 2;
 
 impl DateCache {
     pub fn new() -> DateCache {
+        let mut line = [b' '; DATE_LINE];
+        line[..6].copy_from_slice(b"date: ");
+        line[DATE_LINE - 2..].copy_from_slice(b"\r\n");
         DateCache {
-            cached: RefCell::new((u64::MAX, [b' '; 29])),
+            cached: RefCell::new((u64::MAX, line)),
         }
     }
 
@@ -42,19 +48,23 @@ impl DateCache {
         };
         let mut cached = self.cached.borrow_mut();
         if cached.0 != secs {
-            let text = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs));
-            if text.len() == 29 {
-                cached.1.copy_from_slice(text.as_bytes());
-            } else {
-                let fallback = httpdate::fmt_http_date(SystemTime::now());
-                let n = fallback.len().min(29);
-                cached.1[..n].copy_from_slice(&fallback.as_bytes()[..n]);
-            }
+            Self::format(secs, &mut cached.1[6..6 + 29]);
             cached.0 = secs;
         }
-        out.extend_from_slice(b"date: ");
         out.extend_from_slice(&cached.1);
-        out.extend_from_slice(b"\r\n");
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn format(secs: u64, into: &mut [u8]) {
+        let text = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs));
+        if text.len() == 29 {
+            into.copy_from_slice(text.as_bytes());
+        } else {
+            let fallback = httpdate::fmt_http_date(SystemTime::now());
+            let n = fallback.len().min(29);
+            into[..n].copy_from_slice(&fallback.as_bytes()[..n]);
+        }
     }
 }
 
@@ -78,11 +88,9 @@ pub(in crate::http) fn head<'h>(
     persist: Persist,
     date: Option<(&DateCache, f64)>,
 ) {
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(status.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
-    out.extend_from_slice(b"\r\n");
+    // Room for a typical head at once: the appends below then only check.
+    out.reserve(128);
+    status_line(out, status);
     for (name, value) in headers {
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
@@ -93,11 +101,7 @@ pub(in crate::http) fn head<'h>(
         cache.write(now, out);
     }
     match framing {
-        Framing::Length(n) => {
-            out.extend_from_slice(b"content-length: ");
-            decimal(out, n);
-            out.extend_from_slice(b"\r\n");
-        }
+        Framing::Length(n) => length_line(out, n),
         Framing::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
         Framing::Empty | Framing::Close => {}
     }
@@ -106,6 +110,19 @@ pub(in crate::http) fn head<'h>(
         Persist::KeepAlive => out.extend_from_slice(b"connection: keep-alive\r\n"),
         Persist::Close => out.extend_from_slice(b"connection: close\r\n"),
     }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// `HTTP/1.1 200 OK` and CRLF (the common one as one copy).
+fn status_line(out: &mut Vec<u8>, status: StatusCode) {
+    if status == StatusCode::OK {
+        out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+        return;
+    }
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
 }
 
@@ -154,6 +171,25 @@ pub(in crate::http) fn chunk(out: &mut Vec<u8>, data: &[u8]) {
 
 /// The last chunk and an empty trailer.
 pub(in crate::http) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// `content-length: n` and CRLF, in one append.
+fn length_line(out: &mut Vec<u8>, mut n: u64) {
+    const PREFIX: &[u8] = b"content-length: ";
+    let mut buf = [0u8; 16 + 20 + 2];
+    let mut i = buf.len() - 2;
+    buf[i..].copy_from_slice(b"\r\n");
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    i -= PREFIX.len();
+    buf[i..i + PREFIX.len()].copy_from_slice(PREFIX);
+    out.extend_from_slice(&buf[i..]);
+}
 
 pub(in crate::http) fn decimal(out: &mut Vec<u8>, mut n: u64) {
     let mut buf = [0u8; 20];

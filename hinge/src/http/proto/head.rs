@@ -3,10 +3,10 @@
 
 use std::mem::MaybeUninit;
 
-use ::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use ::http::{Method, Uri, Version};
 use bytes::Bytes;
 
+use super::fields::Fields;
 use crate::http::config::{Config, MAX_HEADERS_CAP};
 
 /// How the request body is delimited.
@@ -21,7 +21,7 @@ pub(in crate::http) struct Head {
     pub method: Method,
     pub uri: Uri,
     pub version: Version,
-    pub headers: HeaderMap,
+    pub headers: Fields,
     pub framing: Framing,
     /// The client allows the connection to stay open after this exchange.
     pub keep_alive: bool,
@@ -159,42 +159,52 @@ pub(in crate::http) fn parse(
         return Err(refuse(400, "an absolute-form target without an authority"));
     }
 
-    let mut headers = HeaderMap::with_capacity(req.headers.len());
+    let mut headers = Fields::new(shared);
+    let offset = |part: &[u8]| (part.as_ptr() as usize - base, part.len());
     let mut lengths: Option<u64> = None;
     let mut te = TransferCodings::default();
     let mut hosts = 0;
     let mut host_empty = false;
     let mut tokens = ConnectionTokens::default();
     let mut expect_continue = false;
+    let mut has_upgrade = false;
     for h in req.headers.iter() {
-        let name = HeaderName::from_bytes(h.name.as_bytes())
-            .map_err(|_| refuse(400, "invalid header name"))?;
-        let value = HeaderValue::from_maybe_shared(slice(h.value))
-            .map_err(|_| refuse(400, "invalid header value"))?;
-        if name == header::CONTENT_LENGTH {
-            let n = parse_content_length(h.value)?;
-            if lengths.is_some_and(|m| m != n) {
-                return Err(refuse(400, "conflicting Content-Length headers"));
-            }
-            lengths = Some(n);
-        } else if name == header::TRANSFER_ENCODING {
-            te.add(h.value).map_err(|reason| refuse(400, reason))?;
-        } else if name == header::HOST {
-            hosts += 1;
-            host_empty = h.value.is_empty();
-            if !is_host(h.value) {
-                return Err(refuse(400, "invalid Host header"));
-            }
-        } else if name == header::CONNECTION {
-            tokens.add(h.value);
-        } else if name == header::EXPECT {
-            if trim(h.value).eq_ignore_ascii_case(b"100-continue") {
-                expect_continue = version == Version::HTTP_11;
-            } else {
-                return Err(refuse(417, "unsupported expectation"));
-            }
+        // httparse checked the name (a token) and the value by the `http`
+        // crate's own rules (see `fields`); names longer than a
+        // `HeaderName` takes are refused as it would.
+        if h.name.len() > MAX_NAME {
+            return Err(refuse(400, "invalid header name"));
         }
-        headers.append(name, value);
+        match Known::of(h.name.as_bytes()) {
+            Some(Known::ContentLength) => {
+                let n = parse_content_length(h.value)?;
+                if lengths.is_some_and(|m| m != n) {
+                    return Err(refuse(400, "conflicting Content-Length headers"));
+                }
+                lengths = Some(n);
+            }
+            Some(Known::TransferEncoding) => {
+                te.add(h.value).map_err(|reason| refuse(400, reason))?;
+            }
+            Some(Known::Host) => {
+                hosts += 1;
+                host_empty = h.value.is_empty();
+                if !is_host(h.value) {
+                    return Err(refuse(400, "invalid Host header"));
+                }
+            }
+            Some(Known::Connection) => tokens.add(h.value),
+            Some(Known::Expect) => {
+                if trim(h.value).eq_ignore_ascii_case(b"100-continue") {
+                    expect_continue = version == Version::HTTP_11;
+                } else {
+                    return Err(refuse(417, "unsupported expectation"));
+                }
+            }
+            Some(Known::Upgrade) => has_upgrade = true,
+            None => {}
+        }
+        headers.push(offset(h.name.as_bytes()), offset(h.value));
     }
 
     let framing = if te.seen {
@@ -232,7 +242,7 @@ pub(in crate::http) fn parse(
         Version::HTTP_11 => !tokens.close,
         _ => tokens.keep_alive && !tokens.close,
     };
-    let upgrade = tokens.upgrade && headers.contains_key(header::UPGRADE);
+    let upgrade = tokens.upgrade && has_upgrade;
     Ok(Parsed::Complete(
         Head {
             method,
@@ -246,6 +256,38 @@ pub(in crate::http) fn parse(
         },
         n,
     ))
+}
+
+/// The longest name a `HeaderName` takes.
+const MAX_NAME: usize = (1 << 16) - 1;
+
+/// The header lines the server reads itself.
+#[derive(Clone, Copy)]
+enum Known {
+    ContentLength,
+    TransferEncoding,
+    Host,
+    Connection,
+    Expect,
+    Upgrade,
+}
+
+impl Known {
+    fn of(name: &[u8]) -> Option<Known> {
+        let (known, text): (Known, &[u8]) = match name.len() {
+            4 => (Known::Host, b"host"),
+            6 => (Known::Expect, b"expect"),
+            7 => (Known::Upgrade, b"upgrade"),
+            10 => (Known::Connection, b"connection"),
+            14 => (Known::ContentLength, b"content-length"),
+            17 => (Known::TransferEncoding, b"transfer-encoding"),
+            _ => return None,
+        };
+        // `| 0x20` lowercases a token's letters and changes no other
+        // token byte into one of these (letters and `-`).
+        let same = name.iter().zip(text).all(|(&a, &b)| a | 0x20 == b);
+        same.then_some(known)
+    }
 }
 
 /// The four forms of a request target (RFC 9112 §3.2).
@@ -322,11 +364,22 @@ fn has_scheme(target: &[u8]) -> bool {
 /// host is an IP literal in brackets, or a reg-name (unreserved,
 /// percent-encoded and sub-delims bytes: no space, `/`, `?`, `#`, `@`).
 fn is_host(value: &[u8]) -> bool {
-    // The common case, a plain name or IPv4 address without a port: one
-    // pass over the bytes.
-    if value.iter().all(|&b| REG_NAME[usize::from(b)]) {
-        return true;
+    // The common case, a plain name or IPv4 address with or without a
+    // port: one pass over the bytes.
+    match value.iter().position(|&b| !REG_NAME[usize::from(b)]) {
+        None => true,
+        Some(at) if value[at] == b':' => {
+            let port = &value[at + 1..];
+            port.iter().all(u8::is_ascii_digit) || is_host_slow(value)
+        }
+        Some(_) => is_host_slow(value),
     }
+}
+
+/// `is_host` for IP literals, and for what it refuses.
+#[cold]
+#[inline(never)]
+fn is_host_slow(value: &[u8]) -> bool {
     let (host, port) = match value.iter().rposition(|&b| b == b':') {
         // A colon inside brackets belongs to an IPv6 literal.
         Some(colon) if !value[colon..].contains(&b']') => (&value[..colon], &value[colon + 1..]),
@@ -653,7 +706,7 @@ mod tests {
         assert_eq!(n, raw.len());
         assert_eq!(head.version, Version::HTTP_11);
         assert_eq!(head.uri.path(), "/v");
-        assert_eq!(head.headers["x"], "y");
+        assert_eq!(head.headers.get_str("x"), Some("y"));
         assert_eq!(status("GET / HTTP/1.9\r\nHost: a\r\n\r\n"), 200);
         assert_eq!(status("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 505);
         assert_eq!(status("GET / HTTPS/1.1\r\nHost: a\r\n\r\n"), 400);

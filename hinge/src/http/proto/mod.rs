@@ -4,11 +4,13 @@
 //! | file | concern |
 //! |---|---|
 //! | `head.rs` | request heads (the server), and the checks both sides share |
+//! | `fields.rs` | a request head's header lines, as spans of its bytes |
 //! | `status.rs` | response heads (the client) |
 //! | `decode.rs` | bodies: Content-Length, chunked, until the close |
 //! | `encode.rs` | heads and chunks on the wire, the `Date` cache |
 
 pub(in crate::http) mod decode;
 pub(in crate::http) mod encode;
+pub(in crate::http) mod fields;
 pub(in crate::http) mod head;
 pub(in crate::http) mod status;
