@@ -125,6 +125,7 @@ pub fn ticker(
 }
 
 pub mod adversary;
+pub mod close;
 pub mod http;
 pub mod process;
 pub mod scripted;
