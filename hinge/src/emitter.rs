@@ -260,10 +260,17 @@ impl<S, T: ?Sized> Event<S, T> {
     /// ev.clear();
     /// assert_eq!(ev.listener_count(), 0);
     /// ```
+    #[inline]
     pub fn clear(&self) {
-        if self.first_id.get() == 0 && self.rest_is_empty() {
-            return; // nothing to drop: the common case, and cheap
+        // Nothing to drop: the common case, checked where it is called.
+        if self.first_id.get() != 0 || !self.rest_is_empty() {
+            self.clear_all();
         }
+    }
+
+    /// `clear` for an event with listeners.
+    #[inline(never)]
+    fn clear_all(&self) {
         // One at a time, each dropped outside the borrow (a drop may run
         // user code, even add a listener); no allocation, and nothing to
         // do for an empty event. A drop that panics does not stop the

@@ -68,8 +68,6 @@ pub(super) mod flag {
     pub const COMPLETE: u8 = 4;
     /// The body failed (`error` was emitted).
     pub const FAILED: u8 = 8;
-    /// A listener was added (else there are none to clear).
-    pub const LISTENED: u8 = 16;
 }
 
 impl Request {
@@ -91,12 +89,6 @@ impl Request {
                 error: Event::new(),
             }),
         }
-    }
-
-    /// The cell, marked as having had listeners.
-    fn listened(&self) -> &ReqInner {
-        self.set(flag::LISTENED, true);
-        &self.inner
     }
 
     pub(super) fn has(&self, f: u8) -> bool {
@@ -256,7 +248,7 @@ impl Request {
     where
         F: FnMut(&Loop, &Request, &[u8]) + 'static,
     {
-        let id = self.listened().data.on(f);
+        let id = self.inner.data.on(f);
         if self.has(flag::COMPLETE | flag::FAILED) {
             self.inner.data.off(id); // no data will come: keep nothing
         }
@@ -276,7 +268,7 @@ impl Request {
     where
         F: FnMut(&Loop, &Request) + 'static,
     {
-        let id = self.listened().end.on(move |lp, r, _| f(lp, r));
+        let id = self.inner.end.on(move |lp, r, _| f(lp, r));
         if self.has(flag::COMPLETE) {
             self.replay_end();
         }
@@ -295,7 +287,7 @@ impl Request {
     where
         F: FnMut(&Loop, &Request, &Error) + 'static,
     {
-        let id = self.listened().error.on(f);
+        let id = self.inner.error.on(f);
         if self.has(flag::COMPLETE | flag::FAILED) {
             self.inner.error.off(id); // the body is over: keep nothing
         }
@@ -332,7 +324,7 @@ impl Request {
         let done: Rc<RefCell<Option<Done>>> = Rc::new(RefCell::new(Some(Box::new(f))));
         let body = Rc::new(RefCell::new(Vec::new()));
         let (d, b) = (done.clone(), body.clone());
-        self.listened().data.on(move |lp, req, bytes| {
+        self.inner.data.on(move |lp, req, bytes| {
             let mut body = b.borrow_mut();
             if d.borrow().is_none() {
                 return;
@@ -350,13 +342,13 @@ impl Request {
             body.extend_from_slice(bytes);
         });
         let (d, b) = (done.clone(), body);
-        self.listened().end.on(move |lp, req, _| {
+        self.inner.end.on(move |lp, req, _| {
             let f = d.borrow_mut().take();
             if let Some(f) = f {
                 f(lp, req, Ok(std::mem::take(&mut *b.borrow_mut())));
             }
         });
-        self.listened().error.on(move |lp, req, e| {
+        self.inner.error.on(move |lp, req, e| {
             let f = done.borrow_mut().take();
             if let Some(f) = f {
                 let reason = match e {
@@ -483,9 +475,6 @@ impl Request {
     }
 
     pub(super) fn clear_listeners(&self) {
-        if !self.has(flag::LISTENED) {
-            return;
-        }
         self.inner.data.clear();
         self.inner.end.clear();
         self.inner.error.clear();

@@ -2,7 +2,7 @@
 //! sent, then a body streamed with `write` (backpressure via `drain`),
 //! finished by `end`.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use ::http::header::{self, HeaderName, HeaderValue};
@@ -68,8 +68,6 @@ pub(super) struct ResInner {
     pub(super) st: RefCell<ResState>,
     drain: Event<Response, ()>,
     close: Event<Response, ()>,
-    /// A listener was added (else there are none to clear).
-    listened: Cell<bool>,
 }
 
 pub(super) struct ResState {
@@ -107,7 +105,6 @@ impl Response {
                 }),
                 drain: Event::new(),
                 close: Event::new(),
-                listened: Cell::new(false),
             }),
         }
     }
@@ -429,7 +426,6 @@ impl Response {
     where
         F: FnMut(&Loop, &Response) + 'static,
     {
-        self.inner.listened.set(true);
         let id = self.inner.drain.on(move |lp, r, _| f(lp, r));
         if let Some(conn) = &self.inner.conn {
             conn.keep_response(&self.inner);
@@ -448,7 +444,6 @@ impl Response {
     where
         F: FnMut(&Loop, &Response) + 'static,
     {
-        self.inner.listened.set(true);
         self.inner.close.on(move |lp, r, _| f(lp, r))
     }
 
@@ -523,9 +518,6 @@ impl Response {
 
 impl ResInner {
     pub(super) fn clear_listeners(&self) {
-        if !self.listened.get() {
-            return;
-        }
         self.drain.clear();
         self.close.clear();
     }
@@ -612,7 +604,7 @@ impl Headers {
 
     /// Whether a header named `name` is there.
     pub fn contains(&self, name: &HeaderName) -> bool {
-        self.len > 0 && self.iter().any(|(n, _)| n == name)
+        self.iter().any(|(n, _)| n == name)
     }
 
     /// Appends, after every header already there.

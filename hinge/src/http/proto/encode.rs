@@ -146,11 +146,7 @@ pub(in crate::http) fn request_head<'h>(
         out.extend_from_slice(b"\r\n");
     }
     match framing {
-        Framing::Length(n) => {
-            out.extend_from_slice(b"content-length: ");
-            decimal(out, n);
-            out.extend_from_slice(b"\r\n");
-        }
+        Framing::Length(n) => length_line(out, n),
         Framing::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
         Framing::Empty | Framing::Close => {}
     }
@@ -173,36 +169,28 @@ pub(in crate::http) fn chunk(out: &mut Vec<u8>, data: &[u8]) {
 pub(in crate::http) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
 /// `content-length: n` and CRLF, in one append.
-fn length_line(out: &mut Vec<u8>, mut n: u64) {
+fn length_line(out: &mut Vec<u8>, n: u64) {
     const PREFIX: &[u8] = b"content-length: ";
     let mut buf = [0u8; 16 + 20 + 2];
-    let mut i = buf.len() - 2;
-    buf[i..].copy_from_slice(b"\r\n");
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    i -= PREFIX.len();
+    let end = buf.len() - 2;
+    buf[end..].copy_from_slice(b"\r\n");
+    let i = digits(&mut buf[..end], n) - PREFIX.len();
     buf[i..i + PREFIX.len()].copy_from_slice(PREFIX);
     out.extend_from_slice(&buf[i..]);
 }
 
-pub(in crate::http) fn decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; 20];
+/// Writes `n` in decimal at the end of `buf` (room for 20 digits);
+/// returns where the digits start.
+fn digits(buf: &mut [u8], mut n: u64) -> usize {
     let mut i = buf.len();
     loop {
         i -= 1;
         buf[i] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
-            break;
+            return i;
         }
     }
-    out.extend_from_slice(&buf[i..]);
 }
 
 fn hex(out: &mut Vec<u8>, mut n: usize) {
@@ -222,6 +210,12 @@ fn hex(out: &mut Vec<u8>, mut n: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn decimal(out: &mut Vec<u8>, n: u64) {
+        let mut buf = [0u8; 20];
+        let i = digits(&mut buf, n);
+        out.extend_from_slice(&buf[i..]);
+    }
 
     #[test]
     fn numbers_and_chunks() {
